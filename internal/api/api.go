@@ -1,0 +1,236 @@
+// Package api holds the wire types of secr's HTTP JSON API (/v1), shared by
+// the client and the server. It uses only the standard library.
+//
+// Byte slices travel as standard base64 (encoding/json's default). Nothing
+// here ever carries a plaintext secret name or value.
+package api
+
+import (
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Error codes of the error envelope.
+const (
+	CodeBadRequest   = "bad_request"
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+	CodeNotFound     = "not_found"
+	CodeConflict     = "conflict"
+	CodeRateLimited  = "rate_limited"
+	CodeInternal     = "internal"
+)
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// RetryAfter is set with CodeRateLimited: seconds until the next try.
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+// Authorization schemes. Sessions use "Bearer <token>"; service tokens use
+// "SecrToken <id>:<base64 auth key>" so that the token's secret part never
+// leaves the client.
+const (
+	SchemeBearer  = "Bearer"
+	SchemeToken   = "SecrToken"
+	HeaderVersion = "Secr-Version"
+)
+
+// KDF mirrors the Argon2id parameters stored with a user.
+type KDF struct {
+	Time      uint32 `json:"t"`
+	MemoryKiB uint32 `json:"m"`
+	Threads   uint8  `json:"p"`
+}
+
+type AuthParamsRequest struct {
+	Email string `json:"email"`
+}
+
+type AuthParamsResponse struct {
+	Salt []byte `json:"salt"`
+	KDF  KDF    `json:"kdf"`
+}
+
+// SignupRequest creates an account. The client chooses UserID (random)
+// because the sealed key is bound to it.
+type SignupRequest struct {
+	UserID            string `json:"user_id"`
+	Email             string `json:"email"`
+	Salt              []byte `json:"salt"`
+	KDF               KDF    `json:"kdf"`
+	AuthKey           []byte `json:"auth_key"`
+	PublicKey         string `json:"public_key"`
+	SealedKey         []byte `json:"sealed_key"`
+	RecoverySealedKey []byte `json:"recovery_sealed_key"`
+}
+
+type LoginRequest struct {
+	Email   string `json:"email"`
+	AuthKey []byte `json:"auth_key"`
+}
+
+type User struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	PublicKey string `json:"public_key"`
+}
+
+// SessionResponse answers signup and login.
+type SessionResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      User      `json:"user"`
+	SealedKey []byte    `json:"sealed_key"`
+}
+
+// WhoAmI describes the calling principal.
+type WhoAmI struct {
+	Kind  string     `json:"kind"` // "user" or "token"
+	User  *User      `json:"user,omitempty"`
+	Token *TokenInfo `json:"token,omitempty"`
+}
+
+type CreateOrgRequest struct {
+	Name string `json:"name"`
+}
+
+type Org struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewEnvironment carries a client-generated environment ID and the first
+// environment key, wrapped to the creator.
+type NewEnvironment struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	WrappedKey []byte `json:"wrapped_key"`
+}
+
+type CreateProjectRequest struct {
+	Name         string           `json:"name"`
+	Environments []NewEnvironment `json:"environments"`
+}
+
+type Project struct {
+	Name         string        `json:"name"`
+	CreatedAt    time.Time     `json:"created_at"`
+	Environments []Environment `json:"environments"`
+}
+
+type Environment struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	KeyVersion     int    `json:"key_version"`
+	LatestRevision int64  `json:"latest_revision"`
+}
+
+type Revision struct {
+	Revision   int64     `json:"revision"`
+	KeyVersion int       `json:"key_version"`
+	Ciphertext []byte    `json:"ciphertext"`
+	Author     string    `json:"author"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Snapshot is everything `secr run` needs in one response: the latest
+// revision (nil for an empty environment) and this principal's wrapped key
+// for the current key version.
+type Snapshot struct {
+	Org         string      `json:"org"`
+	Project     string      `json:"project"`
+	Environment Environment `json:"environment"`
+	Revision    *Revision   `json:"revision,omitempty"`
+	WrappedKey  []byte      `json:"wrapped_key"`
+	CanWrite    bool        `json:"can_write"`
+}
+
+// History lists every revision and this principal's wrapped key for each
+// key version they use.
+type History struct {
+	Environment Environment    `json:"environment"`
+	Revisions   []Revision     `json:"revisions"`
+	WrappedKeys map[int][]byte `json:"wrapped_keys"`
+}
+
+type WriteRevisionRequest struct {
+	BaseRevision int64  `json:"base_revision"`
+	KeyVersion   int    `json:"key_version"`
+	Ciphertext   []byte `json:"ciphertext"`
+}
+
+type WriteRevisionResponse struct {
+	Revision int64 `json:"revision"`
+}
+
+type CreateTokenRequest struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Environment string     `json:"environment"`
+	AuthKey     []byte     `json:"auth_key"`
+	PublicKey   string     `json:"public_key"`
+	KeyVersion  int        `json:"key_version"`
+	WrappedKey  []byte     `json:"wrapped_key"`
+	ReadWrite   bool       `json:"read_write"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+type TokenInfo struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Org         string     `json:"org"`
+	Project     string     `json:"project"`
+	Environment string     `json:"environment"`
+	ReadWrite   bool       `json:"read_write"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   string     `json:"created_by"`
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// ValidSlug reports whether s is a valid org, project or environment name:
+// lower-case letters, digits, '.', '_' and '-', at most 63 characters.
+func ValidSlug(s string) bool { return slugRE.MatchString(s) }
+
+// Route paths. Names are path-escaped.
+func OrgsPath() string { return "/v1/orgs" }
+func ProjectsPath(org string) string {
+	return "/v1/orgs/" + url.PathEscape(org) + "/projects"
+}
+func ProjectPath(org, project string) string {
+	return ProjectsPath(org) + "/" + url.PathEscape(project)
+}
+func EnvsPath(org, project string) string { return ProjectPath(org, project) + "/envs" }
+func EnvPath(org, project, env string) string {
+	return EnvsPath(org, project) + "/" + url.PathEscape(env)
+}
+func TokensPath(org, project string) string { return ProjectPath(org, project) + "/tokens" }
+
+const (
+	HealthPath     = "/healthz"
+	AuthParamsPath = "/v1/auth/params"
+	SignupPath     = "/v1/auth/signup"
+	LoginPath      = "/v1/auth/login"
+	LogoutPath     = "/v1/auth/logout"
+	WhoAmIPath     = "/v1/whoami"
+	// TokenSnapshotPath returns the Snapshot of a service token's own
+	// environment, for CI where there is no .secr.json.
+	TokenSnapshotPath = "/v1/token/snapshot"
+)
+
+var idRE = regexp.MustCompile(`^[a-z]{2,4}_[a-z2-7]{26}$`)
+var tokenIDRE = regexp.MustCompile(`^st_[0-9a-f]{32}$`)
+
+// ValidID reports whether id is a well-formed object ID with prefix.
+func ValidID(prefix, id string) bool {
+	if prefix == "st" {
+		return tokenIDRE.MatchString(id)
+	}
+	return idRE.MatchString(id) && len(id) > len(prefix) && id[:len(prefix)+1] == prefix+"_"
+}

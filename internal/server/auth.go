@@ -1,0 +1,269 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// principal is the authenticated caller: a user (by session) or a service
+// token. Its ID is what grants are keyed by.
+type principal struct {
+	id    string
+	user  *store.User
+	token *store.Token
+}
+
+func hashSecret(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+func (s *Server) authenticate(ctx context.Context, header string) (*principal, error) {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || cred == "" {
+		return nil, errUnauthorized("not logged in: run 'secr login', or set SECR_TOKEN to a service token")
+	}
+	switch scheme {
+	case api.SchemeBearer:
+		se, err := s.store.SessionByHash(ctx, hashSecret([]byte(cred)))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errUnauthorized("session expired or logged out: run 'secr login'")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !s.now().Before(se.ExpiresAt) {
+			return nil, errUnauthorized("session expired: run 'secr login'")
+		}
+		u, err := s.store.UserByID(ctx, se.UserID)
+		if err != nil {
+			return nil, err
+		}
+		return &principal{id: u.ID, user: &u}, nil
+	case api.SchemeToken:
+		id, keyB64, _ := strings.Cut(cred, ":")
+		authKey, err := base64.StdEncoding.DecodeString(keyB64)
+		if !api.ValidID("st", id) || err != nil || len(authKey) != 32 {
+			return nil, errUnauthorized("malformed service token credentials")
+		}
+		t, err := s.store.TokenByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errUnauthorized("service token %s is not valid: it was revoked or never existed", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare(hashSecret(authKey), t.AuthHash) != 1 {
+			return nil, errUnauthorized("service token %s is not valid: it was revoked or never existed", id)
+		}
+		if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
+			return nil, errUnauthorized("service token %s expired at %s: create a new one with 'secr tokens create'", id, t.ExpiresAt.Format("2006-01-02 15:04 MST"))
+		}
+		return &principal{id: t.ID, token: &t}, nil
+	default:
+		return nil, errUnauthorized("unsupported authorization scheme %q", scheme)
+	}
+}
+
+func (p *principal) requireUser() error {
+	if p.user == nil {
+		return errForbidden("this needs a logged-in user; a service token cannot do it")
+	}
+	return nil
+}
+
+func normalizeEmail(e string) (string, error) {
+	e = strings.ToLower(strings.TrimSpace(e))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 {
+		return "", errBadRequest("invalid email address %q", e)
+	}
+	return e, nil
+}
+
+func defaultKDF() api.KDF {
+	p := crypto.DefaultKDFParams()
+	return api.KDF{Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
+}
+
+func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		var req api.AuthParamsRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		email, err := normalizeEmail(req.Email)
+		if err != nil {
+			return err
+		}
+		u, err := s.store.UserByEmail(r.Context(), email)
+		if err == nil {
+			var kdf api.KDF
+			if err := json.Unmarshal([]byte(u.KDF), &kdf); err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: u.Salt, KDF: kdf})
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// Unknown email: a stable fake salt, so this endpoint does not
+		// reveal who has an account.
+		secret, err := s.store.ServerSecret(r.Context())
+		if err != nil {
+			return err
+		}
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("fake-salt|" + email))
+		writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: mac.Sum(nil)[:crypto.SaltSize], KDF: defaultKDF()})
+		return nil
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		if !s.signupOpen {
+			return errForbidden("sign-up is closed on this server: ask its administrator for an account")
+		}
+		var req api.SignupRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		email, err := normalizeEmail(req.Email)
+		if err != nil {
+			return err
+		}
+		min := defaultKDF()
+		switch {
+		case !api.ValidID("usr", req.UserID):
+			return errBadRequest("malformed user id")
+		case len(req.Salt) != crypto.SaltSize:
+			return errBadRequest("salt must be %d bytes", crypto.SaltSize)
+		case len(req.AuthKey) != 32:
+			return errBadRequest("auth key must be 32 bytes")
+		case req.KDF.Time < min.Time || req.KDF.MemoryKiB < min.MemoryKiB || req.KDF.Threads < min.Threads:
+			return errBadRequest("key derivation parameters are weaker than this server accepts")
+		case len(req.SealedKey) == 0 || len(req.RecoverySealedKey) == 0:
+			return errBadRequest("sealed account keys are missing")
+		}
+		if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
+			return errBadRequest("%v", err)
+		}
+		kdf, _ := json.Marshal(req.KDF)
+		u := store.User{
+			ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdf), AuthHash: hashSecret(req.AuthKey),
+			PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey, CreatedAt: s.now(),
+		}
+		if err := s.store.CreateUser(r.Context(), u); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return errConflict("an account for %s already exists: run 'secr login'", email)
+			}
+			return err
+		}
+		s.log.InfoContext(r.Context(), "user signed up", "user", u.ID)
+		return s.startSession(w, r, u, http.StatusCreated)
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, status int) error {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	se := store.Session{TokenHash: hashSecret([]byte(token)), UserID: u.ID, ExpiresAt: now.Add(s.sessionTTL), CreatedAt: now}
+	if err := s.store.CreateSession(r.Context(), se); err != nil {
+		return err
+	}
+	writeJSON(w, status, api.SessionResponse{
+		Token: token, ExpiresAt: se.ExpiresAt,
+		User:      api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
+		SealedKey: u.SealedKey,
+	})
+	return nil
+}
+
+// dummyHash keeps the unknown-user path doing the same comparison work.
+var dummyHash = make([]byte, sha256.Size)
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		var req api.LoginRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		email, err := normalizeEmail(req.Email)
+		if err != nil {
+			return err
+		}
+		keys := []string{"email|" + email, "addr|" + clientAddr(r)}
+		if wait := s.limiter.wait(keys...); wait > 0 {
+			return &httpError{http.StatusTooManyRequests, api.CodeRateLimited,
+				"too many failed logins: try again in " + formatSeconds(wait), wait}
+		}
+		u, err := s.store.UserByEmail(r.Context(), email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		want := dummyHash
+		if err == nil {
+			want = u.AuthHash
+		}
+		if subtle.ConstantTimeCompare(hashSecret(req.AuthKey), want) != 1 || err != nil {
+			s.limiter.fail(keys...)
+			s.log.InfoContext(r.Context(), "login failed", "remote", clientAddr(r))
+			return errUnauthorized("incorrect email or password")
+		}
+		s.limiter.reset(keys[0])
+		return s.startSession(w, r, u, http.StatusOK)
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := p.requireUser(); err != nil {
+		return err
+	}
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if err := s.store.DeleteSession(r.Context(), hashSecret([]byte(cred))); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p.user != nil {
+		writeJSON(w, http.StatusOK, api.WhoAmI{Kind: "user", User: &api.User{ID: p.user.ID, Email: p.user.Email, PublicKey: p.user.PublicKey}})
+		return nil
+	}
+	info, err := s.tokenInfo(r.Context(), *p.token)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.WhoAmI{Kind: "token", Token: &info})
+	return nil
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// maxCiphertext bounds one revision (the whole environment).
+const maxCiphertext = 4 << 20
+
+func noAccess(env string) error {
+	return errForbidden("you have no key for environment %q: ask an org admin to grant you access", env)
+}
+
+// currentGrant returns p's wrapped key for env's current key version.
+func (s *Server) currentGrant(ctx context.Context, p *principal, env store.Environment) (store.Grant, error) {
+	grants, err := s.store.Grants(ctx, env.ID, p.id)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	for _, g := range grants {
+		if g.KeyVersion == env.KeyVersion {
+			return g, nil
+		}
+	}
+	return store.Grant{}, noAccess(env.Name)
+}
+
+func apiRevision(r store.Revision) *api.Revision {
+	return &api.Revision{Revision: r.Revision, KeyVersion: r.KeyVersion, Ciphertext: r.Ciphertext, Author: r.AuthorID, CreatedAt: r.CreatedAt}
+}
+
+// snapshot answers `secr run`: everything in one response.
+func (s *Server) snapshot(ctx context.Context, p *principal, sc scope) (api.Snapshot, error) {
+	g, err := s.currentGrant(ctx, p, sc.env)
+	if err != nil {
+		return api.Snapshot{}, err
+	}
+	snap := api.Snapshot{
+		Org: sc.org.Name, Project: sc.project.Name,
+		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
+		WrappedKey:  g.WrappedKey,
+		CanWrite:    p.token == nil || p.token.ReadWrite,
+	}
+	rev, err := s.store.LatestRevision(ctx, sc.env.ID)
+	switch {
+	case err == nil:
+		snap.Revision = apiRevision(rev)
+		snap.Environment.LatestRevision = rev.Revision
+	case !errors.Is(err, store.ErrNotFound):
+		return api.Snapshot{}, err
+	}
+	return snap, nil
+}
+
+func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	snap, err := s.snapshot(r.Context(), p, sc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, snap)
+	return nil
+}
+
+func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p.token == nil {
+		return errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
+	}
+	var sc scope
+	var err error
+	if sc.env, err = s.store.EnvironmentByID(r.Context(), p.token.EnvID); err != nil {
+		return err
+	}
+	if sc.project, err = s.store.ProjectByID(r.Context(), p.token.ProjectID); err != nil {
+		return err
+	}
+	if sc.org, err = s.store.OrgByID(r.Context(), sc.project.OrgID); err != nil {
+		return err
+	}
+	snap, err := s.snapshot(r.Context(), p, sc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, snap)
+	return nil
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	grants, err := s.store.Grants(r.Context(), sc.env.ID, p.id)
+	if err != nil {
+		return err
+	}
+	if len(grants) == 0 {
+		return noAccess(sc.env.Name)
+	}
+	revs, err := s.store.Revisions(r.Context(), sc.env.ID)
+	if err != nil {
+		return err
+	}
+	h := api.History{
+		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
+		Revisions:   []api.Revision{},
+		WrappedKeys: map[int][]byte{},
+	}
+	for _, g := range grants {
+		h.WrappedKeys[g.KeyVersion] = g.WrappedKey
+	}
+	for _, rev := range revs {
+		h.Revisions = append(h.Revisions, *apiRevision(rev))
+		h.Environment.LatestRevision = rev.Revision
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	if p.token != nil && !p.token.ReadWrite {
+		return errForbidden("this service token is read-only: create one with 'secr tokens create --read-write' to write")
+	}
+	if _, err := s.currentGrant(r.Context(), p, sc.env); err != nil {
+		return err
+	}
+	var req api.WriteRevisionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.KeyVersion != sc.env.KeyVersion:
+		return errConflict("environment %q is now on key version %d, not %d: fetch again", sc.env.Name, sc.env.KeyVersion, req.KeyVersion)
+	case req.BaseRevision < 0:
+		return errBadRequest("invalid base revision %d", req.BaseRevision)
+	case len(req.Ciphertext) == 0 || len(req.Ciphertext) > maxCiphertext:
+		return errBadRequest("ciphertext is empty or larger than %d bytes", maxCiphertext)
+	}
+	rev := store.Revision{
+		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion,
+		Ciphertext: req.Ciphertext, AuthorID: p.id, CreatedAt: s.now(),
+	}
+	if err := s.store.AppendRevision(r.Context(), rev, req.BaseRevision); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errConflict("revision %d is no longer the latest of environment %q", req.BaseRevision, sc.env.Name)
+		}
+		return err
+	}
+	s.log.InfoContext(r.Context(), "revision written", "env", sc.env.ID, "revision", rev.Revision, "principal", p.id)
+	writeJSON(w, http.StatusCreated, api.WriteRevisionResponse{Revision: rev.Revision})
+	return nil
+}

@@ -1,0 +1,219 @@
+// Package server implements secr's HTTP JSON API. It stores only hashes,
+// public keys and ciphertext; it never sees a plaintext secret or a key that
+// can open one.
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// SignupOpen lets anyone create an account; when false, signup is refused.
+	SignupOpen bool
+	// SessionTTL is how long a login lasts. Zero means 30 days.
+	SessionTTL time.Duration
+	// Now is the clock; nil means time.Now. Tests set it to expire things.
+	Now func() time.Time
+}
+
+// Server is the API handler.
+type Server struct {
+	store      store.Store
+	log        *slog.Logger
+	signupOpen bool
+	sessionTTL time.Duration
+	now        func() time.Time
+	limiter    *limiter
+	mux        *http.ServeMux
+}
+
+const maxBodyBytes = 8 << 20
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		signupOpen: cfg.SignupOpen,
+		sessionTTL: cfg.SessionTTL,
+		now:        cfg.Now,
+		mux:        http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.sessionTTL == 0 {
+		s.sessionTTL = 30 * 24 * time.Hour
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.limiter = newLimiter(s.now)
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET "+api.HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("POST "+api.AuthParamsPath, s.handleAuthParams)
+	m.HandleFunc("POST "+api.SignupPath, s.handleSignup)
+	m.HandleFunc("POST "+api.LoginPath, s.handleLogin)
+	m.HandleFunc("POST "+api.LogoutPath, s.authed(s.handleLogout))
+	m.HandleFunc("GET "+api.WhoAmIPath, s.authed(s.handleWhoAmI))
+	m.HandleFunc("GET "+api.TokenSnapshotPath, s.authed(s.handleTokenSnapshot))
+
+	m.HandleFunc("GET /v1/orgs", s.authed(s.handleListOrgs))
+	m.HandleFunc("POST /v1/orgs", s.authed(s.handleCreateOrg))
+	m.HandleFunc("GET /v1/orgs/{org}/projects", s.authed(s.handleListProjects))
+	m.HandleFunc("POST /v1/orgs/{org}/projects", s.authed(s.handleCreateProject))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}", s.authed(s.handleGetProject))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}/envs", s.authed(s.handleListEnvs))
+	m.HandleFunc("POST /v1/orgs/{org}/projects/{project}/envs", s.authed(s.handleCreateEnv))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}/envs/{env}/snapshot", s.authed(s.handleSnapshot))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}/envs/{env}/revisions", s.authed(s.handleHistory))
+	m.HandleFunc("POST /v1/orgs/{org}/projects/{project}/envs/{env}/revisions", s.authed(s.handleWriteRevision))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}/tokens", s.authed(s.handleListTokens))
+	m.HandleFunc("POST /v1/orgs/{org}/projects/{project}/tokens", s.authed(s.handleCreateToken))
+	m.HandleFunc("DELETE /v1/orgs/{org}/projects/{project}/tokens/{id}", s.authed(s.handleRevokeToken))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errNotFound("no such API endpoint %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// ServeHTTP logs each request without bodies, headers or query strings, so
+// no token or ciphertext reaches a log line.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
+	s.mux.ServeHTTP(rec, r)
+	pattern := r.Pattern
+	if pattern == "" {
+		pattern = r.Method + " (unmatched)"
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("route", pattern),
+		slog.Int("status", rec.status),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("remote", clientAddr(r)),
+	)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// httpError is an error with a status and a message safe to show the caller.
+type httpError struct {
+	status     int
+	code       string
+	msg        string
+	retryAfter int
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errBadRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf(format, args...), 0}
+}
+func errUnauthorized(format string, args ...any) error {
+	return &httpError{http.StatusUnauthorized, api.CodeUnauthorized, fmt.Sprintf(format, args...), 0}
+}
+func errForbidden(format string, args ...any) error {
+	return &httpError{http.StatusForbidden, api.CodeForbidden, fmt.Sprintf(format, args...), 0}
+}
+func errNotFound(format string, args ...any) error {
+	return &httpError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf(format, args...), 0}
+}
+func errConflict(format string, args ...any) error {
+	return &httpError{http.StatusConflict, api.CodeConflict, fmt.Sprintf(format, args...), 0}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError is the one place errors become responses. Unexpected errors
+// are logged (their text comes from the store, never from request bodies)
+// and answered with a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			he = &httpError{http.StatusRequestEntityTooLarge, api.CodeBadRequest, "request body too large", 0}
+		} else {
+			s.log.ErrorContext(r.Context(), "internal error", slog.String("route", r.Pattern), slog.String("error", err.Error()))
+			he = &httpError{http.StatusInternalServerError, api.CodeInternal, "internal server error", 0}
+		}
+	}
+	writeError(w, he)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	he := err.(*httpError)
+	if he.retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(he.retryAfter))
+	}
+	writeJSON(w, he.status, api.Error{Code: he.code, Message: he.msg, RetryAfter: he.retryAfter})
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errBadRequest("malformed JSON request body")
+	}
+	return nil
+}
+
+// handlerFunc is a handler that returns its error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+func (s *Server) authed(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func clientAddr(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}
+

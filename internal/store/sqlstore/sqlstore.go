@@ -1,0 +1,549 @@
+// Package sqlstore implements store.Store on SQLite (the embedded default,
+// pure Go via modernc.org/sqlite) and PostgreSQL (via pgx). The two share
+// every query; only placeholders, a few column types and error
+// classification differ, so one implementation keeps them from drifting.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/secr-dev/secr/internal/store"
+)
+
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+// Store is a store.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens (creating if needed) and migrates the database at dsn: a
+// postgres:// URL, or a SQLite file path.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var s Store
+	var err error
+	if IsPostgres(dsn) {
+		s.dialect = postgres
+		s.db, err = sql.Open("pgx", dsn)
+	} else {
+		s.dialect = sqlite
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		// WAL lets readers run beside the single writer; IMMEDIATE
+		// transactions take the write lock up front, so two writers queue
+		// on busy_timeout instead of deadlocking on a lock upgrade.
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		s.db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if s.dialect == sqlite {
+		// The database file holds password hashes and ciphertext: keep it private.
+		_ = os.Chmod(dsn, 0o600)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return &s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// q rewrites ? placeholders to $N for PostgreSQL.
+func (s *Store) q(query string) string {
+	if s.dialect != postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, ex execer, query string, args ...any) error {
+	_, err := ex.ExecContext(ctx, s.q(query), args...)
+	return s.classify(err)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// classify maps driver errors to store sentinels.
+func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", store.ErrExists, pgErr.ConstraintName)
+	}
+	if s.dialect == sqlite && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return fmt.Errorf("%w: %v", store.ErrExists, err)
+	}
+	return err
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return s.classify(tx.Commit())
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func (s *Store) ServerSecret(ctx context.Context) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "server_secret").Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	v = make([]byte, 32)
+	if _, err := rand.Read(v); err != nil {
+		return nil, err
+	}
+	// Two replicas may race here; the loser reads the winner's secret.
+	if err := s.exec(ctx, s.db, `INSERT INTO meta (k, v) VALUES (?, ?)`, "server_secret", v); err != nil && !errors.Is(err, store.ErrExists) {
+		return nil, err
+	}
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "server_secret").Scan(&v)
+	return v, s.classify(err)
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.exec(ctx, s.db, `INSERT INTO users (id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Salt, u.KDF, u.AuthHash, u.PublicKey, u.SealedKey, u.RecoverySealedKey, ms(u.CreatedAt))
+}
+
+const userCols = `id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, created_at`
+
+func (s *Store) scanUser(row *sql.Row) (store.User, error) {
+	var u store.User
+	var created int64
+	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &created)
+	u.CreatedAt = fromMS(created)
+	return u, s.classify(err)
+}
+
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	return s.scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE email = ?`), email))
+}
+
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	return s.scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
+}
+
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	return s.exec(ctx, s.db, `INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)`,
+		se.TokenHash, se.UserID, ms(se.ExpiresAt), ms(se.CreatedAt))
+}
+
+func (s *Store) SessionByHash(ctx context.Context, hash []byte) (store.Session, error) {
+	var se store.Session
+	var exp, created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, expires_at, created_at FROM sessions WHERE token_hash = ?`), hash).
+		Scan(&se.TokenHash, &se.UserID, &exp, &created)
+	se.ExpiresAt, se.CreatedAt = fromMS(exp), fromMS(created)
+	return se, s.classify(err)
+}
+
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	return s.exec(ctx, s.db, `DELETE FROM sessions WHERE token_hash = ?`, hash)
+}
+
+func (s *Store) CreateOrg(ctx context.Context, org store.Org, ownerID string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`, org.ID, org.Name, ms(org.CreatedAt)); err != nil {
+			return err
+		}
+		return s.exec(ctx, tx, `INSERT INTO members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+			org.ID, ownerID, store.RoleOwner, ms(org.CreatedAt))
+	})
+}
+
+func (s *Store) OrgByName(ctx context.Context, name string) (store.Org, error) {
+	return s.org(ctx, `name`, name)
+}
+
+func (s *Store) OrgByID(ctx context.Context, id string) (store.Org, error) {
+	return s.org(ctx, `id`, id)
+}
+
+func (s *Store) org(ctx context.Context, col, v string) (store.Org, error) {
+	var o store.Org
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM orgs WHERE `+col+` = ?`), v).Scan(&o.ID, &o.Name, &created)
+	o.CreatedAt = fromMS(created)
+	return o, s.classify(err)
+}
+
+func (s *Store) OrgsForUser(ctx context.Context, userID string) ([]store.OrgMembership, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT o.id, o.name, o.created_at, m.role FROM orgs o
+		JOIN members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.name`), userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.OrgMembership
+	for rows.Next() {
+		var m store.OrgMembership
+		var created int64
+		if err := rows.Scan(&m.ID, &m.Name, &created, &m.Role); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromMS(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Member(ctx context.Context, orgID, userID string) (store.Member, error) {
+	var m store.Member
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT org_id, user_id, role, created_at FROM members WHERE org_id = ? AND user_id = ?`), orgID, userID).
+		Scan(&m.OrgID, &m.UserID, &m.Role, &created)
+	m.CreatedAt = fromMS(created)
+	return m, s.classify(err)
+}
+
+func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, e store.Environment, grants []store.Grant) error {
+	if err := s.exec(ctx, tx, `INSERT INTO environments (id, project_id, name, key_version, created_at) VALUES (?, ?, ?, ?, ?)`,
+		e.ID, e.ProjectID, e.Name, e.KeyVersion, ms(e.CreatedAt)); err != nil {
+		return err
+	}
+	return s.insertGrants(ctx, tx, grants, e.ID)
+}
+
+func (s *Store) insertGrants(ctx context.Context, tx *sql.Tx, grants []store.Grant, envID string) error {
+	for _, g := range grants {
+		if g.EnvID != envID {
+			continue
+		}
+		if err := s.exec(ctx, tx, `INSERT INTO grants (env_id, principal_id, key_version, wrapped_key) VALUES (?, ?, ?, ?)`,
+			g.EnvID, g.PrincipalID, g.KeyVersion, g.WrappedKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) CreateProject(ctx context.Context, p store.Project, envs []store.Environment, grants []store.Grant) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.exec(ctx, tx, `INSERT INTO projects (id, org_id, name, created_at) VALUES (?, ?, ?, ?)`,
+			p.ID, p.OrgID, p.Name, ms(p.CreatedAt)); err != nil {
+			return err
+		}
+		for _, e := range envs {
+			if err := s.insertEnv(ctx, tx, e, grants); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) scanProjects(rows *sql.Rows, err error) ([]store.Project, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Project
+	for rows.Next() {
+		var p store.Project
+		var created int64
+		if err := rows.Scan(&p.ID, &p.OrgID, &p.Name, &created); err != nil {
+			return nil, err
+		}
+		p.CreatedAt = fromMS(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) oneProject(ps []store.Project, err error) (store.Project, error) {
+	if err != nil {
+		return store.Project{}, err
+	}
+	if len(ps) == 0 {
+		return store.Project{}, store.ErrNotFound
+	}
+	return ps[0], nil
+}
+
+func (s *Store) ProjectByName(ctx context.Context, orgID, name string) (store.Project, error) {
+	return s.oneProject(s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? AND name = ?`), orgID, name)))
+}
+
+func (s *Store) ProjectByID(ctx context.Context, id string) (store.Project, error) {
+	return s.oneProject(s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE id = ?`), id)))
+}
+
+func (s *Store) Projects(ctx context.Context, orgID string) ([]store.Project, error) {
+	return s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? ORDER BY name`), orgID))
+}
+
+func (s *Store) CreateEnvironment(ctx context.Context, e store.Environment, grants []store.Grant) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertEnv(ctx, tx, e, grants) })
+}
+
+func (s *Store) scanEnvs(rows *sql.Rows, err error) ([]store.Environment, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Environment
+	for rows.Next() {
+		var e store.Environment
+		var created int64
+		if err := rows.Scan(&e.ID, &e.ProjectID, &e.Name, &e.KeyVersion, &created); err != nil {
+			return nil, err
+		}
+		e.CreatedAt = fromMS(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func oneEnv(es []store.Environment, err error) (store.Environment, error) {
+	if err != nil {
+		return store.Environment{}, err
+	}
+	if len(es) == 0 {
+		return store.Environment{}, store.ErrNotFound
+	}
+	return es[0], nil
+}
+
+const envCols = `id, project_id, name, key_version, created_at`
+
+func (s *Store) EnvironmentByName(ctx context.Context, projectID, name string) (store.Environment, error) {
+	return oneEnv(s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE project_id = ? AND name = ?`), projectID, name)))
+}
+
+func (s *Store) EnvironmentByID(ctx context.Context, id string) (store.Environment, error) {
+	return oneEnv(s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE id = ?`), id)))
+}
+
+func (s *Store) Environments(ctx context.Context, projectID string) ([]store.Environment, error) {
+	return s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, name`), projectID))
+}
+
+func (s *Store) Grants(ctx context.Context, envID, principalID string) ([]store.Grant, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT env_id, principal_id, key_version, wrapped_key FROM grants
+		WHERE env_id = ? AND principal_id = ? ORDER BY key_version`), envID, principalID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		var g store.Grant
+		if err := rows.Scan(&g.EnvID, &g.PrincipalID, &g.KeyVersion, &g.WrappedKey); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+const revCols = `env_id, revision, key_version, ciphertext, author_id, created_at`
+
+func (s *Store) scanRevs(rows *sql.Rows, err error) ([]store.Revision, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Revision
+	for rows.Next() {
+		var r store.Revision
+		var created int64
+		if err := rows.Scan(&r.EnvID, &r.Revision, &r.KeyVersion, &r.Ciphertext, &r.AuthorID, &created); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMS(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) LatestRevision(ctx context.Context, envID string) (store.Revision, error) {
+	rs, err := s.scanRevs(s.db.QueryContext(ctx, s.q(`SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision DESC LIMIT 1`), envID))
+	if err != nil {
+		return store.Revision{}, err
+	}
+	if len(rs) == 0 {
+		return store.Revision{}, store.ErrNotFound
+	}
+	return rs[0], nil
+}
+
+func (s *Store) Revisions(ctx context.Context, envID string) ([]store.Revision, error) {
+	return s.scanRevs(s.db.QueryContext(ctx, s.q(`SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision`), envID))
+}
+
+func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64) error {
+	if r.Revision != base+1 {
+		return fmt.Errorf("revision %d does not follow base %d", r.Revision, base)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var latest int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(revision), 0) FROM revisions WHERE env_id = ?`), r.EnvID).Scan(&latest); err != nil {
+			return err
+		}
+		if latest != base {
+			return store.ErrConflict
+		}
+		// The primary key (env_id, revision) also rejects a concurrent
+		// writer that read the same base under weaker isolation.
+		return s.exec(ctx, tx, `INSERT INTO revisions (`+revCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.EnvID, r.Revision, r.KeyVersion, r.Ciphertext, r.AuthorID, ms(r.CreatedAt))
+	})
+	if errors.Is(err, store.ErrExists) {
+		return store.ErrConflict
+	}
+	return err
+}
+
+func (s *Store) CreateToken(ctx context.Context, t store.Token, g store.Grant) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.exec(ctx, tx, `INSERT INTO tokens (id, project_id, env_id, name, auth_hash, public_key, read_write, expires_at, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.ProjectID, t.EnvID, t.Name, t.AuthHash, t.PublicKey, boolInt(t.ReadWrite), ms(t.ExpiresAt), t.CreatedBy, ms(t.CreatedAt)); err != nil {
+			return err
+		}
+		return s.insertGrants(ctx, tx, []store.Grant{g}, t.EnvID)
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const tokenCols = `id, project_id, env_id, name, auth_hash, public_key, read_write, expires_at, created_by, created_at`
+
+func (s *Store) scanTokens(rows *sql.Rows, err error) ([]store.Token, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var t store.Token
+		var rw int
+		var exp, created int64
+		if err := rows.Scan(&t.ID, &t.ProjectID, &t.EnvID, &t.Name, &t.AuthHash, &t.PublicKey, &rw, &exp, &t.CreatedBy, &created); err != nil {
+			return nil, err
+		}
+		t.ReadWrite, t.ExpiresAt, t.CreatedAt = rw == 1, fromMS(exp), fromMS(created)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
+	ts, err := s.scanTokens(s.db.QueryContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE id = ?`), id))
+	if err != nil {
+		return store.Token{}, err
+	}
+	if len(ts) == 0 {
+		return store.Token{}, store.ErrNotFound
+	}
+	return ts[0], nil
+}
+
+func (s *Store) Tokens(ctx context.Context, projectID string) ([]store.Token, error) {
+	return s.scanTokens(s.db.QueryContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE project_id = ? ORDER BY created_at, id`), projectID))
+}
+
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM tokens WHERE id = ?`), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id)
+	})
+}

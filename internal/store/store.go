@@ -1,0 +1,164 @@
+// Package store defines the server's storage interface. Implementations
+// live in subpackages (sqlite, postgres) and share one conformance suite in
+// storetest. Everything stored is either public metadata, a hash, or
+// ciphertext: the store never holds a key that can open a secret.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound: no such row.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a unique name or ID is taken.
+	ErrExists = errors.New("already exists")
+	// ErrConflict: a revision's base is no longer the latest.
+	ErrConflict = errors.New("conflict")
+)
+
+// Roles of an org member.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+type User struct {
+	ID                string
+	Email             string
+	Salt              []byte
+	KDF               string // JSON of api.KDF
+	AuthHash          []byte
+	PublicKey         string
+	SealedKey         []byte
+	RecoverySealedKey []byte
+	CreatedAt         time.Time
+}
+
+type Session struct {
+	TokenHash []byte
+	UserID    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+type Org struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+type Member struct {
+	OrgID     string
+	UserID    string
+	Role      string
+	CreatedAt time.Time
+}
+
+// OrgMembership is an org with the caller's role in it.
+type OrgMembership struct {
+	Org
+	Role string
+}
+
+type Project struct {
+	ID        string
+	OrgID     string
+	Name      string
+	CreatedAt time.Time
+}
+
+type Environment struct {
+	ID         string
+	ProjectID  string
+	Name       string
+	KeyVersion int
+	CreatedAt  time.Time
+}
+
+// Grant is a principal's wrapped copy of one environment key version.
+type Grant struct {
+	EnvID       string
+	PrincipalID string
+	KeyVersion  int
+	WrappedKey  []byte
+}
+
+// Revision is one sealed snapshot of an environment.
+type Revision struct {
+	EnvID      string
+	Revision   int64
+	KeyVersion int
+	Ciphertext []byte
+	AuthorID   string
+	CreatedAt  time.Time
+}
+
+type Token struct {
+	ID        string
+	ProjectID string
+	EnvID     string
+	Name      string
+	AuthHash  []byte
+	PublicKey string
+	ReadWrite bool
+	ExpiresAt time.Time // zero: never
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// Store is the server's persistence. Every method is safe for concurrent
+// use, including from several server processes sharing one database.
+type Store interface {
+	// ServerSecret returns a random secret created on first use, for values
+	// that must be stable across restarts and replicas (fake salts).
+	ServerSecret(ctx context.Context) ([]byte, error)
+
+	CreateUser(ctx context.Context, u User) error
+	UserByEmail(ctx context.Context, email string) (User, error)
+	UserByID(ctx context.Context, id string) (User, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
+
+	// CreateOrg creates org with ownerID as its owner.
+	CreateOrg(ctx context.Context, org Org, ownerID string) error
+	OrgByName(ctx context.Context, name string) (Org, error)
+	OrgByID(ctx context.Context, id string) (Org, error)
+	OrgsForUser(ctx context.Context, userID string) ([]OrgMembership, error)
+	Member(ctx context.Context, orgID, userID string) (Member, error)
+
+	// CreateProject creates a project, its environments and their grants
+	// atomically.
+	CreateProject(ctx context.Context, p Project, envs []Environment, grants []Grant) error
+	ProjectByName(ctx context.Context, orgID, name string) (Project, error)
+	ProjectByID(ctx context.Context, id string) (Project, error)
+	Projects(ctx context.Context, orgID string) ([]Project, error)
+
+	CreateEnvironment(ctx context.Context, e Environment, grants []Grant) error
+	EnvironmentByName(ctx context.Context, projectID, name string) (Environment, error)
+	EnvironmentByID(ctx context.Context, id string) (Environment, error)
+	Environments(ctx context.Context, projectID string) ([]Environment, error)
+
+	// Grants returns principalID's grants on envID, oldest key version first.
+	Grants(ctx context.Context, envID, principalID string) ([]Grant, error)
+
+	LatestRevision(ctx context.Context, envID string) (Revision, error)
+	Revisions(ctx context.Context, envID string) ([]Revision, error)
+	// AppendRevision stores r (r.Revision must be base+1) only if base is
+	// still the latest revision; otherwise it returns ErrConflict.
+	AppendRevision(ctx context.Context, r Revision, base int64) error
+
+	// CreateToken stores a service token and its one grant atomically.
+	CreateToken(ctx context.Context, t Token, g Grant) error
+	TokenByID(ctx context.Context, id string) (Token, error)
+	Tokens(ctx context.Context, projectID string) ([]Token, error)
+	// DeleteToken deletes a token and all its grants.
+	DeleteToken(ctx context.Context, id string) error
+
+	Close() error
+}
