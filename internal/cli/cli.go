@@ -1,0 +1,174 @@
+// Package cli implements the secr command line. Each command group has its
+// own file with an options struct, a constructor that builds the cobra
+// command, and a plain function that does the work, so tests can call the
+// work directly with injected streams.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secr-dev/secr/internal/client"
+	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/runner"
+)
+
+// Deps is everything a command needs from the outside world.
+type Deps struct {
+	IO       *IOStreams
+	Getenv   func(string) string
+	Environ  func() []string
+	Getwd    func() (string, error)
+	LookPath func(string) (string, error)
+	// Exec replaces the process with the command (runner.Exec in production).
+	Exec func(*runner.Command) error
+}
+
+// SystemDeps returns Deps wired to the real process.
+func SystemDeps() *Deps {
+	return &Deps{
+		IO:       SystemIO(),
+		Getenv:   os.Getenv,
+		Environ:  os.Environ,
+		Getwd:    os.Getwd,
+		LookPath: exec.LookPath,
+		Exec:     runner.Exec,
+	}
+}
+
+// Run parses args and runs the command.
+func Run(ctx context.Context, args []string, d *Deps) error {
+	root := NewRootCmd(d)
+	root.SetArgs(args)
+	root.SetIn(d.IO.In)
+	root.SetOut(d.IO.Out)
+	root.SetErr(d.IO.ErrOut)
+	return root.ExecuteContext(ctx)
+}
+
+// NewRootCmd builds the whole command tree.
+func NewRootCmd(d *Deps) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "secr",
+		Short: "End-to-end encrypted secrets for your programs, instead of .env files",
+		Long: `secr keeps secrets encrypted on a secr server and injects them into your
+program's environment at start:
+
+  secr run -- npm start
+
+Values are encrypted and decrypted on this machine; the server never sees a
+plaintext secret, a secret's name, or a key that can open one.
+
+Start here:
+  secr server                      run a server (embedded SQLite, 127.0.0.1:7700)
+  secr signup --email you@x.com    create an account
+  secr orgs create acme && secr projects create web --org acme
+  secr init --org acme --project web
+  secr secrets set API_KEY=...     store a secret
+  secr run -- ./app                run ./app with the secrets in its environment
+
+Environment: SECR_API_URL (server), SECR_TOKEN (service token for CI),
+SECR_ENV (environment). Flags win over environment variables, which win
+over .secr.json, which wins over stored login defaults.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("api", "", "secr server URL (default $SECR_API_URL, then .secr.json, then http://127.0.0.1:7700)")
+	root.AddCommand(
+		newServerCmd(d),
+		newSignupCmd(d), newLoginCmd(d), newLogoutCmd(d), newWhoAmICmd(d),
+		newOrgsCmd(d), newProjectsCmd(d), newEnvsCmd(d),
+		newInitCmd(d),
+		newSecretsCmd(d),
+		newRunCmd(d),
+		newTokensCmd(d),
+	)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see '%s --help')", err, c.CommandPath())
+	})
+	return root
+}
+
+// Exit codes. Documented in docs/cli.md.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitAuth        = 3
+	ExitNoAccess    = 4
+	ExitUnreachable = 5
+	ExitIntegrity   = 6
+	ExitNotFound    = 127
+)
+
+// ErrIntegrity marks data that failed authentication or a rollback check.
+var ErrIntegrity = errors.New("integrity check failed")
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// hintError adds a "what to do next" line to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, format string, args ...any) error {
+	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// Report prints err the way users see it and returns the exit code.
+func Report(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	var exitErr *runner.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.Code
+	}
+	msg := err.Error()
+	fmt.Fprintf(stderr, "secr: error: %s\n", msg)
+	var he *hintError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "secr: hint: %s\n", he.hint)
+	}
+	var ue *usageError
+	var unreachable *client.UnreachableError
+	switch {
+	case errors.As(err, &ue) || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.Contains(msg, "accepts ") || strings.Contains(msg, "requires at least"):
+		return ExitUsage
+	case errors.Is(err, ErrIntegrity) || errors.Is(err, crypto.ErrDecrypt):
+		return ExitIntegrity
+	case errors.As(err, &unreachable):
+		return ExitUnreachable
+	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, errNotLoggedIn):
+		return ExitAuth
+	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound):
+		return ExitNoAccess
+	case errors.Is(err, runner.ErrNotFound):
+		return ExitNotFound
+	}
+	return ExitError
+}
+
+// dirs resolves the XDG directories from the injected environment.
+func (d *Deps) dirs() (config.Dirs, error) {
+	return config.ResolveDirs(d.Getenv)
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/config"
+)
+
+type initOptions struct {
+	d     *Deps
+	f     targetFlags
+	force bool
+}
+
+func newInitCmd(d *Deps) *cobra.Command {
+	o := &initOptions{d: d}
+	c := &cobra.Command{
+		Use:   "init --org ORG --project PROJECT [--env ENV]",
+		Short: "Link this directory to a secr project by writing .secr.json",
+		Long: `Write .secr.json in the current directory. It names the org, project and
+default environment (development unless --env), and the server when --api is
+given. It holds no secrets: commit it. secr finds it from any subdirectory.`,
+		Example: "  secr init --org acme --project web\n  secr init --org acme --project web --env staging --api https://secr.example.com",
+		Args:    cobra.NoArgs,
+		RunE:    func(c *cobra.Command, _ []string) error { return o.run(c) },
+	}
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.force, "force", false, "overwrite an existing .secr.json")
+	return c
+}
+
+func (o *initOptions) run(c *cobra.Command) error {
+	d := o.d
+	if o.f.org == "" || o.f.project == "" {
+		return usageErrorf("--org and --project are required (see 'secr projects list')")
+	}
+	wd, err := d.Getwd()
+	if err != nil {
+		return err
+	}
+	t, err := d.resolveTarget(c, &o.f)
+	if err != nil && !o.force {
+		return err
+	}
+	t.org, t.project = o.f.org, o.f.project
+	t.env = first(o.f.env, "development")
+	// Check the project and environment exist when we can ask.
+	if s, err := d.authenticate(t); err == nil {
+		envs, err := s.client.ListEnvs(c.Context(), t.org, t.project)
+		if err != nil {
+			return explain(err, t)
+		}
+		if !slices.ContainsFunc(envs, func(e api.Environment) bool {
+			return e.Name == t.env
+		}) {
+			return withHint(usageErrorf("project %s/%s has no environment %q", t.org, t.project, t.env), "create it with 'secr envs create %s'", t.env)
+		}
+	} else if errors.Is(err, errNotLoggedIn) {
+		d.IO.Warnf("not logged in, so %s/%s was not checked on the server", t.org, t.project)
+	} else {
+		return err
+	}
+	p := &config.Project{Org: t.org, Project: t.project, Environment: t.env}
+	if apiFlag, _ := c.Flags().GetString("api"); apiFlag != "" {
+		p.API = apiFlag
+	}
+	path := filepath.Join(wd, config.ProjectFileName)
+	if err := config.WriteProject(path, p, o.force); err != nil {
+		return err
+	}
+	d.IO.Infof("Wrote %s: %s/%s, environment %s.", config.ProjectFileName, t.org, t.project, t.env)
+	if envFiles := dotenvFiles(wd); len(envFiles) > 0 {
+		d.IO.Infof("Found %s here. Move them into secr with 'secr secrets import %s', then delete them.",
+			strings.Join(envFiles, ", "), envFiles[0])
+	}
+	return nil
+}
+
+// dotenvFiles lists .env files in dir, skipping templates that hold no
+// values (.env.example, .env.sample, .env.template).
+func dotenvFiles(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || (n != ".env" && !strings.HasPrefix(n, ".env.")) {
+			continue
+		}
+		if strings.HasSuffix(n, ".example") || strings.HasSuffix(n, ".sample") || strings.HasSuffix(n, ".template") {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secr-dev/secr/internal/server"
+	"github.com/secr-dev/secr/internal/store/sqlstore"
+)
+
+type serverOptions struct {
+	d                *Deps
+	listen, db       string
+	tlsCert, tlsKey  string
+	signup           string
+	logFormat        string
+	shutdownDeadline time.Duration
+}
+
+func newServerCmd(d *Deps) *cobra.Command {
+	o := &serverOptions{d: d}
+	c := &cobra.Command{
+		Use:   "server",
+		Short: "Run a secr server (embedded SQLite by default, or PostgreSQL)",
+		Long: `Run the secr API server. With no flags it serves http://127.0.0.1:7700 from a
+SQLite file under $XDG_DATA_HOME/secr/ (~/.local/share/secr/secr.db).
+
+--db takes a SQLite file path or a postgres:// URL; several servers may share
+one PostgreSQL database behind a load balancer. Schema migrations run at start.
+SIGINT or SIGTERM shuts down gracefully. Request logs (stderr) never contain
+bodies, tokens or secret material.
+
+--signup open (default) lets anyone create an account; --signup closed refuses
+sign-ups, for a server whose users already exist.`,
+		Example: `  secr server
+  secr server --listen 0.0.0.0:7700 --tls-cert cert.pem --tls-key key.pem
+  secr server --db postgres://secr@db.internal/secr --signup closed`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context()) },
+	}
+	c.Flags().StringVar(&o.listen, "listen", "127.0.0.1:7700", "address to listen on (port 0 picks a free port)")
+	c.Flags().StringVar(&o.db, "db", "", "SQLite file or postgres:// URL (default $XDG_DATA_HOME/secr/secr.db)")
+	c.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	c.Flags().StringVar(&o.signup, "signup", "open", "who may sign up: open or closed")
+	c.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	return c
+}
+
+func (o *serverOptions) run(ctx context.Context) error {
+	if o.signup != "open" && o.signup != "closed" {
+		return usageErrorf("--signup must be open or closed, not %q", o.signup)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	var handler slog.Handler = slog.NewTextHandler(o.d.IO.ErrOut, nil)
+	if o.logFormat == "json" {
+		handler = slog.NewJSONHandler(o.d.IO.ErrOut, nil)
+	} else if o.logFormat != "text" {
+		return usageErrorf("--log-format must be text or json")
+	}
+	log := slog.New(handler)
+
+	dbPath := o.db
+	if dbPath == "" {
+		dirs, err := o.d.dirs()
+		if err != nil {
+			return fmt.Errorf("no --db given and no data directory: %w", err)
+		}
+		dbPath = filepath.Join(dirs.Data, "secr.db")
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	st, err := sqlstore.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	if !addr.IP.IsLoopback() && scheme == "http" {
+		log.Warn("serving plain HTTP on a non-loopback address: use --tls-cert/--tls-key or a TLS-terminating proxy")
+	}
+	dbDesc := dbPath
+	if sqlstore.IsPostgres(dbPath) {
+		dbDesc = "postgres"
+	}
+	srv := &http.Server{
+		Handler:           server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open"}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Info("secr server listening", "url", fmt.Sprintf("%s://%s", scheme, addr), "db", dbDesc, "signup", o.signup)
+
+	errc := make(chan error, 1)
+	go func() {
+		if scheme == "https" {
+			errc <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownDeadline)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+// Package client is a typed HTTP client for secr's /v1 API. Every call goes
+// through one private do(), which turns the error envelope into *APIError.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/secr-dev/secr/internal/api"
+)
+
+// Sentinels matched with errors.Is against *APIError.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden")
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("conflict")
+	ErrRateLimited  = errors.New("rate limited")
+)
+
+// APIError is a non-2xx answer from the server. Message is the server's
+// own explanation, written for the user.
+type APIError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter int
+}
+
+func (e *APIError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// Is matches the package sentinels.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.Status == http.StatusForbidden
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrConflict:
+		return e.Status == http.StatusConflict
+	case ErrRateLimited:
+		return e.Status == http.StatusTooManyRequests
+	}
+	return false
+}
+
+// UnreachableError means no HTTP answer came back at all.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the secr server at %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Client talks to one secr server as one principal.
+type Client struct {
+	base string
+	http *http.Client
+	auth string
+}
+
+// New returns a client for the server at baseURL (e.g. http://127.0.0.1:7700).
+func New(baseURL string) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]", baseURL)
+	}
+	return &Client{
+		base: strings.TrimRight(u.String(), "/"),
+		http: &http.Client{Timeout: 30 * time.Second},
+	}, nil
+}
+
+// BaseURL returns the server URL.
+func (c *Client) BaseURL() string { return c.base }
+
+// WithSession returns a copy of c that authenticates with a login session.
+func (c *Client) WithSession(token string) *Client {
+	cc := *c
+	cc.auth = api.SchemeBearer + " " + token
+	return &cc
+}
+
+// WithServiceToken returns a copy of c that authenticates as a service
+// token. Only the token ID and derived auth key are sent, never its secret.
+func (c *Client) WithServiceToken(id string, authKey []byte) *Client {
+	cc := *c
+	cc.auth = api.SchemeToken + " " + id + ":" + base64.StdEncoding.EncodeToString(authKey)
+	return &cc
+}
+
+// SetHTTPClient replaces the transport, for tests that inject failures.
+func (c *Client) SetHTTPClient(h *http.Client) { c.http = h }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &UnreachableError{URL: c.base, Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		ae := &APIError{Status: resp.StatusCode}
+		var env api.Error
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
+			ae.Code, ae.Message, ae.RetryAfter = env.Code, env.Message, env.RetryAfter
+		}
+		return ae
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s response: %w", method, path, err)
+	}
+	return nil
+}
+
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, api.HealthPath, nil, nil)
+}
+
+func (c *Client) AuthParams(ctx context.Context, email string) (api.AuthParamsResponse, error) {
+	var out api.AuthParamsResponse
+	err := c.do(ctx, http.MethodPost, api.AuthParamsPath, api.AuthParamsRequest{Email: email}, &out)
+	return out, err
+}
+
+func (c *Client) Signup(ctx context.Context, req api.SignupRequest) (api.SessionResponse, error) {
+	var out api.SessionResponse
+	err := c.do(ctx, http.MethodPost, api.SignupPath, req, &out)
+	return out, err
+}
+
+func (c *Client) Login(ctx context.Context, req api.LoginRequest) (api.SessionResponse, error) {
+	var out api.SessionResponse
+	err := c.do(ctx, http.MethodPost, api.LoginPath, req, &out)
+	return out, err
+}
+
+func (c *Client) Logout(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, api.LogoutPath, nil, nil)
+}
+
+func (c *Client) WhoAmI(ctx context.Context) (api.WhoAmI, error) {
+	var out api.WhoAmI
+	err := c.do(ctx, http.MethodGet, api.WhoAmIPath, nil, &out)
+	return out, err
+}
+
+func (c *Client) ListOrgs(ctx context.Context) ([]api.Org, error) {
+	var out []api.Org
+	err := c.do(ctx, http.MethodGet, api.OrgsPath(), nil, &out)
+	return out, err
+}
+
+func (c *Client) CreateOrg(ctx context.Context, name string) (api.Org, error) {
+	var out api.Org
+	err := c.do(ctx, http.MethodPost, api.OrgsPath(), api.CreateOrgRequest{Name: name}, &out)
+	return out, err
+}
+
+func (c *Client) ListProjects(ctx context.Context, org string) ([]api.Project, error) {
+	var out []api.Project
+	err := c.do(ctx, http.MethodGet, api.ProjectsPath(org), nil, &out)
+	return out, err
+}
+
+func (c *Client) CreateProject(ctx context.Context, org string, req api.CreateProjectRequest) (api.Project, error) {
+	var out api.Project
+	err := c.do(ctx, http.MethodPost, api.ProjectsPath(org), req, &out)
+	return out, err
+}
+
+func (c *Client) ListEnvs(ctx context.Context, org, project string) ([]api.Environment, error) {
+	var out []api.Environment
+	err := c.do(ctx, http.MethodGet, api.EnvsPath(org, project), nil, &out)
+	return out, err
+}
+
+func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.NewEnvironment) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodPost, api.EnvsPath(org, project), req, &out)
+	return out, err
+}
+
+// Snapshot fetches the latest revision of an environment and the caller's
+// wrapped key in one request.
+func (c *Client) Snapshot(ctx context.Context, org, project, env string) (api.Snapshot, error) {
+	var out api.Snapshot
+	err := c.do(ctx, http.MethodGet, api.EnvPath(org, project, env)+"/snapshot", nil, &out)
+	return out, err
+}
+
+// TokenSnapshot is Snapshot for a service token's own environment.
+func (c *Client) TokenSnapshot(ctx context.Context) (api.Snapshot, error) {
+	var out api.Snapshot
+	err := c.do(ctx, http.MethodGet, api.TokenSnapshotPath, nil, &out)
+	return out, err
+}
+
+func (c *Client) History(ctx context.Context, org, project, env string) (api.History, error) {
+	var out api.History
+	err := c.do(ctx, http.MethodGet, api.EnvPath(org, project, env)+"/revisions", nil, &out)
+	return out, err
+}
+
+func (c *Client) WriteRevision(ctx context.Context, org, project, env string, req api.WriteRevisionRequest) (int64, error) {
+	var out api.WriteRevisionResponse
+	err := c.do(ctx, http.MethodPost, api.EnvPath(org, project, env)+"/revisions", req, &out)
+	return out.Revision, err
+}
+
+func (c *Client) CreateToken(ctx context.Context, org, project string, req api.CreateTokenRequest) (api.TokenInfo, error) {
+	var out api.TokenInfo
+	err := c.do(ctx, http.MethodPost, api.TokensPath(org, project), req, &out)
+	return out, err
+}
+
+func (c *Client) ListTokens(ctx context.Context, org, project string) ([]api.TokenInfo, error) {
+	var out []api.TokenInfo
+	err := c.do(ctx, http.MethodGet, api.TokensPath(org, project), nil, &out)
+	return out, err
+}
+
+func (c *Client) RevokeToken(ctx context.Context, org, project, id string) error {
+	return c.do(ctx, http.MethodDelete, api.TokensPath(org, project)+"/"+url.PathEscape(id), nil, nil)
+}
