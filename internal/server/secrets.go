@@ -30,6 +30,22 @@ func (s *Server) currentGrant(ctx context.Context, p *principal, env store.Envir
 	return store.Grant{}, noAccess(env.Name)
 }
 
+// authorName shows a user by email and a service token by name and ID.
+// Principals that no longer exist are shown by ID.
+func (s *Server) authorName(ctx context.Context, id string, cache map[string]string) string {
+	if n, ok := cache[id]; ok {
+		return n
+	}
+	n := id
+	if u, err := s.store.UserByID(ctx, id); err == nil {
+		n = u.Email
+	} else if t, err := s.store.TokenByID(ctx, id); err == nil {
+		n = "token " + t.Name + " (" + t.ID + ")"
+	}
+	cache[id] = n
+	return n
+}
+
 func apiRevision(r store.Revision) *api.Revision {
 	return &api.Revision{Revision: r.Revision, KeyVersion: r.KeyVersion, Ciphertext: r.Ciphertext, Author: r.AuthorID, CreatedAt: r.CreatedAt}
 }
@@ -117,8 +133,11 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *princi
 	for _, g := range grants {
 		h.WrappedKeys[g.KeyVersion] = g.WrappedKey
 	}
+	names := map[string]string{}
 	for _, rev := range revs {
-		h.Revisions = append(h.Revisions, *apiRevision(rev))
+		ar := apiRevision(rev)
+		ar.Author = s.authorName(r.Context(), rev.AuthorID, names)
+		h.Revisions = append(h.Revisions, *ar)
 		h.Environment.LatestRevision = rev.Revision
 	}
 	writeJSON(w, http.StatusOK, h)
