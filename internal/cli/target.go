@@ -93,7 +93,7 @@ type session struct {
 	api      string
 	client   *client.Client
 	identity *crypto.Identity
-	login    *config.Login       // nil for a service token
+	login    *config.Login        // nil for a service token
 	token    *crypto.ServiceToken // nil for a user
 	seen     *config.Seen         // nil when there is nowhere to keep state
 }

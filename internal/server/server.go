@@ -216,4 +216,3 @@ func clientAddr(r *http.Request) string {
 	}
 	return host
 }
-
