@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -432,6 +431,7 @@ func (s *session) history(c *cobra.Command, t target) ([]openedRevision, string,
 	if err := t.requireProject(); err != nil {
 		return nil, "", err
 	}
+	marks := s.marks()
 	h, err := s.client.History(c.Context(), t.org, t.project, t.env)
 	if err != nil {
 		return nil, "", explain(err, t)
@@ -467,7 +467,7 @@ func (s *session) history(c *cobra.Command, t target) ([]openedRevision, string,
 	if len(out) > 0 {
 		latest = out[len(out)-1].Revision
 	}
-	if err := s.checkRollback(h.Environment, latest); err != nil {
+	if err := s.checkRollback(h.Environment, latest, marks); err != nil {
 		return nil, "", err
 	}
 	return out, h.Environment.Name, nil
@@ -555,5 +555,3 @@ func newSecretsRollbackCmd(d *Deps) *cobra.Command {
 	f.addEnv(c)
 	return c
 }
-
-var _ = errors.New

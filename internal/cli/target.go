@@ -176,6 +176,7 @@ type envState struct {
 func (s *session) load(ctx context.Context, t target) (*envState, error) {
 	var snap api.Snapshot
 	var err error
+	marks := s.marks()
 	if s.token != nil && (t.org == "" || t.project == "" || !t.envExplicit) {
 		snap, err = s.client.TokenSnapshot(ctx)
 		if err == nil && t.envExplicit && snap.Environment.Name != t.env {
@@ -191,10 +192,18 @@ func (s *session) load(ctx context.Context, t target) (*envState, error) {
 	if err != nil {
 		return nil, explain(err, t)
 	}
-	return s.open(snap)
+	return s.open(snap, marks)
 }
 
-func (s *session) open(snap api.Snapshot) (*envState, error) {
+// marks reads the rollback high-water marks (nil when there is no state).
+func (s *session) marks() config.Marks {
+	if s.seen == nil {
+		return nil
+	}
+	return s.seen.Load()
+}
+
+func (s *session) open(snap api.Snapshot, marks config.Marks) (*envState, error) {
 	env := snap.Environment
 	key, err := crypto.UnwrapKey(snap.WrappedKey, env.ID, env.KeyVersion, s.identity)
 	if err != nil {
@@ -215,19 +224,19 @@ func (s *session) open(snap api.Snapshot) (*envState, error) {
 		}
 		st.rev = r.Revision
 	}
-	if err := s.checkRollback(env, st.rev); err != nil {
+	if err := s.checkRollback(env, st.rev, marks); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-// checkRollback refuses a revision older than one this client has already
-// opened, then raises the high-water mark.
-func (s *session) checkRollback(env api.Environment, rev int64) error {
+// checkRollback refuses a revision older than one this client had already
+// opened before it asked (marks), then raises the high-water mark.
+func (s *session) checkRollback(env api.Environment, rev int64, marks config.Marks) error {
 	if s.seen == nil {
 		return nil
 	}
-	if seen := s.seen.Get(s.api, env.ID); rev < seen {
+	if seen := marks.Get(s.api, env.ID); rev < seen {
 		return withHint(fmt.Errorf("%w: the server sent revision %d of environment %q, but this machine has already seen revision %d: the server may be replaying old secrets",
 			ErrIntegrity, rev, env.Name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
 	}

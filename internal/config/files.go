@@ -175,11 +175,19 @@ func (s *Seen) read() map[string]int64 {
 
 func seenKey(server, envID string) string { return server + "|" + envID }
 
+// Marks is a snapshot of the high-water marks.
+type Marks map[string]int64
+
 // Get returns the highest revision seen, or 0.
-func (s *Seen) Get(server, envID string) int64 {
+func (m Marks) Get(server, envID string) int64 { return m[seenKey(server, envID)] }
+
+// Load reads the current marks. Read them before asking the server: a
+// mark that another process records while our request is in flight is no
+// evidence that the server replayed anything.
+func (s *Seen) Load() Marks {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.read()[seenKey(server, envID)]
+	return s.read()
 }
 
 // Record raises the high-water mark to rev if rev is higher. Concurrent
