@@ -1,0 +1,466 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/store/sqlstore"
+)
+
+// clock is a settable time source for expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	url   string
+	clock *clock
+	logs  *bytes.Buffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func newEnv(t *testing.T, signupOpen bool) *env {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &lockedBuffer{}
+	c := &clock{t: time.Now()}
+	srv := httptest.NewServer(New(Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), SignupOpen: signupOpen, Now: c.now}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, clock: c, logs: &logs.Buffer}
+}
+
+// call sends a request and returns the status and body.
+func (e *env) call(auth, method, path string, body any) (int, string) {
+	e.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.url+path, r)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) must(auth, method, path string, body, out any, want int) {
+	e.t.Helper()
+	status, b := e.call(auth, method, path, body)
+	if status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+type user struct {
+	auth string
+	id   *crypto.Identity
+	uid  string
+}
+
+func (e *env) signup(email string) user {
+	e.t.Helper()
+	id, _ := crypto.GenerateIdentity()
+	uid := crypto.NewID("usr")
+	authKey := bytes.Repeat([]byte{byte(len(email))}, 32)
+	salt, _ := crypto.GenerateSalt()
+	kdf := defaultKDF()
+	var resp api.SessionResponse
+	e.must("", "POST", api.SignupPath, api.SignupRequest{
+		UserID: uid, Email: email, Salt: salt, KDF: kdf, AuthKey: authKey, PublicKey: id.Recipient().String(),
+		SealedKey: []byte("sealed"), RecoverySealedKey: []byte("sealed"),
+	}, &resp, http.StatusCreated)
+	return user{auth: "Bearer " + resp.Token, id: id, uid: uid}
+}
+
+type project struct {
+	envIDs map[string]string
+	keys   map[string]*crypto.EnvKey
+}
+
+func (e *env) createProject(u user, org, name string) project {
+	e.t.Helper()
+	p := project{envIDs: map[string]string{}, keys: map[string]*crypto.EnvKey{}}
+	req := api.CreateProjectRequest{Name: name}
+	for _, n := range []string{"development", "staging", "production"} {
+		id := crypto.NewID("env")
+		k, _ := crypto.GenerateEnvKey(id, 1)
+		w, _ := crypto.WrapKey(k, u.id.Recipient())
+		req.Environments = append(req.Environments, api.NewEnvironment{ID: id, Name: n, WrappedKey: w})
+		p.envIDs[n], p.keys[n] = id, k
+	}
+	e.must(u.auth, "POST", api.ProjectsPath(org), req, nil, http.StatusCreated)
+	return p
+}
+
+func (e *env) token(u user, org, proj string, p project, envName string, rw bool) (string, string) {
+	e.t.Helper()
+	tok, _ := crypto.GenerateServiceToken()
+	w, _ := crypto.WrapKey(p.keys[envName], tok.Identity().Recipient())
+	e.must(u.auth, "POST", api.TokensPath(org, proj), api.CreateTokenRequest{
+		ID: tok.ID(), Name: "t", Environment: envName, AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
+		KeyVersion: 1, WrappedKey: w, ReadWrite: rw,
+	}, nil, http.StatusCreated)
+	return api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(tok.AuthKey()), tok.ID()
+}
+
+func write(e *env, auth string, p project, envName string, base int64) (int, string) {
+	ct, _ := crypto.SealRevision(p.keys[envName], base+1, []byte(`{"v":1,"secrets":{}}`))
+	return e.call(auth, "POST", api.EnvPath("acme", "web", envName)+"/revisions",
+		api.WriteRevisionRequest{BaseRevision: base, KeyVersion: 1, Ciphertext: ct})
+}
+
+// endpoints lists every route under an org, with a plausible body.
+func endpoints(org, tokenID string) [][3]any {
+	env := api.EnvPath(org, "web", "development")
+	newEnv := api.NewEnvironment{ID: crypto.NewID("env"), Name: "preview", WrappedKey: []byte("w")}
+	return [][3]any{
+		{"GET", api.ProjectsPath(org), nil},
+		{"POST", api.ProjectsPath(org), api.CreateProjectRequest{Name: "evil", Environments: []api.NewEnvironment{newEnv}}},
+		{"GET", api.ProjectPath(org, "web"), nil},
+		{"GET", api.EnvsPath(org, "web"), nil},
+		{"POST", api.EnvsPath(org, "web"), newEnv},
+		{"GET", env + "/snapshot", nil},
+		{"GET", env + "/revisions", nil},
+		{"POST", env + "/revisions", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Ciphertext: []byte("x")}},
+		{"GET", api.TokensPath(org, "web"), nil},
+		{"POST", api.TokensPath(org, "web"), api.CreateTokenRequest{ID: tokenID, Environment: "development"}},
+		{"DELETE", api.TokensPath(org, "web") + "/" + tokenID, nil},
+	}
+}
+
+func TestOutsiderLearnsNothing(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	p := e.createProject(ada, "acme", "web")
+	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
+		t.Fatalf("ada's write: %d %s", status, body)
+	}
+	_, tokenID := e.token(ada, "acme", "web", p, "production", false)
+
+	bob := e.signup("bob@example.com")
+	e.must(bob.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	var orgs []api.Org
+	e.must(bob.auth, "GET", api.OrgsPath(), nil, &orgs, http.StatusOK)
+	if len(orgs) != 1 || orgs[0].Name != "bobco" {
+		t.Fatalf("bob sees orgs %+v", orgs)
+	}
+
+	real, ghost := endpoints("acme", tokenID), endpoints("ghost", tokenID)
+	for i, ep := range real {
+		method, path := ep[0].(string), ep[1].(string)
+		status, body := e.call(bob.auth, method, path, ep[2])
+		if status != http.StatusNotFound {
+			t.Errorf("bob %s %s: status %d, want 404: %s", method, path, status, body)
+		}
+		gStatus, gBody := e.call(bob.auth, method, ghost[i][1].(string), ghost[i][2])
+		if gStatus != status || strings.ReplaceAll(gBody, "ghost", "acme") != body {
+			t.Errorf("bob %s %s: answer differs from a nonexistent org's:\n  acme:  %d %s\n  ghost: %d %s", method, path, status, body, gStatus, gBody)
+		}
+		for _, leak := range []string{p.envIDs["development"], "production", tokenID[3:], "ciphertext"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("bob %s %s: answer contains %q: %s", method, path, leak, body)
+			}
+		}
+		// Without credentials, every endpoint answers 401.
+		if status, body := e.call("", method, path, ep[2]); status != http.StatusUnauthorized {
+			t.Errorf("anonymous %s %s: status %d: %s", method, path, status, body)
+		}
+		if status, _ := e.call("Bearer forged", method, path, ep[2]); status != http.StatusUnauthorized {
+			t.Errorf("forged session %s %s: status %d", method, path, status)
+		}
+	}
+	// Nothing bob did changed ada's data.
+	var h api.History
+	e.must(ada.auth, "GET", api.EnvPath("acme", "web", "development")+"/revisions", nil, &h, http.StatusOK)
+	if len(h.Revisions) != 1 {
+		t.Fatalf("ada's development has %d revisions after bob's attempts", len(h.Revisions))
+	}
+	var envs []api.Environment
+	e.must(ada.auth, "GET", api.EnvsPath("acme", "web"), nil, &envs, http.StatusOK)
+	if len(envs) != 3 {
+		t.Fatalf("ada's project has %d environments after bob's attempts", len(envs))
+	}
+	var toks []api.TokenInfo
+	e.must(ada.auth, "GET", api.TokensPath("acme", "web"), nil, &toks, http.StatusOK)
+	if len(toks) != 1 {
+		t.Fatalf("ada's project has %d tokens after bob's attempts", len(toks))
+	}
+}
+
+func TestServiceTokenScope(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	p := e.createProject(ada, "acme", "web")
+	for _, n := range []string{"staging", "production"} {
+		if status, body := write(e, ada.auth, p, n, 0); status != http.StatusCreated {
+			t.Fatalf("write %s: %d %s", n, status, body)
+		}
+	}
+	staging, _ := e.token(ada, "acme", "web", p, "staging", false)
+	stagingRW, _ := e.token(ada, "acme", "web", p, "staging", true)
+
+	// A read-only token reads its environment and cannot write.
+	var snap api.Snapshot
+	e.must(staging, "GET", api.TokenSnapshotPath, nil, &snap, http.StatusOK)
+	if snap.Environment.Name != "staging" || snap.CanWrite || snap.Revision == nil {
+		t.Fatalf("staging token snapshot: %+v", snap)
+	}
+	if status, body := write(e, staging, p, "staging", 1); status != http.StatusForbidden || !strings.Contains(body, "read-only") {
+		t.Fatalf("read-only token write: %d %s", status, body)
+	}
+	// A staging token cannot touch production.
+	for _, ep := range [][2]string{
+		{"GET", api.EnvPath("acme", "web", "production") + "/snapshot"},
+		{"GET", api.EnvPath("acme", "web", "production") + "/revisions"},
+	} {
+		status, body := e.call(staging, ep[0], ep[1], nil)
+		if status != http.StatusForbidden || strings.Contains(body, "ciphertext") {
+			t.Errorf("staging token %s %s: %d %s", ep[0], ep[1], status, body)
+		}
+	}
+	if status, body := write(e, stagingRW, p, "production", 1); status != http.StatusForbidden {
+		t.Errorf("staging read-write token wrote production: %d %s", status, body)
+	}
+	// A read-write token writes its own environment.
+	if status, body := write(e, stagingRW, p, "staging", 1); status != http.StatusCreated {
+		t.Errorf("read-write token write: %d %s", status, body)
+	}
+	// Tokens cannot administer anything.
+	for _, ep := range [][3]any{
+		{"GET", api.OrgsPath(), nil},
+		{"POST", api.OrgsPath(), api.CreateOrgRequest{Name: "tokenco"}},
+		{"GET", api.ProjectsPath("acme"), nil},
+		{"GET", api.TokensPath("acme", "web"), nil},
+		{"POST", api.EnvsPath("acme", "web"), api.NewEnvironment{ID: crypto.NewID("env"), Name: "x", WrappedKey: []byte("w")}},
+		{"POST", api.LogoutPath, nil},
+	} {
+		if status, body := e.call(stagingRW, ep[0].(string), ep[1].(string), ep[2]); status != http.StatusForbidden {
+			t.Errorf("token %s %s: %d %s", ep[0], ep[1], status, body)
+		}
+	}
+	// A token for another org's project sees nothing of this one.
+	bob := e.signup("bob@example.com")
+	e.must(bob.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	bp := e.createProject(bob, "bobco", "web")
+	bobTok, _ := e.token(bob, "bobco", "web", bp, "staging", true)
+	if status, body := e.call(bobTok, "GET", api.EnvPath("acme", "web", "staging")+"/snapshot", nil); status != http.StatusNotFound {
+		t.Errorf("bob's token reading acme: %d %s", status, body)
+	}
+
+	// Expired and revoked tokens are refused.
+	exp := e.clock.now().Add(time.Hour)
+	tok, _ := crypto.GenerateServiceToken()
+	w, _ := crypto.WrapKey(p.keys["staging"], tok.Identity().Recipient())
+	e.must(ada.auth, "POST", api.TokensPath("acme", "web"), api.CreateTokenRequest{
+		ID: tok.ID(), Environment: "staging", AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
+		KeyVersion: 1, WrappedKey: w, ExpiresAt: &exp,
+	}, nil, http.StatusCreated)
+	auth := api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(tok.AuthKey())
+	e.must(auth, "GET", api.TokenSnapshotPath, nil, nil, http.StatusOK)
+	e.clock.add(2 * time.Hour)
+	if status, body := e.call(auth, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Errorf("expired token: %d %s", status, body)
+	}
+	wrongKey := api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	if status, _ := e.call(wrongKey, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized {
+		t.Errorf("token with wrong auth key: %d", status)
+	}
+	e.must(ada.auth, "DELETE", api.TokensPath("acme", "web")+"/"+tok.ID(), nil, nil, http.StatusNoContent)
+	e.clock.add(-2 * time.Hour)
+	if status, body := e.call(auth, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
+		t.Errorf("revoked token: %d %s", status, body)
+	}
+}
+
+func TestWriteConflicts(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	p := e.createProject(ada, "acme", "web")
+	if status, _ := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
+		t.Fatal("first write failed")
+	}
+	// Replaying the same base is a conflict and changes nothing.
+	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusConflict {
+		t.Fatalf("stale base: %d %s", status, body)
+	}
+	// A base from the future is a conflict too.
+	if status, _ := write(e, ada.auth, p, "development", 5); status != http.StatusConflict {
+		t.Fatalf("future base: %d", status)
+	}
+	ct, _ := crypto.SealRevision(p.keys["development"], 2, []byte("{}"))
+	status, body := e.call(ada.auth, "POST", api.EnvPath("acme", "web", "development")+"/revisions",
+		api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 2, Ciphertext: ct})
+	if status != http.StatusConflict || !strings.Contains(body, "key version") {
+		t.Fatalf("wrong key version: %d %s", status, body)
+	}
+	var h api.History
+	e.must(ada.auth, "GET", api.EnvPath("acme", "web", "development")+"/revisions", nil, &h, http.StatusOK)
+	if len(h.Revisions) != 1 {
+		t.Fatalf("%d revisions after rejected writes", len(h.Revisions))
+	}
+}
+
+func TestSessionExpiryAndLogout(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	e.must(ada.auth, "GET", api.WhoAmIPath, nil, nil, http.StatusOK)
+	e.clock.add(31 * 24 * time.Hour)
+	if status, body := e.call(ada.auth, "GET", api.WhoAmIPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Fatalf("expired session: %d %s", status, body)
+	}
+	e.clock.add(-31 * 24 * time.Hour)
+	e.must(ada.auth, "POST", api.LogoutPath, nil, nil, http.StatusNoContent)
+	if status, _ := e.call(ada.auth, "GET", api.WhoAmIPath, nil); status != http.StatusUnauthorized {
+		t.Fatalf("session works after logout: %d", status)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	e := newEnv(t, true)
+	e.signup("ada@example.com")
+	bad := api.LoginRequest{Email: "ada@example.com", AuthKey: make([]byte, 32)}
+	for i := 0; i < freeFailures; i++ {
+		if status, _ := e.call("", "POST", api.LoginPath, bad); status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i, status)
+		}
+	}
+	status, body := e.call("", "POST", api.LoginPath, bad)
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "try again in 1 s") {
+		t.Fatalf("after %d failures: %d %s", freeFailures, status, body)
+	}
+	// Even the right key waits: the limit is checked first.
+	good := api.LoginRequest{Email: "ada@example.com", AuthKey: bytes.Repeat([]byte{byte(len("ada@example.com"))}, 32)}
+	if status, _ := e.call("", "POST", api.LoginPath, good); status != http.StatusTooManyRequests {
+		t.Fatalf("correct login during lockout: %d", status)
+	}
+	e.clock.add(2 * time.Second)
+	if status, body := e.call("", "POST", api.LoginPath, good); status != http.StatusOK {
+		t.Fatalf("correct login after waiting: %d %s", status, body)
+	}
+	// The per-address limit also covers guesses spread over many accounts.
+	for i := 0; i < 3*freeFailures; i++ {
+		e.call("", "POST", api.LoginPath, api.LoginRequest{Email: fmt.Sprintf("u%d@example.com", i), AuthKey: make([]byte, 32)})
+	}
+	if status, _ := e.call("", "POST", api.LoginPath, api.LoginRequest{Email: "new@example.com", AuthKey: make([]byte, 32)}); status != http.StatusTooManyRequests {
+		t.Fatalf("address not limited: %d", status)
+	}
+}
+
+func TestAuthParamsDoNotRevealAccounts(t *testing.T) {
+	e := newEnv(t, true)
+	e.signup("ada@example.com")
+	var known, unknown1, unknown2, other api.AuthParamsResponse
+	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "ada@example.com"}, &known, http.StatusOK)
+	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "nobody@example.com"}, &unknown1, http.StatusOK)
+	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "Nobody@Example.com"}, &unknown2, http.StatusOK)
+	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "other@example.com"}, &other, http.StatusOK)
+	if len(unknown1.Salt) != crypto.SaltSize || !bytes.Equal(unknown1.Salt, unknown2.Salt) {
+		t.Fatalf("fake salt is not stable: %x %x", unknown1.Salt, unknown2.Salt)
+	}
+	if bytes.Equal(unknown1.Salt, other.Salt) || unknown1.KDF != known.KDF {
+		t.Fatal("fake answers are distinguishable from real ones")
+	}
+}
+
+func TestSignupPolicyAndValidation(t *testing.T) {
+	closed := newEnv(t, false)
+	id, _ := crypto.GenerateIdentity()
+	req := api.SignupRequest{UserID: crypto.NewID("usr"), Email: "ada@example.com", Salt: make([]byte, 16), KDF: defaultKDF(),
+		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("s"), RecoverySealedKey: []byte("s")}
+	if status, body := closed.call("", "POST", api.SignupPath, req); status != http.StatusForbidden || !strings.Contains(body, "closed") {
+		t.Fatalf("closed signup: %d %s", status, body)
+	}
+	open := newEnv(t, true)
+	weak := req
+	weak.KDF.MemoryKiB = 1024
+	if status, _ := open.call("", "POST", api.SignupPath, weak); status != http.StatusBadRequest {
+		t.Fatalf("weak KDF accepted: %d", status)
+	}
+	badEmail := req
+	badEmail.Email = "not an email"
+	if status, _ := open.call("", "POST", api.SignupPath, badEmail); status != http.StatusBadRequest {
+		t.Fatalf("bad email accepted: %d", status)
+	}
+	open.must("", "POST", api.SignupPath, req, nil, http.StatusCreated)
+	dup := req
+	dup.UserID = crypto.NewID("usr")
+	if status, _ := open.call("", "POST", api.SignupPath, dup); status != http.StatusConflict {
+		t.Fatalf("duplicate email: %d", status)
+	}
+	if status, _ := open.call("", "POST", api.SignupPath, "{not json"); status != http.StatusBadRequest {
+		t.Fatalf("malformed body: %d", status)
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	p := e.createProject(ada, "acme", "web")
+	tokAuth, _ := e.token(ada, "acme", "web", p, "staging", true)
+	write(e, tokAuth, p, "staging", 0)
+	e.call("", "POST", api.LoginPath, api.LoginRequest{Email: "ada@example.com", AuthKey: make([]byte, 32)})
+	logs := e.logs.String()
+	session := strings.TrimPrefix(ada.auth, "Bearer ")
+	tokKey := tokAuth[strings.Index(tokAuth, ":")+1:]
+	for _, secret := range []string{session, tokKey, "sealed"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+	if !strings.Contains(logs, `route="POST /v1/orgs/{org}/projects/{project}/envs/{env}/revisions" status=201`) {
+		t.Errorf("request log missing:\n%s", logs)
+	}
+}
