@@ -1,0 +1,287 @@
+// Package storetest is the conformance suite every store.Store must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// Run runs the suite. open must return a new, empty store.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"ServerSecretStable", testServerSecret},
+		{"Users", testUsers},
+		{"Sessions", testSessions},
+		{"OrgsAndMembers", testOrgs},
+		{"ProjectsEnvsGrants", testProjects},
+		{"Revisions", testRevisions},
+		{"ConcurrentAppend", testConcurrentAppend},
+		{"Tokens", testTokens},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+// now is truncated to milliseconds, the stores' resolution.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testServerSecret(t *testing.T, s store.Store) {
+	a, err := s.ServerSecret(ctx)
+	must(t, err)
+	b, err := s.ServerSecret(ctx)
+	must(t, err)
+	if len(a) != 32 || string(a) != string(b) {
+		t.Fatalf("server secret not stable: %x %x", a, b)
+	}
+}
+
+func user(id, email string) store.User {
+	return store.User{ID: id, Email: email, Salt: []byte("salt"), KDF: `{"t":3}`, AuthHash: []byte("hash"),
+		PublicKey: "pk", SealedKey: []byte("sealed"), RecoverySealedKey: []byte("rec"), CreatedAt: now()}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	u := user("usr_a", "a@example.com")
+	must(t, s.CreateUser(ctx, u))
+	if err := s.CreateUser(ctx, user("usr_b", "a@example.com")); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate email: %v", err)
+	}
+	if err := s.CreateUser(ctx, user("usr_a", "b@example.com")); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate id: %v", err)
+	}
+	got, err := s.UserByEmail(ctx, "a@example.com")
+	must(t, err)
+	if got.ID != u.ID || string(got.SealedKey) != "sealed" || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("user round trip: %+v", got)
+	}
+	if _, err := s.UserByID(ctx, "usr_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing user: %v", err)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
+	se := store.Session{TokenHash: []byte("h1"), UserID: "usr_a", ExpiresAt: now().Add(time.Hour), CreatedAt: now()}
+	must(t, s.CreateSession(ctx, se))
+	got, err := s.SessionByHash(ctx, []byte("h1"))
+	must(t, err)
+	if got.UserID != "usr_a" || !got.ExpiresAt.Equal(se.ExpiresAt) {
+		t.Fatalf("session round trip: %+v", got)
+	}
+	must(t, s.DeleteSession(ctx, []byte("h1")))
+	if _, err := s.SessionByHash(ctx, []byte("h1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted session: %v", err)
+	}
+}
+
+func testOrgs(t *testing.T, s store.Store) {
+	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
+	must(t, s.CreateUser(ctx, user("usr_b", "b@example.com")))
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", CreatedAt: now()}, "usr_a"))
+	if err := s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "acme", CreatedAt: now()}, "usr_b"); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate org name: %v", err)
+	}
+	// The failed create left no member row behind.
+	if orgs, _ := s.OrgsForUser(ctx, "usr_b"); len(orgs) != 0 {
+		t.Fatalf("usr_b is in %+v after a failed create", orgs)
+	}
+	m, err := s.Member(ctx, "org_1", "usr_a")
+	must(t, err)
+	if m.Role != store.RoleOwner {
+		t.Fatalf("creator role %q", m.Role)
+	}
+	if _, err := s.Member(ctx, "org_1", "usr_b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("non-member: %v", err)
+	}
+	orgs, err := s.OrgsForUser(ctx, "usr_a")
+	must(t, err)
+	if len(orgs) != 1 || orgs[0].Name != "acme" || orgs[0].Role != store.RoleOwner {
+		t.Fatalf("orgs: %+v", orgs)
+	}
+	o, err := s.OrgByID(ctx, "org_1")
+	must(t, err)
+	if o.Name != "acme" {
+		t.Fatalf("org by id: %+v", o)
+	}
+}
+
+func setupProject(t *testing.T, s store.Store) {
+	t.Helper()
+	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
+	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", CreatedAt: now()}, "usr_a"))
+	envs := []store.Environment{
+		{ID: "env_dev", ProjectID: "prj_1", Name: "development", KeyVersion: 1, CreatedAt: now()},
+		{ID: "env_prod", ProjectID: "prj_1", Name: "production", KeyVersion: 1, CreatedAt: now()},
+	}
+	grants := []store.Grant{
+		{EnvID: "env_dev", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wd")},
+		{EnvID: "env_prod", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wp")},
+	}
+	must(t, s.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web", CreatedAt: now()}, envs, grants))
+}
+
+func testProjects(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	// A failing project create is atomic: nothing of it remains.
+	err := s.CreateProject(ctx, store.Project{ID: "prj_2", OrgID: "org_1", Name: "api", CreatedAt: now()},
+		[]store.Environment{
+			{ID: "env_x", ProjectID: "prj_2", Name: "development", KeyVersion: 1, CreatedAt: now()},
+			{ID: "env_dev", ProjectID: "prj_2", Name: "staging", KeyVersion: 1, CreatedAt: now()}, // duplicate ID
+		}, nil)
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate env id: %v", err)
+	}
+	if _, err := s.ProjectByName(ctx, "org_1", "api"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("half-created project exists: %v", err)
+	}
+	if err := s.CreateProject(ctx, store.Project{ID: "prj_3", OrgID: "org_1", Name: "web", CreatedAt: now()}, nil, nil); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate project name: %v", err)
+	}
+	p, err := s.ProjectByName(ctx, "org_1", "web")
+	must(t, err)
+	envs, err := s.Environments(ctx, p.ID)
+	must(t, err)
+	if len(envs) != 2 {
+		t.Fatalf("environments: %+v", envs)
+	}
+	e, err := s.EnvironmentByName(ctx, p.ID, "production")
+	must(t, err)
+	if e.ID != "env_prod" || e.KeyVersion != 1 {
+		t.Fatalf("env: %+v", e)
+	}
+	must(t, s.CreateEnvironment(ctx, store.Environment{ID: "env_prev", ProjectID: p.ID, Name: "preview", KeyVersion: 1, CreatedAt: now()},
+		[]store.Grant{{EnvID: "env_prev", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wv")}}))
+	if err := s.CreateEnvironment(ctx, store.Environment{ID: "env_prev2", ProjectID: p.ID, Name: "preview", KeyVersion: 1, CreatedAt: now()}, nil); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate env name: %v", err)
+	}
+	g, err := s.Grants(ctx, "env_prev", "usr_a")
+	must(t, err)
+	if len(g) != 1 || string(g[0].WrappedKey) != "wv" {
+		t.Fatalf("grants: %+v", g)
+	}
+	if g, _ := s.Grants(ctx, "env_prev", "usr_b"); len(g) != 0 {
+		t.Fatalf("grants of a stranger: %+v", g)
+	}
+}
+
+func rev(env string, n int64) store.Revision {
+	return store.Revision{EnvID: env, Revision: n, KeyVersion: 1, Ciphertext: []byte(fmt.Sprintf("ct%d", n)), AuthorID: "usr_a", CreatedAt: now()}
+}
+
+func testRevisions(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	if _, err := s.LatestRevision(ctx, "env_dev"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("latest of empty env: %v", err)
+	}
+	must(t, s.AppendRevision(ctx, rev("env_dev", 1), 0))
+	must(t, s.AppendRevision(ctx, rev("env_dev", 2), 1))
+	for _, base := range []int64{0, 1, 3} {
+		if err := s.AppendRevision(ctx, rev("env_dev", base+1), base); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("append on stale base %d: %v", base, err)
+		}
+	}
+	must(t, s.AppendRevision(ctx, rev("env_prod", 1), 0))
+	latest, err := s.LatestRevision(ctx, "env_dev")
+	must(t, err)
+	if latest.Revision != 2 || string(latest.Ciphertext) != "ct2" {
+		t.Fatalf("latest: %+v", latest)
+	}
+	all, err := s.Revisions(ctx, "env_dev")
+	must(t, err)
+	if len(all) != 2 || all[0].Revision != 1 {
+		t.Fatalf("revisions: %+v", all)
+	}
+}
+
+func testConcurrentAppend(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	// Every writer retries on conflict; all must land exactly once.
+	const writers = 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var base int64
+				if r, err := s.LatestRevision(ctx, "env_dev"); err == nil {
+					base = r.Revision
+				} else if !errors.Is(err, store.ErrNotFound) {
+					errs <- err
+					return
+				}
+				err := s.AppendRevision(ctx, rev("env_dev", base+1), base)
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				errs <- err
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	all, err := s.Revisions(ctx, "env_dev")
+	must(t, err)
+	if len(all) != writers {
+		t.Fatalf("%d revisions after %d writers", len(all), writers)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	tok := store.Token{ID: "st_1", ProjectID: "prj_1", EnvID: "env_prod", Name: "ci", AuthHash: []byte("h"), PublicKey: "pk",
+		ReadWrite: true, ExpiresAt: now().Add(time.Hour), CreatedBy: "usr_a", CreatedAt: now()}
+	must(t, s.CreateToken(ctx, tok, store.Grant{EnvID: "env_prod", PrincipalID: "st_1", KeyVersion: 1, WrappedKey: []byte("wt")}))
+	got, err := s.TokenByID(ctx, "st_1")
+	must(t, err)
+	if !got.ReadWrite || !got.ExpiresAt.Equal(tok.ExpiresAt) || got.EnvID != "env_prod" {
+		t.Fatalf("token round trip: %+v", got)
+	}
+	never := tok
+	never.ID, never.ExpiresAt, never.ReadWrite = "st_2", time.Time{}, false
+	must(t, s.CreateToken(ctx, never, store.Grant{EnvID: "env_prod", PrincipalID: "st_2", KeyVersion: 1, WrappedKey: []byte("w2")}))
+	got, err = s.TokenByID(ctx, "st_2")
+	must(t, err)
+	if !got.ExpiresAt.IsZero() || got.ReadWrite {
+		t.Fatalf("token without expiry: %+v", got)
+	}
+	ts, err := s.Tokens(ctx, "prj_1")
+	must(t, err)
+	if len(ts) != 2 {
+		t.Fatalf("tokens: %+v", ts)
+	}
+	must(t, s.DeleteToken(ctx, "st_1"))
+	if _, err := s.TokenByID(ctx, "st_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted token: %v", err)
+	}
+	if g, _ := s.Grants(ctx, "env_prod", "st_1"); len(g) != 0 {
+		t.Fatalf("revoked token kept grants: %+v", g)
+	}
+	if err := s.DeleteToken(ctx, "st_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+}
