@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
+
+	"github.com/secr-dev/secr/internal/cli"
+)
+
+// TestMain lets the test binary act as the real secr binary inside scripts:
+// "exec secr ..." starts a new process running main.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"secr": func() {
+			err := cli.Run(context.Background(), os.Args[1:], cli.SystemDeps())
+			os.Exit(cli.Report(err, os.Stderr))
+		},
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar end to end: a real server on
+// 127.0.0.1 with a fresh SQLite file, the real CLI in child processes, and
+// an isolated HOME per script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			home := filepath.Join(env.WorkDir, "home")
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("PORT", fmt.Sprint(port))
+			env.Setenv("SECR_API_URL", fmt.Sprintf("http://127.0.0.1:%d", port))
+			env.Setenv("DB", filepath.Join(env.WorkDir, "data", "secr.db"))
+			port2, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("PORT2", fmt.Sprint(port2))
+			return setupPostgres(env)
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "postgres" {
+				return os.Getenv("SECR_TEST_POSTGRES") != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitserver": cmdWaitServer,
+			"blind":      cmdBlind,
+			"dbexec":     cmdDBExec,
+			"dbflip":     cmdDBFlip,
+			"dbcopyrev":  cmdDBCopyRev,
+			"filemode":   cmdFileMode,
+			"envfile":    cmdEnvFile,
+		},
+	})
+}
+
+// setupPostgres gives each script its own schema in $SECR_TEST_POSTGRES,
+// as $PGDB, when that variable is set.
+func setupPostgres(env *testscript.Env) error {
+	dsn := os.Getenv("SECR_TEST_POSTGRES")
+	if dsn == "" {
+		return nil
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	schema := fmt.Sprintf("e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		admin.Close()
+		return fmt.Errorf("create schema in SECR_TEST_POSTGRES: %w", err)
+	}
+	env.Defer(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	env.Setenv("PGDB", dsn+sep+"search_path="+schema)
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitserver [URL] polls URL (default $SECR_API_URL) /healthz until the
+// server answers.
+func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
+	url := ts.Getenv("SECR_API_URL") + "/healthz"
+	if len(args) == 1 {
+		url = args[0] + "/healthz"
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("server at %s did not become healthy", url)
+}
+
+// encodings returns the ways a value could appear in a file: as is, in hex,
+// and in base64 at each of the three byte alignments.
+func encodings(v []byte) [][]byte {
+	out := [][]byte{v, []byte(hex.EncodeToString(v)), []byte(strings.ToUpper(hex.EncodeToString(v)))}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for shift := 0; shift < 3; shift++ {
+			s := enc.EncodeToString(append(make([]byte, shift), v...))
+			if shift > 0 {
+				s = s[4:] // the first group mixes in the padding bytes
+			}
+			if len(s) > 4 {
+				s = s[:len(s)-4] // the last group may mix in what follows
+			}
+			if len(s) >= 6 {
+				out = append(out, []byte(s))
+			}
+		}
+	}
+	return out
+}
+
+// blind DB WORD... [-f FILE...]: no word (or file content) may appear in the
+// database, its WAL or shared-memory file, in plaintext, hex or base64.
+func cmdBlind(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: blind DB WORD... [-f FILE]")
+	}
+	db := ts.MkAbs(args[0])
+	var words [][]byte
+	for i := 1; i < len(args); i++ {
+		if args[i] == "-f" && i+1 < len(args) {
+			words = append(words, bytes.TrimRight([]byte(ts.ReadFile(args[i+1])), "\n"))
+			i++
+			continue
+		}
+		words = append(words, []byte(args[i]))
+	}
+	var files [][]byte
+	var names []string
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		data, err := os.ReadFile(db + suffix)
+		if err != nil {
+			if suffix == "" {
+				ts.Fatalf("read database: %v", err)
+			}
+			continue
+		}
+		files, names = append(files, data), append(names, filepath.Base(db+suffix))
+	}
+	total := 0
+	for i := range files {
+		total += len(files[i])
+	}
+	ts.Logf("scanned %d bytes in %s", total, strings.Join(names, ", "))
+	for _, w := range words {
+		for _, form := range encodings(w) {
+			for i, data := range files {
+				if bytes.Contains(data, form) {
+					if neg {
+						return
+					}
+					ts.Fatalf("%s contains %q (as %q)", names[i], w, form)
+				}
+			}
+		}
+	}
+	if neg {
+		ts.Fatalf("none of the words was found")
+	}
+}
+
+func openDB(ts *testscript.TestScript, path string) *sql.DB {
+	db, err := sql.Open("sqlite", "file:"+ts.MkAbs(path)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		ts.Fatalf("open %s: %v", path, err)
+	}
+	return db
+}
+
+// dbexec DB SQL: run a statement against the server's database while it
+// runs, playing a malicious or broken server.
+func cmdDBExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: dbexec DB SQL")
+	}
+	db := openDB(ts, args[0])
+	defer db.Close()
+	res, err := db.Exec(args[1])
+	if err != nil {
+		ts.Fatalf("dbexec: %v", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		ts.Fatalf("dbexec: no rows affected")
+	}
+}
+
+// dbflip DB ENV REV: flip one bit in the middle of a stored ciphertext.
+func cmdDBFlip(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: dbflip DB ENV REV")
+	}
+	db := openDB(ts, args[0])
+	defer db.Close()
+	var ct []byte
+	q := `SELECT ciphertext FROM revisions WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
+	if err := db.QueryRow(q, args[2], args[1]).Scan(&ct); err != nil {
+		ts.Fatalf("dbflip: %v", err)
+	}
+	ct[len(ct)/2] ^= 0x01
+	_, err := db.Exec(`UPDATE revisions SET ciphertext = ? WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`, ct, args[2], args[1])
+	if err != nil {
+		ts.Fatalf("dbflip: %v", err)
+	}
+}
+
+// dbcopyrev DB FROM TO REV: put revision REV's ciphertext of environment
+// FROM into revision REV of environment TO.
+func cmdDBCopyRev(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: dbcopyrev DB FROM TO REV")
+	}
+	db := openDB(ts, args[0])
+	defer db.Close()
+	var ct []byte
+	q := `SELECT ciphertext FROM revisions WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
+	if err := db.QueryRow(q, args[3], args[1]).Scan(&ct); err != nil {
+		ts.Fatalf("dbcopyrev: %v", err)
+	}
+	res, err := db.Exec(`UPDATE revisions SET ciphertext = ? WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`, ct, args[3], args[2])
+	if err != nil {
+		ts.Fatalf("dbcopyrev: %v", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		ts.Fatalf("dbcopyrev: %s has no revision %s", args[2], args[3])
+	}
+}
+
+// filemode FILE MODE: check a file's permission bits (octal).
+func cmdFileMode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: filemode FILE MODE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("filemode: %v", err)
+	}
+	if got := fmt.Sprintf("%o", fi.Mode().Perm()); (got == args[1]) == neg {
+		ts.Fatalf("%s has mode %s, want %s%s", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[1])
+	}
+}
+
+// envfile NAME FILE [REGEX]: set NAME to FILE's content (trimmed), or to the
+// first submatch of REGEX in it.
+func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 && len(args) != 3 {
+		ts.Fatalf("usage: envfile NAME FILE [REGEX]")
+	}
+	v := strings.TrimSpace(ts.ReadFile(args[1]))
+	if len(args) == 3 {
+		m := regexp.MustCompile(args[2]).FindStringSubmatch(v)
+		if m == nil || len(m) < 2 {
+			ts.Fatalf("envfile: %q does not match in %s", args[2], args[1])
+		}
+		v = m[1]
+	}
+	ts.Setenv(args[0], v)
+}
