@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +41,10 @@ token's own environment is used.`,
 
 func (o *runOptions) run(c *cobra.Command, args []string) error {
 	d := o.d
+	// secr lives for a few milliseconds before exec: garbage collection
+	// would only cost time. The memory limit still bounds a huge environment.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(128 << 20)
 	// Check the command first: a typo should not cost a network round trip.
 	cmd, err := runner.Resolve(args, o.command, nil, d.LookPath)
 	if err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,14 +24,15 @@ environment. Put it in SECR_TOKEN; 'secr run' then needs no login and no
 	return c
 }
 
-var durationRE = regexp.MustCompile(`^(\d+)([hdw])$`)
-
 // parseExpiry accepts 12h, 30d, 2w, or a date (2026-12-31) or RFC 3339 time.
 func parseExpiry(s string, now time.Time) (time.Time, error) {
-	if m := durationRE.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		unit := map[string]time.Duration{"h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
-		return now.Add(time.Duration(n) * unit), nil
+	units := map[byte]time.Duration{'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+	if len(s) > 1 {
+		if unit, ok := units[s[len(s)-1]]; ok {
+			if n, err := strconv.Atoi(s[:len(s)-1]); err == nil && n > 0 {
+				return now.Add(time.Duration(n) * unit), nil
+			}
+		}
 	}
 	if t, err := time.Parse("2006-01-02", s); err == nil {
 		return t, nil

@@ -9,7 +9,6 @@ package dotenv
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -36,10 +35,20 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// ValidName reports whether name is a valid environment variable name.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
+// ValidName reports whether name is a valid environment variable name:
+// [A-Za-z_][A-Za-z0-9_]*.
+func ValidName(name string) bool {
+	if name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // Parse reads a whole .env file. file names it in errors. On any error no
 // entries are returned, so a caller never imports half a file. A name that

@@ -5,9 +5,10 @@ package envdoc
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/secr-dev/secr/internal/dotenv"
 )
 
 // Secret is one variable with its per-secret flags.
@@ -29,9 +30,12 @@ func New() *Doc { return &Doc{Version: 1, Secrets: map[string]Secret{}} }
 
 // Parse decodes a document opened from a revision.
 func Parse(b []byte) (*Doc, error) {
-	var d Doc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decode environment document: %w", err)
+	d, ok := parseFast(b)
+	if !ok {
+		d = &Doc{}
+		if err := json.Unmarshal(b, d); err != nil {
+			return nil, fmt.Errorf("decode environment document: %w", err)
+		}
 	}
 	if d.Version != 1 {
 		return nil, fmt.Errorf("environment document version %d is not supported by this secr; upgrade secr", d.Version)
@@ -44,7 +48,7 @@ func Parse(b []byte) (*Doc, error) {
 			return nil, fmt.Errorf("decode environment document: %w", err)
 		}
 	}
-	return &d, nil
+	return d, nil
 }
 
 // Marshal encodes d. Keys are sorted, so equal documents encode equally.
@@ -56,11 +60,9 @@ func (d *Doc) Marshal() []byte {
 	return b
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // ValidateName checks that name can be an environment variable name.
 func ValidateName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !dotenv.ValidName(name) {
 		return fmt.Errorf("invalid secret name %q: names use letters, digits and _ and do not start with a digit", name)
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -51,25 +51,29 @@ func Resolve(argv []string, shellCommand string, env []string, lookPath func(str
 }
 
 // MergeEnv returns base with secrets applied on top (secrets win) and the
-// variables named in drop removed. The result is sorted for stable output.
+// variables named in drop removed. Inherited variables keep their order;
+// secrets follow, sorted by name.
 func MergeEnv(base []string, secrets map[string]string, drop ...string) []string {
-	m := make(map[string]string, len(base)+len(secrets))
+	out := make([]string, 0, len(base)+len(secrets))
 	for _, kv := range base {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && k != "" {
-			m[k] = v
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || slices.Contains(drop, k) {
+			continue
+		}
+		if _, replaced := secrets[k]; replaced {
+			continue
+		}
+		out = append(out, kv)
+	}
+	names := make([]string, 0, len(secrets))
+	for k := range secrets {
+		if !slices.Contains(drop, k) {
+			names = append(names, k)
 		}
 	}
-	for k, v := range secrets {
-		m[k] = v
+	slices.Sort(names)
+	for _, k := range names {
+		out = append(out, k+"="+secrets[k])
 	}
-	for _, k := range drop {
-		delete(m, k)
-	}
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
 	return out
 }

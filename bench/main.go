@@ -1,0 +1,178 @@
+// Command bench times `secr run -- true` against a local server for
+// environments of 20 and 1,000 secrets, and reports the median wall time
+// and peak memory (max RSS, which survives the exec into `true`).
+//
+//	go run ./bench            # default: 30 runs per case
+//	go run ./bench -runs 100
+//
+// It builds secr, starts `secr server` on a free 127.0.0.1 port with a
+// fresh SQLite file in a temporary directory, signs up, and imports the
+// secrets. Nothing outside the temporary directory is touched.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	runs := flag.Int("runs", 30, "timed runs per case")
+	flag.Parse()
+	if err := run(*runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(runs int) error {
+	dir, err := os.MkdirTemp("", "secr-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "secr")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/secr")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build secr: %w", err)
+	}
+	baseline := filepath.Join(dir, "exec-true")
+	if err := buildBaseline(dir, baseline); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	home := filepath.Join(dir, "home")
+	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "SECR_TOKEN=", "SECR_ENV=")
+	server := exec.Command(bin, "server", "--listen", addr, "--db", filepath.Join(dir, "secr.db"))
+	server.Env = env
+	if err := server.Start(); err != nil {
+		return err
+	}
+	defer func() { server.Process.Signal(syscall.SIGTERM); server.Wait() }()
+	if err := waitHealthy("http://" + addr + "/healthz"); err != nil {
+		return err
+	}
+
+	project := filepath.Join(dir, "project")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		return err
+	}
+	secr := func(stdin string, args ...string) error {
+		cmd := exec.Command(bin, args...)
+		cmd.Env, cmd.Dir, cmd.Stdin = env, project, strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("secr %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	steps := [][]string{
+		{"correct horse battery staple\n", "signup", "--email", "bench@example.com", "--password-stdin"},
+		{"", "orgs", "create", "bench"},
+		{"", "projects", "create", "app", "--org", "bench"},
+		{"", "init", "--org", "bench", "--project", "app"},
+		{"", "envs", "create", "large"},
+		{dotenv(20), "secrets", "import", "-"},
+		{dotenv(1000), "secrets", "import", "--env", "large", "-"},
+	}
+	for _, s := range steps {
+		if err := secr(s[0], s[1:]...); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("%-34s %10s %10s %10s %12s\n", "case", "median", "p10", "p90", "peak RSS")
+	cases := []struct {
+		name string
+		argv []string
+	}{
+		{"baseline: Go binary exec'ing true", []string{baseline}},
+		{"secr run, 20 secrets", []string{bin, "run", "--", "true"}},
+		{"secr run, 1,000 secrets", []string{bin, "run", "--env", "large", "--", "true"}},
+	}
+	for _, c := range cases {
+		var times []time.Duration
+		var peak int64
+		for i := 0; i < runs+3; i++ {
+			cmd := exec.Command(c.argv[0], c.argv[1:]...)
+			cmd.Env, cmd.Dir = env, project
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s: %v\n%s", c.name, err, stderr.String())
+			}
+			elapsed := time.Since(start)
+			if i < 3 {
+				continue // warm-up: page cache, server connection pool
+			}
+			times = append(times, elapsed)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > peak {
+				peak = ru.Maxrss
+			}
+		}
+		slices.Sort(times)
+		fmt.Printf("%-34s %10s %10s %10s %9.1f MB\n", c.name, ms(times[len(times)/2]), ms(times[len(times)/10]), ms(times[len(times)*9/10]), float64(peak)/1024)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func dotenv(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "SECRET_%04d='value-%04d-%s'\n", i, i, strings.Repeat("x", 40))
+	}
+	return b.String()
+}
+
+func waitHealthy(url string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("server at %s did not start", url)
+}
+
+// buildBaseline builds a Go program that only execs true: the floor for
+// any Go tool that starts a child by exec.
+func buildBaseline(dir, out string) error {
+	src := filepath.Join(dir, "baseline")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	prog := "package main\n\nimport (\n\t\"os\"\n\t\"os/exec\"\n\t\"syscall\"\n)\n\nfunc main() {\n\tp, _ := exec.LookPath(\"true\")\n\tsyscall.Exec(p, []string{\"true\"}, os.Environ())\n}\n"
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(prog), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module baseline\n\ngo 1.22\n"), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir, cmd.Stderr = src, os.Stderr
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd.Run()
+}
