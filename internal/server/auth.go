@@ -38,7 +38,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 	}
 	switch scheme {
 	case api.SchemeBearer:
-		se, err := s.store.SessionByHash(ctx, hashSecret([]byte(cred)))
+		se, u, err := s.store.SessionUser(ctx, hashSecret([]byte(cred)))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errUnauthorized("session expired or logged out: run 'secr login'")
 		}
@@ -47,10 +47,6 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		}
 		if !s.now().Before(se.ExpiresAt) {
 			return nil, errUnauthorized("session expired: run 'secr login'")
-		}
-		u, err := s.store.UserByID(ctx, se.UserID)
-		if err != nil {
-			return nil, err
 		}
 		return &principal{id: u.ID, user: &u}, nil
 	case api.SchemeToken:

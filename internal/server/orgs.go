@@ -17,6 +17,8 @@ type scope struct {
 	member  *store.Member
 	project store.Project
 	env     store.Environment
+	// access is set by resolveEnv: the caller's grant and the latest revision.
+	access store.EnvAccess
 }
 
 // The same message whether the org does not exist or the caller is not a
@@ -68,22 +70,39 @@ func (s *Server) resolveProject(ctx context.Context, p *principal, orgName, name
 	return sc, nil
 }
 
+// resolveEnv resolves an environment and the caller's access to it in one
+// store query (it is on the path of every `secr run`), applying the same
+// rules, in the same order, as resolveOrg and resolveProject.
 func (s *Server) resolveEnv(ctx context.Context, p *principal, orgName, projName, name string) (scope, error) {
-	sc, err := s.resolveProject(ctx, p, orgName, projName)
+	var sc scope
+	a, err := s.store.ResolveEnv(ctx, orgName, projName, name, p.id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sc, orgNotFound(orgName)
+	}
 	if err != nil {
 		return sc, err
 	}
-	env, err := s.store.EnvironmentByName(ctx, sc.project.ID, name)
-	if errors.Is(err, store.ErrNotFound) {
+	sc.org, sc.access = a.Org, a
+	if p.user != nil {
+		if a.MemberRole == "" {
+			return sc, orgNotFound(orgName)
+		}
+		sc.member = &store.Member{OrgID: a.Org.ID, UserID: p.user.ID, Role: a.MemberRole}
+	}
+	if a.Project == nil {
+		return sc, errNotFound("project %q not found in org %q", projName, orgName)
+	}
+	if p.token != nil && p.token.ProjectID != a.Project.ID {
+		return sc, orgNotFound(orgName)
+	}
+	sc.project = *a.Project
+	if a.Env == nil {
 		return sc, errNotFound("environment %q not found in project %q: run 'secr envs list' to see which exist", name, projName)
 	}
-	if err != nil {
-		return sc, err
-	}
-	if p.token != nil && p.token.EnvID != env.ID {
+	if p.token != nil && p.token.EnvID != a.Env.ID {
 		return sc, errForbidden("this service token is not for environment %q", name)
 	}
-	sc.env = env
+	sc.env = *a.Env
 	return sc, nil
 }
 

@@ -50,11 +50,12 @@ func apiRevision(r store.Revision) *api.Revision {
 	return &api.Revision{Revision: r.Revision, KeyVersion: r.KeyVersion, Ciphertext: r.Ciphertext, Author: r.AuthorID, CreatedAt: r.CreatedAt}
 }
 
-// snapshot answers `secr run`: everything in one response.
-func (s *Server) snapshot(ctx context.Context, p *principal, sc scope) (api.Snapshot, error) {
-	g, err := s.currentGrant(ctx, p, sc.env)
-	if err != nil {
-		return api.Snapshot{}, err
+// snapshot answers `secr run`: everything in one response, from the
+// access resolveEnv already read.
+func snapshot(p *principal, sc scope) (api.Snapshot, error) {
+	g := sc.access.Grant
+	if g == nil {
+		return api.Snapshot{}, noAccess(sc.env.Name)
 	}
 	snap := api.Snapshot{
 		Org: sc.org.Name, Project: sc.project.Name,
@@ -62,13 +63,9 @@ func (s *Server) snapshot(ctx context.Context, p *principal, sc scope) (api.Snap
 		WrappedKey:  g.WrappedKey,
 		CanWrite:    p.token == nil || p.token.ReadWrite,
 	}
-	rev, err := s.store.LatestRevision(ctx, sc.env.ID)
-	switch {
-	case err == nil:
-		snap.Revision = apiRevision(rev)
+	if rev := sc.access.Latest; rev != nil {
+		snap.Revision = apiRevision(*rev)
 		snap.Environment.LatestRevision = rev.Revision
-	case !errors.Is(err, store.ErrNotFound):
-		return api.Snapshot{}, err
 	}
 	return snap, nil
 }
@@ -78,7 +75,7 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	snap, err := s.snapshot(r.Context(), p, sc)
+	snap, err := snapshot(p, sc)
 	if err != nil {
 		return err
 	}
@@ -90,18 +87,23 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 	if p.token == nil {
 		return errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
 	}
-	var sc scope
-	var err error
-	if sc.env, err = s.store.EnvironmentByID(r.Context(), p.token.EnvID); err != nil {
+	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
+	if err != nil {
 		return err
 	}
-	if sc.project, err = s.store.ProjectByID(r.Context(), p.token.ProjectID); err != nil {
+	proj, err := s.store.ProjectByID(r.Context(), p.token.ProjectID)
+	if err != nil {
 		return err
 	}
-	if sc.org, err = s.store.OrgByID(r.Context(), sc.project.OrgID); err != nil {
+	org, err := s.store.OrgByID(r.Context(), proj.OrgID)
+	if err != nil {
 		return err
 	}
-	snap, err := s.snapshot(r.Context(), p, sc)
+	sc, err := s.resolveEnv(r.Context(), p, org.Name, proj.Name, env.Name)
+	if err != nil {
+		return err
+	}
+	snap, err := snapshot(p, sc)
 	if err != nil {
 		return err
 	}
@@ -152,8 +154,8 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 	if p.token != nil && !p.token.ReadWrite {
 		return errForbidden("this service token is read-only: create one with 'secr tokens create --read-write' to write")
 	}
-	if _, err := s.currentGrant(r.Context(), p, sc.env); err != nil {
-		return err
+	if sc.access.Grant == nil {
+		return noAccess(sc.env.Name)
 	}
 	var req api.WriteRevisionRequest
 	if err := decode(r, &req); err != nil {

@@ -110,6 +110,20 @@ type Token struct {
 	CreatedAt time.Time
 }
 
+// EnvAccess is one environment resolved by names together with what the
+// server needs to authorise a principal on it and answer `secr run`, read
+// in one query because it sits on every run's path.
+type EnvAccess struct {
+	Org     Org
+	Project *Project     // nil: no such project in the org
+	Env     *Environment // nil: no such environment in the project
+	// MemberRole is the principal's role in the org, "" if not a member.
+	MemberRole string
+	// Grant is the principal's wrapped key for the current key version.
+	Grant  *Grant
+	Latest *Revision // nil: no revision yet
+}
+
 // Store is the server's persistence. Every method is safe for concurrent
 // use, including from several server processes sharing one database.
 type Store interface {
@@ -122,7 +136,8 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (User, error)
 
 	CreateSession(ctx context.Context, s Session) error
-	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	// SessionUser returns a session and its user in one query.
+	SessionUser(ctx context.Context, hash []byte) (Session, User, error)
 	DeleteSession(ctx context.Context, hash []byte) error
 
 	// CreateOrg creates org with ownerID as its owner.
@@ -143,6 +158,10 @@ type Store interface {
 	EnvironmentByName(ctx context.Context, projectID, name string) (Environment, error)
 	EnvironmentByID(ctx context.Context, id string) (Environment, error)
 	Environments(ctx context.Context, projectID string) ([]Environment, error)
+
+	// ResolveEnv resolves org/project/env names for principalID. It returns
+	// ErrNotFound only when the org does not exist.
+	ResolveEnv(ctx context.Context, org, project, env, principalID string) (EnvAccess, error)
 
 	// Grants returns principalID's grants on envID, oldest key version first.
 	Grants(ctx context.Context, envID, principalID string) ([]Grant, error)

@@ -215,13 +215,56 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 		se.TokenHash, se.UserID, ms(se.ExpiresAt), ms(se.CreatedAt))
 }
 
-func (s *Store) SessionByHash(ctx context.Context, hash []byte) (store.Session, error) {
+func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, store.User, error) {
 	var se store.Session
-	var exp, created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, expires_at, created_at FROM sessions WHERE token_hash = ?`), hash).
-		Scan(&se.TokenHash, &se.UserID, &exp, &created)
-	se.ExpiresAt, se.CreatedAt = fromMS(exp), fromMS(created)
-	return se, s.classify(err)
+	var u store.User
+	var exp, created, uCreated int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT s.token_hash, s.user_id, s.expires_at, s.created_at,
+		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.sealed_key, u.recovery_sealed_key, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`), hash).
+		Scan(&se.TokenHash, &se.UserID, &exp, &created,
+			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &uCreated)
+	se.ExpiresAt, se.CreatedAt, u.CreatedAt = fromMS(exp), fromMS(created), fromMS(uCreated)
+	return se, u, s.classify(err)
+}
+
+func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID string) (store.EnvAccess, error) {
+	var a store.EnvAccess
+	var orgCreated int64
+	var role sql.NullString
+	var pID, pName, eID, eName, rAuthor sql.NullString
+	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
+	var wrapped, rCT []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT o.id, o.name, o.created_at, m.role,
+			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
+			g.wrapped_key, r.revision, r.key_version, r.ciphertext, r.author_id, r.created_at
+		FROM orgs o
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
+		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
+		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
+		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
+		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
+		WHERE o.name = ?`), principalID, project, env, principalID, org).
+		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &role,
+			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
+			&wrapped, &rRev, &rKeyVersion, &rCT, &rAuthor, &rCreated)
+	if err != nil {
+		return a, s.classify(err)
+	}
+	a.Org.CreatedAt, a.MemberRole = fromMS(orgCreated), role.String
+	if pID.Valid {
+		a.Project = &store.Project{ID: pID.String, OrgID: a.Org.ID, Name: pName.String, CreatedAt: fromMS(pCreated.Int64)}
+	}
+	if eID.Valid {
+		a.Env = &store.Environment{ID: eID.String, ProjectID: pID.String, Name: eName.String, KeyVersion: int(eKeyVersion.Int64), CreatedAt: fromMS(eCreated.Int64)}
+	}
+	if wrapped != nil {
+		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), WrappedKey: wrapped}
+	}
+	if rRev.Valid {
+		a.Latest = &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+	}
+	return a, nil
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {

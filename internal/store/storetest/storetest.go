@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revisions", testRevisions},
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"Tokens", testTokens},
+		{"ResolveEnv", testResolveEnv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -82,14 +83,14 @@ func testSessions(t *testing.T, s store.Store) {
 	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
 	se := store.Session{TokenHash: []byte("h1"), UserID: "usr_a", ExpiresAt: now().Add(time.Hour), CreatedAt: now()}
 	must(t, s.CreateSession(ctx, se))
-	got, err := s.SessionByHash(ctx, []byte("h1"))
+	gotSe, gotU, err := s.SessionUser(ctx, []byte("h1"))
 	must(t, err)
-	if got.UserID != "usr_a" || !got.ExpiresAt.Equal(se.ExpiresAt) {
-		t.Fatalf("session round trip: %+v", got)
+	if gotSe.UserID != "usr_a" || gotU.Email != "a@example.com" || !gotSe.ExpiresAt.Equal(se.ExpiresAt) {
+		t.Fatalf("session user: %+v %+v", gotSe, gotU)
 	}
 	must(t, s.DeleteSession(ctx, []byte("h1")))
-	if _, err := s.SessionByHash(ctx, []byte("h1")); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("deleted session: %v", err)
+	if _, _, err := s.SessionUser(ctx, []byte("h1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted session user: %v", err)
 	}
 }
 
@@ -283,5 +284,40 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteToken(ctx, "st_1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
+	}
+}
+
+func testResolveEnv(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	if _, err := s.ResolveEnv(ctx, "nope", "web", "development", "usr_a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing org: %v", err)
+	}
+	a, err := s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
+	must(t, err)
+	if a.Org.ID != "org_1" || a.MemberRole != store.RoleOwner || a.Project == nil || a.Project.ID != "prj_1" ||
+		a.Env == nil || a.Env.ID != "env_dev" || a.Grant == nil || string(a.Grant.WrappedKey) != "wd" || a.Latest != nil {
+		t.Fatalf("resolve empty env: %+v", a)
+	}
+	must(t, s.AppendRevision(ctx, rev("env_dev", 1), 0))
+	must(t, s.AppendRevision(ctx, rev("env_dev", 2), 1))
+	a, err = s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
+	must(t, err)
+	if a.Latest == nil || a.Latest.Revision != 2 || string(a.Latest.Ciphertext) != "ct2" {
+		t.Fatalf("latest: %+v", a.Latest)
+	}
+	a, err = s.ResolveEnv(ctx, "acme", "web", "development", "usr_stranger")
+	must(t, err)
+	if a.MemberRole != "" || a.Grant != nil || a.Env == nil {
+		t.Fatalf("stranger: %+v", a)
+	}
+	a, err = s.ResolveEnv(ctx, "acme", "web", "nope", "usr_a")
+	must(t, err)
+	if a.Env != nil || a.Project == nil {
+		t.Fatalf("missing env: %+v", a)
+	}
+	a, err = s.ResolveEnv(ctx, "acme", "nope", "development", "usr_a")
+	must(t, err)
+	if a.Project != nil || a.Env != nil {
+		t.Fatalf("missing project: %+v", a)
 	}
 }
