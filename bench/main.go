@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command bench times `secr run -- true` against a local server for
 // environments of 20 and 1,000 secrets, and reports the median wall time
 // and peak memory (max RSS, which survives the exec into `true`).

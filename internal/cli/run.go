@@ -64,7 +64,11 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 	}
 	values := st.doc.Values()
 	cmd.Env = runner.MergeEnv(d.Environ(), values, "SECR_TOKEN")
-	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d secrets from %s/%s/%s (revision %d)\n",
-		len(values), st.snap.Org, st.snap.Project, st.snap.Environment.Name, st.rev)
+	noun := "secrets"
+	if len(values) == 1 {
+		noun = "secret"
+	}
+	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d %s from %s/%s/%s (revision %d)\n",
+		len(values), noun, st.snap.Org, st.snap.Project, st.snap.Environment.Name, st.rev)
 	return d.Exec(cmd)
 }
