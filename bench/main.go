@@ -6,6 +6,7 @@
 //
 //	go run ./bench            # default: 30 runs per case
 //	go run ./bench -runs 100
+//	go run ./bench -perf      # also profile the 20-secret case with perf
 //
 // It builds secr, starts `secr server` on a free 127.0.0.1 port with a
 // fresh SQLite file in a temporary directory, signs up, and imports the
@@ -30,21 +31,24 @@ import (
 
 func main() {
 	runs := flag.Int("runs", 30, "timed runs per case")
+	profile := flag.Bool("perf", false, "profile 300 runs of the 20-secret case with perf record and print where the time goes")
 	flag.Parse()
-	if err := run(*runs); err != nil {
+	if err := run(*runs, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int) error {
+func run(runs int, profile bool) error {
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "secr")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/secr")
+	// Symbols are kept so that -perf can name functions; they do not
+	// change what runs.
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/secr")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
@@ -133,6 +137,55 @@ func run(runs int) error {
 		}
 		slices.Sort(times)
 		fmt.Printf("%-34s %10s %10s %10s %9.1f MB\n", c.name, ms(times[len(times)/2]), ms(times[len(times)/10]), ms(times[len(times)*9/10]), float64(peak)/1024)
+	}
+	if profile {
+		return perfProfile(dir, bin, env, project)
+	}
+	return nil
+}
+
+// phases are the functions whose inclusive share of secr's CPU samples
+// says where a run spends its time.
+var phases = []struct{ symbol, meaning string }{
+	{"runtime.rt0_go.abi0", "Go runtime start (schedinit, heap, threads)"},
+	{"runtime.doInit1", "package initialisation (all linked packages)"},
+	{"github.com/secr-dev/secr/internal/cli.Run", "secr's own work, from argument parsing to exec"},
+	{"github.com/secr-dev/secr/internal/cli.NewRootCmd", "  building the cobra command tree"},
+	{"github.com/secr-dev/secr/internal/cli.(*Deps).resolveTarget", "  finding and reading .secr.json"},
+	{"github.com/secr-dev/secr/internal/cli.(*Deps).authenticate", "  reading the login, parsing the identity"},
+	{"github.com/secr-dev/secr/internal/client.(*Client).do", "  the HTTP request (client side)"},
+	{"github.com/secr-dev/secr/internal/cli.(*session).open", "  unwrap key, open revision, parse, rollback check"},
+	{"syscall.Exec", "  execve"},
+	{"runtime.gcBgMarkWorker", "garbage collection"},
+}
+
+func perfProfile(dir, bin string, env []string, project string) error {
+	data := filepath.Join(dir, "perf.data")
+	loop := fmt.Sprintf("for i in $(seq 300); do %s run -- true 2>/dev/null; done", bin)
+	rec := exec.Command("perf", "record", "-q", "-F", "20000", "-g", "-o", data, "--", "sh", "-c", loop)
+	rec.Env, rec.Dir, rec.Stderr = env, project, os.Stderr
+	if err := rec.Run(); err != nil {
+		return fmt.Errorf("perf record (is linux-perf installed?): %w", err)
+	}
+	out, err := exec.Command("perf", "report", "-i", data, "--comm", "secr", "--children", "--percentage", "relative",
+		"--sort", "sym", "-g", "none", "--stdio").Output()
+	if err != nil {
+		return fmt.Errorf("perf report: %w", err)
+	}
+	share := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && strings.HasSuffix(f[0], "%") {
+			share[f[len(f)-1]] = f[0]
+		}
+	}
+	fmt.Printf("\nwhere secr's CPU time goes (inclusive share of samples, 300 runs, 20 secrets):\n")
+	for _, p := range phases {
+		v := share[p.symbol]
+		if v == "" {
+			v = "<0.01%"
+		}
+		fmt.Printf("  %7s  %s\n", v, p.meaning)
 	}
 	return nil
 }
