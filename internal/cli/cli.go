@@ -160,7 +160,7 @@ func Report(err error, stderr io.Writer) int {
 		return ExitUnreachable
 	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, errNotLoggedIn):
 		return ExitAuth
-	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound) || errors.Is(err, errReadOnly):
 		return ExitNoAccess
 	case errors.Is(err, runner.ErrNotFound):
 		return ExitNotFound

@@ -81,6 +81,7 @@ func TestReportExitCodes(t *testing.T) {
 		{fmt.Errorf("%w: revision 3", ErrIntegrity), ExitIntegrity, ""},
 		{fmt.Errorf("open: %w", crypto.ErrDecrypt), ExitIntegrity, ""},
 		{fmt.Errorf("%w: nope", runner.ErrNotFound), ExitNotFound, ""},
+		{withHint(errReadOnly, "x"), ExitNoAccess, "secr: hint: x"},
 		{errors.New("other"), ExitError, ""},
 	} {
 		var buf bytes.Buffer

@@ -21,6 +21,9 @@ const DefaultAPI = "http://127.0.0.1:7700"
 
 var errNotLoggedIn = errors.New("not logged in")
 
+// errReadOnly: a read-only service token was asked to write.
+var errReadOnly = errors.New("this service token is read-only")
+
 // targetFlags are the flags that pick a server, org, project and
 // environment. Commands embed the ones they need.
 type targetFlags struct {
@@ -260,7 +263,7 @@ func (s *session) update(ctx context.Context, t target, edit func(doc *envdoc.Do
 			return 0, nil, err
 		}
 		if !st.snap.CanWrite {
-			return 0, nil, withHint(fmt.Errorf("this service token is read-only"), "create a read-write token with 'secr tokens create --read-write'")
+			return 0, nil, withHint(errReadOnly, "create a read-write token with 'secr tokens create --read-write'")
 		}
 		if err := edit(st.doc); err != nil {
 			if errors.Is(err, errNoChange) {
