@@ -3,10 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -75,6 +83,7 @@ func TestScripts(t *testing.T) {
 			"dbcopyrev":  cmdDBCopyRev,
 			"filemode":   cmdFileMode,
 			"envfile":    cmdEnvFile,
+			"gencert":    cmdGenCert,
 		},
 	})
 }
@@ -120,12 +129,18 @@ func freePort() (int, error) {
 // server answers.
 func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 	url := ts.Getenv("SECR_API_URL") + "/healthz"
-	if len(args) == 1 {
+	if len(args) >= 1 {
 		url = args[0] + "/healthz"
+	}
+	hc := http.DefaultClient
+	if len(args) == 2 { // a CA certificate to trust
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(ts.ReadFile(args[1])))
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := hc.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -304,4 +319,32 @@ func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
 		v = m[1]
 	}
 	ts.Setenv(args[0], v)
+}
+
+// gencert CERT KEY: write a self-signed certificate for 127.0.0.1.
+func cmdGenCert(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: gencert CERT KEY")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		ts.Fatalf("gencert: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "secr test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		ts.Fatalf("gencert: %v", err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 }

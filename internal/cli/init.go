@@ -45,10 +45,12 @@ func (o *initOptions) run(c *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	t, err := d.resolveTarget(c, &o.f)
+	// A malformed .secr.json is what --force is for: then ignore it.
+	proj, err := d.projectFile()
 	if err != nil && !o.force {
 		return err
 	}
+	t := d.targetFrom(c, &o.f, proj)
 	t.org, t.project = o.f.org, o.f.project
 	t.env = first(o.f.env, "development")
 	// Check the project and environment exist when we can ask.

@@ -111,6 +111,7 @@ func (o *serverOptions) run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
 	log.Info("secr server listening", "url", fmt.Sprintf("%s://%s", scheme, addr), "db", dbDesc, "signup", o.signup)
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -54,24 +56,37 @@ type target struct {
 // resolveTarget applies the precedence: flags > environment variables >
 // .secr.json > stored login defaults > built-in defaults.
 func (d *Deps) resolveTarget(c *cobra.Command, f *targetFlags) (target, error) {
+	proj, err := d.projectFile()
+	if err != nil {
+		return target{}, err
+	}
+	return d.targetFrom(c, f, proj), nil
+}
+
+// projectFile finds and parses .secr.json; nil when there is none.
+func (d *Deps) projectFile() (*config.Project, error) {
+	wd, err := d.Getwd()
+	if err != nil {
+		return nil, nil
+	}
+	p, _, err := config.FindProject(wd)
+	if errors.Is(err, config.ErrNoProjectFile) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// targetFrom applies the precedence with proj (which may be nil) as the
+// .secr.json layer.
+func (d *Deps) targetFrom(c *cobra.Command, f *targetFlags, proj *config.Project) target {
 	var t target
 	apiFlag, _ := c.Flags().GetString("api")
-	var proj *config.Project
-	if wd, err := d.Getwd(); err == nil {
-		p, _, err := config.FindProject(wd)
-		switch {
-		case err == nil:
-			proj = p
-		case !errors.Is(err, config.ErrNoProjectFile):
-			return t, err
-		}
-	}
 	t.api = first(apiFlag, d.Getenv("SECR_API_URL"), field(proj, func(p *config.Project) string { return p.API }), DefaultAPI)
 	t.org = first(f.org, d.Getenv("SECR_ORG"), field(proj, func(p *config.Project) string { return p.Org }))
 	t.project = first(f.project, d.Getenv("SECR_PROJECT"), field(proj, func(p *config.Project) string { return p.Project }))
 	t.envExplicit = f.env != "" || d.Getenv("SECR_ENV") != ""
 	t.env = first(f.env, d.Getenv("SECR_ENV"), field(proj, func(p *config.Project) string { return p.Environment }), "development")
-	return t, nil
+	return t
 }
 
 func first(vals ...string) string {
@@ -146,6 +161,8 @@ func explain(err error, t target) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ue) && isTLSTrustError(err):
+		return withHint(err, "the server's TLS certificate is not trusted here: install its CA certificate, or point SSL_CERT_FILE at it")
 	case errors.As(err, &ue):
 		return withHint(err, "start one with 'secr server', or point --api / SECR_API_URL at yours")
 	case errors.Is(err, client.ErrUnauthorized):
@@ -154,6 +171,13 @@ func explain(err error, t target) error {
 		return err
 	}
 	return err
+}
+
+func isTLSTrustError(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var host x509.HostnameError
+	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &host)
 }
 
 // requireProject checks that org and project are known.
