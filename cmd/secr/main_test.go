@@ -13,17 +13,22 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
@@ -70,8 +75,16 @@ func TestScripts(t *testing.T) {
 			return setupPostgres(env)
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "postgres" {
+			switch cond {
+			case "postgres":
 				return os.Getenv("SECR_TEST_POSTGRES") != "", nil
+			case "pidns":
+				// New PID namespaces need root and unshare(1).
+				if os.Geteuid() != 0 {
+					return false, nil
+				}
+				_, err := exec.LookPath("unshare")
+				return err == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -84,6 +97,7 @@ func TestScripts(t *testing.T) {
 			"filemode":   cmdFileMode,
 			"envfile":    cmdEnvFile,
 			"gencert":    cmdGenCert,
+			"ptyrun":     cmdPtyRun,
 		},
 	})
 }
@@ -347,4 +361,80 @@ func cmdGenCert(ts *testscript.TestScript, neg bool, args []string) {
 	kb, _ := x509.MarshalECPrivateKey(key)
 	os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
+
+// ptyrun OUT WAITFOR SEND -- CMD ARGS...: run CMD on a new pseudo-terminal
+// (as a person at a terminal would), wait until its output contains
+// WAITFOR, type SEND (Go-quoted, e.g. "\x03" for Ctrl-C), wait for it to
+// exit and write everything it printed, and its exit status, to OUT.
+func cmdPtyRun(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 5 || args[3] != "--" {
+		ts.Fatalf("usage: ptyrun OUT WAITFOR SEND -- CMD ARGS...")
+	}
+	send, err := strconv.Unquote(`"` + args[2] + `"`)
+	if err != nil {
+		ts.Fatalf("ptyrun: SEND: %v", err)
+	}
+	cmd := exec.Command(args[4], args[5:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range []string{"PATH", "HOME", "SECR_API_URL", "SECR_TOKEN", "TMPDIR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	cmd.Env = append(cmd.Env, "TERM=xterm")
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		ts.Fatalf("ptyrun: %v", err)
+	}
+	var mu sync.Mutex
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		ready := strings.Contains(out.String(), args[1])
+		mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			ts.Fatalf("ptyrun: %q never appeared in:\n%s", args[1], out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := ptmx.Write([]byte(send)); err != nil {
+		ts.Fatalf("ptyrun: write: %v", err)
+	}
+	err = cmd.Wait()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	ptmx.Close()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("ptyrun: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Fprintf(&out, "\n[exit %d]\n", code)
+	if err := os.WriteFile(ts.MkAbs(args[0]), out.Bytes(), 0o644); err != nil {
+		ts.Fatalf("ptyrun: %v", err)
+	}
 }

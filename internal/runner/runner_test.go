@@ -2,6 +2,8 @@ package runner
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"os/exec"
 	"slices"
 	"testing"
@@ -29,5 +31,51 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := Resolve([]string{"definitely-not-a-command-xyz"}, "", nil, exec.LookPath); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing command: %v", err)
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	base := []string{"PATH=/bin", "HOME=/h", "API_KEY=inherited", "DEBUG=1", "LANG=C", "SECR_TOKEN=x", "OTHER=o"}
+	secrets := map[string]string{"API_KEY": "secret", "DEBUG": "0", "DB": "db", "PATH": "/evil", "LD_PRELOAD": "x.so"}
+	var warnings []string
+	warn := func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }
+	env := func(o EnvOptions) map[string]string {
+		t.Helper()
+		o.Drop = []string{"SECR_TOKEN"}
+		out, err := BuildEnv(base, secrets, o, warn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, kv := range out {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	m := env(EnvOptions{})
+	if m["API_KEY"] != "secret" || m["PATH"] != "/bin" || m["LD_PRELOAD"] != "" || m["SECR_TOKEN"] != "" || m["OTHER"] != "o" {
+		t.Fatalf("default: %v", m)
+	}
+	if len(warnings) != 2 || !strings.Contains(strings.Join(warnings, "|"), "secret PATH was not applied") {
+		t.Fatalf("warnings: %q", warnings)
+	}
+	if m := env(EnvOptions{AllowReserved: true}); m["PATH"] != "/evil" || m["LD_PRELOAD"] != "x.so" {
+		t.Fatalf("allow reserved: %v", m)
+	}
+	if m := env(EnvOptions{PreserveAll: true}); m["API_KEY"] != "inherited" || m["DEBUG"] != "1" || m["DB"] != "db" {
+		t.Fatalf("preserve all: %v", m)
+	}
+	if m := env(EnvOptions{Preserve: []string{"DEBUG"}}); m["API_KEY"] != "secret" || m["DEBUG"] != "1" {
+		t.Fatalf("preserve DEBUG: %v", m)
+	}
+	if m := env(EnvOptions{Only: []string{"DB"}}); m["DB"] != "db" || m["API_KEY"] != "inherited" || m["DEBUG"] != "1" {
+		t.Fatalf("only DB: %v", m)
+	}
+	if _, err := BuildEnv(base, secrets, EnvOptions{Only: []string{"DB", "NOPE"}}, warn); err == nil || !strings.Contains(err.Error(), "NOPE") {
+		t.Fatalf("only a missing name: %v", err)
+	}
+	if m := env(EnvOptions{Pristine: true}); m["OTHER"] != "" || m["PATH"] != "/bin" || m["LANG"] != "C" || m["DB"] != "db" || m["API_KEY"] != "secret" {
+		t.Fatalf("pristine: %v", m)
 	}
 }
