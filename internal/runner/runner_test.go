@@ -3,9 +3,9 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
