@@ -187,8 +187,9 @@ func encodings(v []byte) [][]byte {
 	return out
 }
 
-// blind DB WORD... [-f FILE...]: no word (or file content) may appear in the
-// database, its WAL or shared-memory file, in plaintext, hex or base64.
+// blind DB|DIR WORD... [-f FILE...]: no word (or file content) may appear in
+// the database, its WAL or shared-memory file (or any file under DIR), in
+// plaintext, hex or base64.
 func cmdBlind(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: blind DB WORD... [-f FILE]")
@@ -205,15 +206,28 @@ func cmdBlind(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var files [][]byte
 	var names []string
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		data, err := os.ReadFile(db + suffix)
-		if err != nil {
-			if suffix == "" {
-				ts.Fatalf("read database: %v", err)
+	if fi, err := os.Stat(db); err == nil && fi.IsDir() {
+		filepath.WalkDir(db, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				data, _ := os.ReadFile(path)
+				files, names = append(files, data), append(names, path)
 			}
-			continue
+			return nil
+		})
+		if len(files) == 0 {
+			ts.Fatalf("blind: no files under %s", db)
 		}
-		files, names = append(files, data), append(names, filepath.Base(db+suffix))
+	} else {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			data, err := os.ReadFile(db + suffix)
+			if err != nil {
+				if suffix == "" {
+					ts.Fatalf("read database: %v", err)
+				}
+				continue
+			}
+			files, names = append(files, data), append(names, filepath.Base(db+suffix))
+		}
 	}
 	total := 0
 	for i := range files {

@@ -23,6 +23,8 @@ type runOptions struct {
 	only          []string
 	pristine      bool
 	allowReserved bool
+	offline       bool
+	maxStale      time.Duration
 }
 
 func newRunCmd(d *Deps) *cobra.Command {
@@ -63,6 +65,8 @@ token's own environment is used.`,
 	fl.StringSliceVar(&o.only, "only", nil, "inject only these secrets (comma-separated); a missing name is an error")
 	fl.BoolVar(&o.pristine, "pristine", false, "start from an empty environment plus PATH, HOME, USER, LANG and TERM")
 	fl.BoolVar(&o.allowReserved, "allow-reserved", false, "let secrets replace PATH, HOME, SHELL, USER and LD_* (skipped with a warning otherwise)")
+	fl.BoolVar(&o.offline, "offline", false, "use only the secrets cached by the last successful run; ask no server")
+	fl.DurationVar(&o.maxStale, "max-stale", 24*time.Hour, "when the server is unreachable, use a cache up to this old, with a warning (0: never)")
 	return c
 }
 
@@ -97,6 +101,7 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	s.useCache(o.offline, o.maxStale)
 	st, err := s.load(c.Context(), t)
 	if err != nil {
 		return err

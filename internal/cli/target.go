@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -114,6 +115,26 @@ type session struct {
 	login    *config.Login        // nil for a service token
 	token    *crypto.ServiceToken // nil for a user
 	seen     *config.Seen         // nil when there is nowhere to keep state
+
+	// cache, when set (secr run), keeps the last snapshot for offline use.
+	cache    *config.SnapshotCache
+	offline  bool          // use only the cache
+	maxStale time.Duration // fall back to a cache this young when unreachable
+}
+
+// principalID names the principal in cache paths.
+func (s *session) principalID() string {
+	if s.token != nil {
+		return s.token.ID()
+	}
+	return s.login.UserID
+}
+
+// useCache enables the offline snapshot cache (for secr run).
+func (s *session) useCache(offline bool, maxStale time.Duration) {
+	if dirs, err := s.d.dirs(); err == nil {
+		s.cache, s.offline, s.maxStale = config.CacheAt(dirs), offline, maxStale
+	}
 }
 
 // authenticate uses $SECR_TOKEN when set, else the stored login for t.api.
@@ -204,7 +225,15 @@ func (s *session) load(ctx context.Context, t target) (*envState, error) {
 	var snap api.Snapshot
 	var err error
 	marks := s.marks()
-	if s.token != nil && (t.org == "" || t.project == "" || !t.envExplicit) {
+	tokenPath := s.token != nil && (t.org == "" || t.project == "" || !t.envExplicit)
+	cacheKey := "token"
+	if !tokenPath {
+		cacheKey = t.org + "/" + t.project + "/" + t.env
+	}
+	if s.offline {
+		return s.fromCache(cacheKey, marks, 0)
+	}
+	if tokenPath {
 		snap, err = s.client.TokenSnapshot(ctx)
 		if err == nil && t.envExplicit && snap.Environment.Name != t.env {
 			return nil, withHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.env),
@@ -216,10 +245,65 @@ func (s *session) load(ctx context.Context, t target) (*envState, error) {
 		}
 		snap, err = s.client.Snapshot(ctx, t.org, t.project, t.env)
 	}
-	if err != nil {
+	var unreachable *client.UnreachableError
+	switch {
+	case err == nil:
+	case errors.As(err, &unreachable) && s.cache != nil && s.maxStale > 0:
+		st, cerr := s.fromCache(cacheKey, marks, s.maxStale)
+		if cerr != nil {
+			return nil, explain(err, t)
+		}
+		return st, nil
+	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
+		// This principal may no longer read: drop what it cached.
+		_ = s.cache.Forget(s.api, s.principalID())
+		return nil, explain(err, t)
+	default:
 		return nil, explain(err, t)
 	}
-	return s.open(snap, marks)
+	st, err := s.open(snap, marks)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil && (st.rev > marks.Get(s.api, snap.Environment.ID) || !s.cache.Has(s.api, s.principalID(), cacheKey)) {
+		if raw, err := json.Marshal(snap); err == nil {
+			if err := s.cache.Put(s.api, s.principalID(), cacheKey, raw, time.Now()); err != nil {
+				s.d.IO.Warnf("could not cache the secrets for offline use: %v", err)
+			}
+		}
+	}
+	return st, nil
+}
+
+// fromCache opens the cached snapshot for key. maxAge 0 means any age (an
+// explicit --offline); otherwise the server was unreachable and a cache
+// older than maxAge is refused.
+func (s *session) fromCache(key string, marks config.Marks, maxAge time.Duration) (*envState, error) {
+	if s.cache == nil {
+		return nil, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
+	}
+	raw, fetched, err := s.cache.Get(s.api, s.principalID(), key)
+	if err != nil {
+		return nil, withHint(err, "run once while the server is reachable to fill the cache")
+	}
+	age := time.Since(fetched).Round(time.Second)
+	if maxAge > 0 && age > maxAge {
+		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
+	}
+	var snap api.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		return nil, fmt.Errorf("cached snapshot is corrupt: %v", err)
+	}
+	st, err := s.open(snap, marks)
+	if err != nil {
+		return nil, err
+	}
+	if maxAge > 0 {
+		s.d.IO.Warnf("the secr server at %s is unreachable; using secrets cached %s ago (revision %d)", s.api, age, st.rev)
+	} else {
+		s.d.IO.Infof("secr: offline: using secrets cached %s ago (revision %d)", age, st.rev)
+	}
+	return st, nil
 }
 
 // marks reads the rollback high-water marks (nil when there is no state).
@@ -264,7 +348,7 @@ func (s *session) checkRollback(env api.Environment, rev int64, marks config.Mar
 		return nil
 	}
 	if seen := marks.Get(s.api, env.ID); rev < seen {
-		return withHint(fmt.Errorf("%w: the server sent revision %d of environment %q, but this machine has already seen revision %d: the server may be replaying old secrets",
+		return withHint(fmt.Errorf("%w: got revision %d of environment %q, older than revision %d, which this machine has already seen: the server (or the offline cache) may be replaying old secrets",
 			ErrIntegrity, rev, env.Name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
 	}
 	if err := s.seen.Record(s.api, env.ID, rev); err != nil {

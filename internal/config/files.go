@@ -17,6 +17,7 @@ type Dirs struct {
 	Config string // credentials
 	State  string // revision high-water marks
 	Data   string // the embedded server's database
+	Cache  string // sealed snapshots for offline runs
 }
 
 // ResolveDirs applies the XDG base-directory rules with getenv.
@@ -38,7 +39,8 @@ func ResolveDirs(getenv func(string) string) (Dirs, error) {
 		if base == "" {
 			return d, errors.New("%AppData% is not set")
 		}
-		return Dirs{Config: filepath.Join(base, "secr"), State: filepath.Join(base, "secr", "state"), Data: filepath.Join(base, "secr", "data")}, nil
+		return Dirs{Config: filepath.Join(base, "secr"), State: filepath.Join(base, "secr", "state"),
+			Data: filepath.Join(base, "secr", "data"), Cache: filepath.Join(base, "secr", "cache")}, nil
 	}
 	if d.Config, err = pick("XDG_CONFIG_HOME", ".config"); err != nil {
 		return d, err
@@ -47,6 +49,9 @@ func ResolveDirs(getenv func(string) string) (Dirs, error) {
 		return d, err
 	}
 	if d.Data, err = pick("XDG_DATA_HOME", filepath.Join(".local", "share")); err != nil {
+		return d, err
+	}
+	if d.Cache, err = pick("XDG_CACHE_HOME", ".cache"); err != nil {
 		return d, err
 	}
 	return d, nil
