@@ -98,6 +98,7 @@ func TestScripts(t *testing.T) {
 			"envfile":    cmdEnvFile,
 			"gencert":    cmdGenCert,
 			"ptyrun":     cmdPtyRun,
+			"waitfile":   cmdWaitFile,
 		},
 	})
 }
@@ -450,5 +451,32 @@ func cmdPtyRun(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(&out, "\n[exit %d]\n", code)
 	if err := os.WriteFile(ts.MkAbs(args[0]), out.Bytes(), 0o644); err != nil {
 		ts.Fatalf("ptyrun: %v", err)
+	}
+}
+
+// waitfile FILE REGEX [SECONDS]: wait (default 5 s) until FILE matches.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: waitfile FILE REGEX [SECONDS]")
+	}
+	re := regexp.MustCompile(args[1])
+	limit := 5 * time.Second
+	if len(args) == 3 {
+		secs, err := strconv.ParseFloat(args[2], 64)
+		if err != nil {
+			ts.Fatalf("waitfile: %v", err)
+		}
+		limit = time.Duration(secs * float64(time.Second))
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if re.Match(data) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile: %s did not match %q within %s; it holds:\n%s", args[0], args[1], limit, data)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

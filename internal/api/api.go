@@ -227,6 +227,13 @@ func EnvPath(org, project, env string) string {
 }
 func TokensPath(org, project string) string { return ProjectPath(org, project) + "/tokens" }
 
+// RevisionEvent is the data of a "revision" Server-Sent Event on an
+// environment's events stream (…/envs/{env}/events, or TokenEventsPath):
+// the newest revision. The first event is the latest at connect time.
+type RevisionEvent struct {
+	Revision int64 `json:"revision"`
+}
+
 const (
 	HealthPath     = "/healthz"
 	AuthParamsPath = "/v1/auth/params"
@@ -237,6 +244,8 @@ const (
 	// TokenSnapshotPath returns the Snapshot of a service token's own
 	// environment, for CI where there is no .secr.json.
 	TokenSnapshotPath = "/v1/token/snapshot"
+	// TokenEventsPath streams a service token's environment's revisions.
+	TokenEventsPath = "/v1/token/events"
 )
 
 // ValidID reports whether id is a well-formed object ID with prefix: for

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,11 @@ type runOptions struct {
 	allowReserved bool
 	offline       bool
 	maxStale      time.Duration
+	watch         bool
+	onChange      string
+	mount         string
+	mountFormat   string
+	mountMaxReads int
 }
 
 func newRunCmd(d *Deps) *cobra.Command {
@@ -67,6 +74,11 @@ token's own environment is used.`,
 	fl.BoolVar(&o.allowReserved, "allow-reserved", false, "let secrets replace PATH, HOME, SHELL, USER and LD_* (skipped with a warning otherwise)")
 	fl.BoolVar(&o.offline, "offline", false, "use only the secrets cached by the last successful run; ask no server")
 	fl.DurationVar(&o.maxStale, "max-stale", 24*time.Hour, "when the server is unreachable, use a cache up to this old, with a warning (0: never)")
+	fl.BoolVar(&o.watch, "watch", false, "follow changes (pushed by the server) and restart COMMAND with the new secrets")
+	fl.StringVar(&o.onChange, "on-change", "restart", "with --watch: restart, or signal:SIGHUP (any signal) to keep COMMAND and let it re-read --mount")
+	fl.StringVar(&o.mount, "mount", "", "also serve the secrets through a named pipe (mode 0600) at this path; removed when secr exits")
+	fl.StringVar(&o.mountFormat, "format", "dotenv", "format of --mount: dotenv or json")
+	fl.IntVar(&o.mountMaxReads, "mount-max-reads", 0, "remove the --mount pipe after this many reads (0: unlimited)")
 	return c
 }
 
@@ -88,6 +100,10 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 	// would only cost time. The memory limit still bounds a huge environment.
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(128 << 20)
+	onChangeSignal, err := o.validate()
+	if err != nil {
+		return err
+	}
 	// Check the command first: a typo should not cost a network round trip.
 	cmd, err := runner.Resolve(args, o.command, nil, d.LookPath)
 	if err != nil {
@@ -116,33 +132,113 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d %s from %s/%s/%s (revision %d)\n",
 		len(values), noun, st.snap.Org, st.snap.Project, st.snap.Environment.Name, st.rev)
-	if !o.mask {
+	if !o.mask && !o.watch && o.mount == "" {
 		return d.Exec(cmd)
 	}
-	return o.supervise(cmd, st)
+	return o.supervise(c.Context(), s, t, cmd, st, onChangeSignal)
 }
 
-// supervise runs cmd as a child with masked output.
-func (o *runOptions) supervise(cmd *runner.Command, st *envState) error {
+// validate checks flag combinations and returns the --on-change signal (0
+// for restart).
+func (o *runOptions) validate() (syscall.Signal, error) {
+	if o.mountFormat != "dotenv" && o.mountFormat != "json" {
+		return 0, usageErrorf("--format must be dotenv or json, not %q", o.mountFormat)
+	}
+	if o.onChange == "restart" {
+		return 0, nil
+	}
+	name, ok := strings.CutPrefix(o.onChange, "signal:")
+	if !ok {
+		return 0, usageErrorf("--on-change must be restart or signal:NAME (e.g. signal:SIGHUP), not %q", o.onChange)
+	}
+	if !o.watch || o.mount == "" {
+		// A running process's environment cannot change: only a file it
+		// re-reads can give it the new values.
+		return 0, usageErrorf("--on-change %s needs --watch and --mount: a signal cannot change a running program's environment, so it must re-read the secrets from the --mount file", o.onChange)
+	}
+	sig, err := runner.ParseSignal(name)
+	if err != nil {
+		return 0, usageErrorf("--on-change: %v", err)
+	}
+	return sig, nil
+}
+
+func (o *runOptions) mountContent(st *envState) []byte {
+	if o.mountFormat == "json" {
+		return exportFormats["json"](st.doc.Values())
+	}
+	return exportFormats["dotenv"](st.doc.Values())
+}
+
+// masked returns the values --mask hides: not those marked not-secret.
+func masked(st *envState) map[string]string {
+	m := map[string]string{}
+	for name, sec := range st.doc.Secrets {
+		if !sec.NotSecret {
+			m[name] = sec.Value
+		}
+	}
+	return m
+}
+
+// supervise runs cmd as a child: for masking, watching or a mount.
+func (o *runOptions) supervise(ctx context.Context, s *session, t target, cmd *runner.Command, st *envState, onChange syscall.Signal) error {
 	d := o.d
 	// Restore normal GC: a supervising secr may live for days.
 	debug.SetGCPercent(100)
-	masked := map[string]string{}
-	for name, sec := range st.doc.Secrets {
-		if !sec.NotSecret {
-			masked[name] = sec.Value
+	so := runner.SpawnOptions{KillTimeout: o.killTimeout}
+	var masks []*runner.Masker
+	if o.mask {
+		outMask := runner.NewMasker(d.IO.Out, masked(st))
+		errMask := runner.NewMasker(d.IO.ErrOut, masked(st))
+		masks = []*runner.Masker{outMask, errMask}
+		so.Stdout, so.Stderr = outMask, errMask
+		so.PTY = d.IO.IsStdoutTTY() && term.IsTerminal(int(os.Stdout.Fd()))
+		so.Flush = func() { outMask.Flush(); errMask.Flush() }
+	}
+	var mount *runner.Mount
+	if o.mount != "" {
+		var err error
+		if mount, err = runner.StartMount(o.mount, o.mountContent(st), o.mountMaxReads); err != nil {
+			return err
 		}
+		defer mount.Close()
 	}
-	outMask := runner.NewMasker(d.IO.Out, masked)
-	errMask := runner.NewMasker(d.IO.ErrOut, masked)
-	so := runner.SpawnOptions{
-		KillTimeout: o.killTimeout,
-		Stdout:      outMask,
-		Stderr:      errMask,
-		PTY:         d.IO.IsStdoutTTY() && term.IsTerminal(int(os.Stdout.Fd())),
-		Flush:       func() { outMask.Flush(); errMask.Flush() },
+	var changes chan runner.Change
+	if o.watch {
+		changes = make(chan runner.Change, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		// The watcher keeps its own view; the child's environment is
+		// rebuilt from the inherited one each time.
+		go s.watch(ctx, t, st.rev, func(next *envState) {
+			env, err := runner.BuildEnv(d.Environ(), next.doc.Values(), o.envOptions(), d.IO.Warnf)
+			if err != nil {
+				d.IO.Warnf("secrets changed (revision %d) but cannot be applied, keeping the current ones: %v", next.rev, err)
+				return
+			}
+			for _, m := range masks {
+				m.SetValues(masked(next))
+			}
+			if mount != nil {
+				mount.Update(o.mountContent(next))
+			}
+			change := runner.Change{Signal: onChange}
+			if onChange != 0 {
+				d.IO.Infof("secr: secrets changed (revision %d), sending %s", next.rev, strings.TrimPrefix(o.onChange, "signal:"))
+			} else {
+				restarted := *cmd
+				restarted.Env = env
+				change.Cmd = &restarted
+				d.IO.Infof("secr: secrets changed (revision %d), restarting", next.rev)
+			}
+			select {
+			case changes <- change:
+			case <-ctx.Done():
+			}
+		})
 	}
-	code, err := runner.Supervise(cmd, so, nil)
+	code, err := runner.Supervise(cmd, so, changes)
 	if err != nil {
 		return err
 	}

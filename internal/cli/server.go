@@ -106,13 +106,20 @@ func (o *serverOptions) run(ctx context.Context) error {
 	if sqlstore.IsPostgres(dbPath) {
 		dbDesc = "postgres"
 	}
+	apiServer := server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open"})
+	// Revisions written through other replicas (PostgreSQL) reach this
+	// one's event streams.
+	go st.ListenRevisions(ctx, apiServer.Publish, func(err error) {
+		log.Warn("revision listener reconnecting", "error", err.Error())
+	})
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open"}),
+		Handler:           apiServer,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(apiServer.CloseStreams)
 	log.Info("secr server listening", "url", fmt.Sprintf("%s://%s", scheme, addr), "db", dbDesc, "signup", o.signup)
 
 	errc := make(chan error, 1)

@@ -225,7 +225,7 @@ func (s *session) load(ctx context.Context, t target) (*envState, error) {
 	var snap api.Snapshot
 	var err error
 	marks := s.marks()
-	tokenPath := s.token != nil && (t.org == "" || t.project == "" || !t.envExplicit)
+	tokenPath := s.viaToken(t)
 	cacheKey := "token"
 	if !tokenPath {
 		cacheKey = t.org + "/" + t.project + "/" + t.env
@@ -304,6 +304,12 @@ func (s *session) fromCache(key string, marks config.Marks, maxAge time.Duration
 		s.d.IO.Infof("secr: offline: using secrets cached %s ago (revision %d)", age, st.rev)
 	}
 	return st, nil
+}
+
+// viaToken reports whether t is a service token's own environment,
+// reached through the token endpoints rather than by names.
+func (s *session) viaToken(t target) bool {
+	return s.token != nil && (t.org == "" || t.project == "" || !t.envExplicit)
 }
 
 // marks reads the rollback high-water marks (nil when there is no state).

@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -269,4 +270,63 @@ func (c *Client) ListTokens(ctx context.Context, org, project string) ([]api.Tok
 
 func (c *Client) RevokeToken(ctx context.Context, org, project, id string) error {
 	return c.do(ctx, http.MethodDelete, api.TokensPath(org, project)+"/"+url.PathEscape(id), nil, nil)
+}
+
+// Events follows an environment's Server-Sent Events stream at path (an
+// environment's …/events, or api.TokenEventsPath) and calls fn with each
+// revision number, the first being the latest at connect time. It returns
+// when ctx ends or the stream breaks; the caller reconnects.
+func (c *Client) Events(ctx context.Context, path string, fn func(rev int64)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	// No overall timeout: the stream lives as long as ctx.
+	stream := &http.Client{Transport: c.http.Transport}
+	resp, err := stream.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &UnreachableError{URL: c.base, Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		ae := &APIError{Status: resp.StatusCode}
+		var env api.Error
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
+			ae.Code, ae.Message = env.Code, env.Message
+		}
+		return ae
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var event, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if event == "revision" {
+				var ev api.RevisionEvent
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					fn(ev.Revision)
+				}
+			}
+			event, data = "", ""
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data += strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return io.ErrUnexpectedEOF
 }

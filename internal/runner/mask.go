@@ -41,19 +41,33 @@ type Masker struct {
 // NewMasker masks values (name → value) in what is written to out.
 func NewMasker(out io.Writer, values map[string]string) *Masker {
 	m := &Masker{out: out}
+	m.pats = patterns(values)
+	return m
+}
+
+// SetValues replaces the values to mask (after the secrets changed).
+func (m *Masker) SetValues(values map[string]string) {
+	pats := patterns(values)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pats = pats
+}
+
+func patterns(values map[string]string) []maskPattern {
+	var pats []maskPattern
 	for name, v := range values {
 		if len(v) < MinMaskLen {
 			continue
 		}
 		label := []byte("[secr:" + name + "]")
-		m.pats = append(m.pats, maskPattern{[]byte(v), label})
+		pats = append(pats, maskPattern{[]byte(v), label})
 		if strings.Contains(v, "\n") {
 			crlf := strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\n", "\r\n")
-			m.pats = append(m.pats, maskPattern{[]byte(crlf), label})
+			pats = append(pats, maskPattern{[]byte(crlf), label})
 		}
 	}
-	sort.Slice(m.pats, func(i, j int) bool { return len(m.pats[i].value) > len(m.pats[j].value) })
-	return m
+	sort.Slice(pats, func(i, j int) bool { return len(pats[i].value) > len(pats[j].value) })
+	return pats
 }
 
 // Write masks p and writes what is certain; a tail that could still become

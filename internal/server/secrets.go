@@ -83,23 +83,28 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
+// tokenScope resolves a service token's own environment.
+func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
+	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
+	if err != nil {
+		return scope{}, err
+	}
+	proj, err := s.store.ProjectByID(r.Context(), p.token.ProjectID)
+	if err != nil {
+		return scope{}, err
+	}
+	org, err := s.store.OrgByID(r.Context(), proj.OrgID)
+	if err != nil {
+		return scope{}, err
+	}
+	return s.resolveEnv(r.Context(), p, org.Name, proj.Name, env.Name)
+}
+
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if p.token == nil {
 		return errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
 	}
-	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
-	if err != nil {
-		return err
-	}
-	proj, err := s.store.ProjectByID(r.Context(), p.token.ProjectID)
-	if err != nil {
-		return err
-	}
-	org, err := s.store.OrgByID(r.Context(), proj.OrgID)
-	if err != nil {
-		return err
-	}
-	sc, err := s.resolveEnv(r.Context(), p, org.Name, proj.Name, env.Name)
+	sc, err := s.tokenScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -180,6 +185,7 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 		return err
 	}
 	s.log.InfoContext(r.Context(), "revision written", "env", sc.env.ID, "revision", rev.Revision, "principal", p.id)
+	s.events.publish(sc.env.ID, rev.Revision)
 	writeJSON(w, http.StatusCreated, api.WriteRevisionResponse{Revision: rev.Revision})
 	return nil
 }

@@ -36,6 +36,7 @@ type Server struct {
 	sessionTTL time.Duration
 	now        func() time.Time
 	limiter    *limiter
+	events     *broker
 	mux        *http.ServeMux
 }
 
@@ -50,6 +51,7 @@ func New(cfg Config) *Server {
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
 		mux:        http.NewServeMux(),
+		events:     newBroker(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -76,6 +78,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+api.LogoutPath, s.authed(s.handleLogout))
 	m.HandleFunc("GET "+api.WhoAmIPath, s.authed(s.handleWhoAmI))
 	m.HandleFunc("GET "+api.TokenSnapshotPath, s.authed(s.handleTokenSnapshot))
+	m.HandleFunc("GET "+api.TokenEventsPath, s.authed(s.handleTokenEvents))
+	m.HandleFunc("GET /v1/orgs/{org}/projects/{project}/envs/{env}/events", s.authed(s.handleEvents))
 
 	m.HandleFunc("GET /v1/orgs", s.authed(s.handleListOrgs))
 	m.HandleFunc("POST /v1/orgs", s.authed(s.handleCreateOrg))
@@ -118,6 +122,9 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach Flush on event streams.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"github.com/secr-dev/secr/internal/store"
@@ -515,8 +515,16 @@ func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64
 		}
 		// The primary key (env_id, revision) also rejects a concurrent
 		// writer that read the same base under weaker isolation.
-		return s.exec(ctx, tx, `INSERT INTO revisions (`+revCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.EnvID, r.Revision, r.KeyVersion, r.Ciphertext, r.AuthorID, ms(r.CreatedAt))
+		if err := s.exec(ctx, tx, `INSERT INTO revisions (`+revCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.EnvID, r.Revision, r.KeyVersion, r.Ciphertext, r.AuthorID, ms(r.CreatedAt)); err != nil {
+			return err
+		}
+		if s.dialect == postgres {
+			// Delivered to every replica's listener when the transaction commits.
+			_, err := tx.ExecContext(ctx, `SELECT pg_notify('secr_revisions', $1)`, fmt.Sprintf("%s:%d", r.EnvID, r.Revision))
+			return err
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrExists) {
 		return store.ErrConflict
@@ -588,5 +596,52 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		return s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id)
+	})
+}
+
+// ListenRevisions calls fn for each revision that any server sharing this
+// PostgreSQL database appends, until ctx ends, reconnecting after errors.
+// On SQLite there is only one server process and it returns at once.
+func (s *Store) ListenRevisions(ctx context.Context, fn func(envID string, rev int64), onError func(error)) {
+	if s.dialect != postgres {
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, fn)
+		if ctx.Err() != nil {
+			return
+		}
+		onError(err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, fn func(envID string, rev int64)) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if _, err := pc.Exec(ctx, "LISTEN secr_revisions"); err != nil {
+			return err
+		}
+		for {
+			n, err := pc.WaitForNotification(ctx)
+			if err != nil {
+				return err
+			}
+			env, revText, ok := strings.Cut(n.Payload, ":")
+			if rev, err := strconv.ParseInt(revText, 10, 64); ok && err == nil {
+				fn(env, rev)
+			}
+		}
 	})
 }
