@@ -46,10 +46,16 @@ COMMAND's environment.
 
 By default secr replaces itself with COMMAND (execve): the secrets live only
 in COMMAND, and signals and the exit status are COMMAND's own. Options that
-need secr to stay as the parent (--mask) start COMMAND as a child instead:
-secr forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH,
-exits with COMMAND's status (128+N if signal N killed it), and on SIGTERM
-gives COMMAND --kill-timeout before SIGKILL. See docs/run.md.
+need secr to stay as the parent (--mask, --watch, --mount) start COMMAND as a
+child instead: secr forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+SIGUSR2 and SIGWINCH (to COMMAND's whole process group when there is no
+terminal), exits with COMMAND's status (128+N if signal N killed it), on
+SIGTERM gives COMMAND --kill-timeout before SIGKILL, and as PID 1 in a
+container reaps orphaned processes.
+
+The response from the server is cached on disk still encrypted: when the
+server is unreachable a cache younger than --max-stale is used with a
+warning, and --offline uses only the cache. See docs/run.md.
 
 With SECR_TOKEN set (a service token) no login or .secr.json is needed: the
 token's own environment is used.`,
@@ -58,6 +64,8 @@ token's own environment is used.`,
   secr run --command 'npm run migrate && npm start'
   secr run --mask -- ./ci-tests.sh           # secret values in output become [secr:NAME]
   secr run --only DATABASE_URL -- psql
+  secr run --watch -- node server.js         # restart when the secrets change
+  secr run --watch --mount .env.live --on-change signal:SIGHUP -- ./app
   SECR_TOKEN=secr_st_... secr run -- ./deploy.sh`,
 		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args) },
 	}
