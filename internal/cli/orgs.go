@@ -32,6 +32,15 @@ func (d *Deps) userSession(c *cobra.Command, f *targetFlags) (*session, target, 
 	return s, t, nil
 }
 
+// projectSession is userSession for commands that need a project.
+func (d *Deps) projectSession(c *cobra.Command, f *targetFlags) (*session, target, error) {
+	s, t, err := d.userSession(c, f)
+	if err == nil {
+		err = t.requireProject()
+	}
+	return s, t, err
+}
+
 func (t target) requireOrg() error {
 	if t.org == "" {
 		return withHint(usageErrorf("no org selected"), "pass --org NAME (see 'secr orgs list'), or create one with 'secr orgs create NAME'")
@@ -208,11 +217,8 @@ func newEnvsCmd(d *Deps) *cobra.Command {
 		Example: "  secr envs create preview",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, t, err := d.userSession(c, &f)
+			s, t, err := d.projectSession(c, &f)
 			if err != nil {
-				return err
-			}
-			if err := t.requireProject(); err != nil {
 				return err
 			}
 			ne, err := s.newEnvironment(args[0])
@@ -240,11 +246,8 @@ func newEnvsCmd(d *Deps) *cobra.Command {
 		Short: "List the current project's environments",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.userSession(c, &lf)
+			s, t, err := d.projectSession(c, &lf)
 			if err != nil {
-				return err
-			}
-			if err := t.requireProject(); err != nil {
 				return err
 			}
 			envs, err := s.client.ListEnvs(c.Context(), t.org, t.project)

@@ -40,6 +40,15 @@ func (d *Deps) envSession(c *cobra.Command, f *targetFlags) (*session, target, e
 	return s, t, err
 }
 
+// loadEnv resolves, authenticates and opens the environment's latest revision.
+func (d *Deps) loadEnv(c *cobra.Command, f *targetFlags) (*envState, error) {
+	s, t, err := d.envSession(c, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.load(c.Context(), t)
+}
+
 type setOptions struct {
 	d         *Deps
 	f         targetFlags
@@ -157,11 +166,7 @@ with no trailing newline, for piping into files and other programs.`,
 		Example: "  secr secrets get DATABASE_URL\n  secr secrets get TLS_KEY --plain > key.pem",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			st, err := s.load(c.Context(), t)
+			st, err := d.loadEnv(c, &f)
 			if err != nil {
 				return err
 			}
@@ -194,11 +199,7 @@ func newSecretsListCmd(d *Deps) *cobra.Command {
 		Short: "List secret names (values hidden unless --reveal)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			st, err := s.load(c.Context(), t)
+			st, err := d.loadEnv(c, &f)
 			if err != nil {
 				return err
 			}
@@ -333,11 +334,7 @@ when they contain a single quote or carriage return.`,
 			if !ok {
 				return usageErrorf("unknown --format %q: use dotenv, json, yaml or shell", format)
 			}
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			st, err := s.load(c.Context(), t)
+			st, err := d.loadEnv(c, &f)
 			if err != nil {
 				return err
 			}

@@ -119,11 +119,8 @@ func newTokensListCmd(d *Deps) *cobra.Command {
 		Short: "List the project's service tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.userSession(c, &f)
+			s, t, err := d.projectSession(c, &f)
 			if err != nil {
-				return err
-			}
-			if err := t.requireProject(); err != nil {
 				return err
 			}
 			ts, err := s.client.ListTokens(c.Context(), t.org, t.project)
@@ -159,11 +156,8 @@ func newTokensRevokeCmd(d *Deps) *cobra.Command {
 		Short: "Revoke a service token: it stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, t, err := d.userSession(c, &f)
+			s, t, err := d.projectSession(c, &f)
 			if err != nil {
-				return err
-			}
-			if err := t.requireProject(); err != nil {
 				return err
 			}
 			id := strings.TrimSpace(args[0])

@@ -146,9 +146,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) handleTokenEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if p.token == nil {
-		return errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
-	}
 	sc, err := s.tokenScope(r, p)
 	if err != nil {
 		return err

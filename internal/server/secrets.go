@@ -85,6 +85,9 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 
 // tokenScope resolves a service token's own environment.
 func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
+	if p.token == nil {
+		return scope{}, errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
+	}
 	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
 	if err != nil {
 		return scope{}, err
@@ -101,9 +104,6 @@ func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
 }
 
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if p.token == nil {
-		return errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
-	}
 	sc, err := s.tokenScope(r, p)
 	if err != nil {
 		return err
