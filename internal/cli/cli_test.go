@@ -140,3 +140,33 @@ func TestPasswordNeedsTerminalOrStdin(t *testing.T) {
 		t.Fatalf("password from stdin: %q, %v", pw, err)
 	}
 }
+
+func TestTokenFromFile(t *testing.T) {
+	tok, _ := crypto.GenerateServiceToken()
+	path := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(path, []byte(tok.String()+"\n"), 0o600)
+	envs := map[string]string{"SECR_TOKEN_FILE": path, "HOME": t.TempDir()}
+	d := &Deps{Getenv: func(k string) string { return envs[k] }}
+	s, err := d.authenticate(target{api: DefaultAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.token == nil || s.token.ID() != tok.ID() {
+		t.Fatalf("token from SECR_TOKEN_FILE not used: %+v", s.token)
+	}
+	// SECR_TOKEN wins over the file.
+	other, _ := crypto.GenerateServiceToken()
+	envs["SECR_TOKEN"] = other.String()
+	if s, err := d.authenticate(target{api: DefaultAPI}); err != nil || s.token.ID() != other.ID() {
+		t.Fatalf("SECR_TOKEN did not win: %v", err)
+	}
+	delete(envs, "SECR_TOKEN")
+	os.WriteFile(path, []byte("secr_st_garbage"), 0o600)
+	if _, err := d.authenticate(target{api: DefaultAPI}); err == nil || !strings.HasPrefix(err.Error(), "SECR_TOKEN_FILE: malformed") || strings.Contains(err.Error(), "garbage") {
+		t.Fatalf("malformed token file: %v", err)
+	}
+	envs["SECR_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	if _, err := d.authenticate(target{api: DefaultAPI}); err == nil || !strings.Contains(err.Error(), "SECR_TOKEN_FILE") {
+		t.Fatalf("missing token file: %v", err)
+	}
+}

@@ -91,7 +91,7 @@ token's own environment is used.`,
 }
 
 func (o *runOptions) envOptions() runner.EnvOptions {
-	eo := runner.EnvOptions{Only: o.only, Pristine: o.pristine, AllowReserved: o.allowReserved, Drop: []string{"SECR_TOKEN"}}
+	eo := runner.EnvOptions{Only: o.only, Pristine: o.pristine, AllowReserved: o.allowReserved, Drop: []string{"SECR_TOKEN", "SECR_TOKEN_FILE"}}
 	switch o.preserveEnv {
 	case "":
 	case "*":

@@ -326,17 +326,24 @@ With --output the file is created with mode 0600.
 
 dotenv output reads back exactly (with 'secr secrets import' and common
 loaders): values are single-quoted, or double-quoted with backslash escapes
-when they contain a single quote or carriage return.`,
+when they contain a single quote or carriage return.
+
+github-actions, inside a workflow step, first registers every value with the
+runner's log masker (::add-mask::), then appends the variables to $GITHUB_ENV
+for the following steps. It prints no value otherwise.`,
 		Example: "  secr secrets export --format dotenv --output .env.local\n  eval \"$(secr secrets export --format shell)\"",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			render, ok := exportFormats[format]
-			if !ok {
-				return usageErrorf("unknown --format %q: use dotenv, json, yaml or shell", format)
+			if !ok && format != "github-actions" {
+				return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell or github-actions", format)
 			}
 			st, err := d.loadEnv(c, &f)
 			if err != nil {
 				return err
+			}
+			if format == "github-actions" {
+				return exportGitHubActions(d.IO.Out, d.Getenv("GITHUB_ENV"), st.doc)
 			}
 			out := render(st.doc.Values())
 			if output == "" || output == "-" {
@@ -347,7 +354,7 @@ when they contain a single quote or carriage return.`,
 		},
 	}
 	f.addEnv(c)
-	c.Flags().StringVar(&format, "format", "dotenv", "dotenv, json, yaml or shell")
+	c.Flags().StringVar(&format, "format", "dotenv", "dotenv, json, yaml, shell or github-actions")
 	c.Flags().StringVarP(&output, "output", "o", "", "write to this file (mode 0600) instead of standard output")
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -147,10 +148,19 @@ func (d *Deps) authenticate(t target) (*session, error) {
 	if dirs, err := d.dirs(); err == nil {
 		s.seen = config.SeenAt(dirs)
 	}
-	if raw := d.Getenv("SECR_TOKEN"); raw != "" {
+	raw, source := d.Getenv("SECR_TOKEN"), "SECR_TOKEN"
+	if path := d.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {
+		// A file, for Docker and Kubernetes secret mounts.
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("SECR_TOKEN_FILE: %w", err)
+		}
+		raw, source = string(data), "SECR_TOKEN_FILE"
+	}
+	if raw != "" {
 		tok, err := crypto.ParseServiceToken(raw)
 		if err != nil {
-			return nil, fmt.Errorf("SECR_TOKEN: %w", err)
+			return nil, fmt.Errorf("%s: %w", source, err)
 		}
 		s.token, s.identity = tok, tok.Identity()
 		s.client = cl.WithServiceToken(tok.ID(), tok.AuthKey())

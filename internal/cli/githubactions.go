@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/secr-dev/secr/internal/envdoc"
+)
+
+// escapeCommandData escapes a workflow command's data the way the Actions
+// runner unescapes it.
+func escapeCommandData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// exportGitHubActions registers every secret value with the runner's log
+// masker (before anything else is written), then appends each variable to
+// the $GITHUB_ENV file as a NAME<<DELIMITER block with a fresh random
+// delimiter, one append per variable. Empty values and values marked not
+// secret are not masked. No value is printed except inside ::add-mask::,
+// which the runner consumes.
+func exportGitHubActions(out io.Writer, envFile string, doc *envdoc.Doc) error {
+	if envFile == "" {
+		return usageErrorf("GITHUB_ENV is not set: --format github-actions runs inside a GitHub Actions step")
+	}
+	names := doc.Names()
+	var masks strings.Builder
+	for _, n := range names {
+		if err := envdoc.ValidateName(n); err != nil {
+			return err
+		}
+		sec := doc.Secrets[n]
+		if sec.Value == "" || sec.NotSecret {
+			continue
+		}
+		masks.WriteString("::add-mask::" + escapeCommandData(sec.Value) + "\n")
+		// The runner matches log lines one at a time: a multi-line value
+		// also needs each of its lines registered.
+		if strings.ContainsAny(sec.Value, "\r\n") {
+			for _, line := range strings.FieldsFunc(sec.Value, func(r rune) bool { return r == '\n' || r == '\r' }) {
+				masks.WriteString("::add-mask::" + escapeCommandData(line) + "\n")
+			}
+		}
+	}
+	if _, err := io.WriteString(out, masks.String()); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(envFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open GITHUB_ENV: %w", err)
+	}
+	defer f.Close()
+	for _, n := range names {
+		v := doc.Secrets[n].Value
+		delim, err := heredocDelimiter()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(v, delim) {
+			return fmt.Errorf("the value of %s contains the random delimiter chosen for it; refusing to write it", n)
+		}
+		if _, err := f.WriteString(n + "<<" + delim + "\n" + v + "\n" + delim + "\n"); err != nil {
+			return fmt.Errorf("append %s to GITHUB_ENV: %w", n, err)
+		}
+	}
+	return f.Close()
+}
+
+// heredocDelimiter returns a fresh delimiter with 128 random bits.
+func heredocDelimiter() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "secr_" + hex.EncodeToString(b[:]), nil
+}
