@@ -44,6 +44,10 @@ func SystemDeps() *Deps {
 	}
 }
 
+// Version is secr's version, set at build time with
+// -ldflags "-X github.com/secr-dev/secr/internal/cli.Version=1.2.3".
+var Version = "dev"
+
 // Run parses args and runs the command.
 func Run(ctx context.Context, args []string, d *Deps) error {
 	root := NewRootCmd(d)
@@ -80,6 +84,7 @@ SECR_ENV (environment). Flags win over environment variables, which win
 over .secr.json, which wins over stored login defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       Version,
 	}
 	root.PersistentFlags().String("api", "", "secr server URL (default $SECR_API_URL, then .secr.json, then http://127.0.0.1:7700)")
 	root.AddCommand(

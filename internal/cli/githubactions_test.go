@@ -2,76 +2,14 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/ghaenv"
 )
-
-// parseGitHubEnv reads a GITHUB_ENV file the way the Actions runner does on
-// Linux (FileCommandManager's SetEnvFileCommand): lines end at "\n"; a
-// NAME=VALUE line, or a NAME<<DELIM line whose value is everything up to a
-// line equal to DELIM (the final "\n" before it excluded).
-func parseGitHubEnv(text string) (map[string]string, error) {
-	vars := map[string]string{}
-	index := 0
-	readLine := func() (line string, nl bool, ok bool) {
-		if index >= len(text) {
-			return "", false, false
-		}
-		start := index
-		lf := strings.IndexByte(text[index:], '\n')
-		if lf < 0 {
-			index = len(text)
-			return text[start:], false, true
-		}
-		index += lf + 1
-		return text[start : index-1], true, true
-	}
-	for {
-		line, _, ok := readLine()
-		if !ok {
-			return vars, nil
-		}
-		if line == "" {
-			continue
-		}
-		eq, hd := strings.Index(line, "="), strings.Index(line, "<<")
-		switch {
-		case eq >= 0 && (hd < 0 || eq < hd):
-			vars[line[:eq]] = line[eq+1:]
-		case hd >= 0:
-			name, delim := line[:hd], line[hd+2:]
-			if name == "" || delim == "" {
-				return nil, errors.New("invalid heredoc")
-			}
-			start, end := index, index
-			for {
-				l, nl, ok := readLine()
-				if !ok {
-					return nil, errors.New("matching delimiter not found")
-				}
-				if l == delim {
-					break
-				}
-				if !nl {
-					return nil, errors.New("EOF marker missing new line")
-				}
-				end = index - 1
-			}
-			if end > start {
-				vars[name] = text[start:end]
-			} else {
-				vars[name] = ""
-			}
-		default:
-			return nil, errors.New("invalid format " + line)
-		}
-	}
-}
 
 func TestExportGitHubActions(t *testing.T) {
 	doc := envdoc.New()
@@ -97,7 +35,7 @@ func TestExportGitHubActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(envFile)
-	got, err := parseGitHubEnv(string(data))
+	got, err := ghaenv.Parse(string(data))
 	if err != nil {
 		t.Fatalf("runner would reject GITHUB_ENV: %v\n%s", err, data)
 	}

@@ -330,13 +330,17 @@ when they contain a single quote or carriage return.
 
 github-actions, inside a workflow step, first registers every value with the
 runner's log masker (::add-mask::), then appends the variables to $GITHUB_ENV
-for the following steps. It prints no value otherwise.`,
+for the following steps. It prints no value otherwise.
+
+nextjs writes what Next.js's .env loader (@next/env) reads back exactly:
+backtick-quoted values with $ escaped. A value with a backtick or a carriage
+return cannot be written that way and is refused.`,
 		Example: "  secr secrets export --format dotenv --output .env.local\n  eval \"$(secr secrets export --format shell)\"",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			render, ok := exportFormats[format]
-			if !ok && format != "github-actions" {
-				return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell or github-actions", format)
+			if !ok && format != "github-actions" && format != "nextjs" {
+				return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell, github-actions or nextjs", format)
 			}
 			st, err := d.loadEnv(c, &f)
 			if err != nil {
@@ -345,7 +349,15 @@ for the following steps. It prints no value otherwise.`,
 			if format == "github-actions" {
 				return exportGitHubActions(d.IO.Out, d.Getenv("GITHUB_ENV"), st.doc)
 			}
-			out := render(st.doc.Values())
+			var out []byte
+			if format == "nextjs" {
+				if out, err = formatNextJS(st.doc.Values()); err != nil {
+					return err
+				}
+				d.warnNextJS(st.doc.Names())
+			} else {
+				out = render(st.doc.Values())
+			}
 			if output == "" || output == "-" {
 				_, err = d.IO.Out.Write(out)
 				return err
@@ -354,7 +366,7 @@ for the following steps. It prints no value otherwise.`,
 		},
 	}
 	f.addEnv(c)
-	c.Flags().StringVar(&format, "format", "dotenv", "dotenv, json, yaml, shell or github-actions")
+	c.Flags().StringVar(&format, "format", "dotenv", "dotenv, json, yaml, shell, github-actions or nextjs")
 	c.Flags().StringVarP(&output, "output", "o", "", "write to this file (mode 0600) instead of standard output")
 	return c
 }
