@@ -41,7 +41,12 @@ module.exports = {
     try {
       const childEnv = { ...process.env, SECR_ENV: env };
       const out = await runSecr(bin, ['secrets', 'export', '--format', 'json'], childEnv);
-      values = JSON.parse(out);
+      try {
+        values = JSON.parse(out);
+      } catch {
+        // JSON.parse's message quotes the input, which holds values.
+        throw new Error('secr printed something that is not JSON');
+      }
     } catch (err) {
       return utils.build.failBuild(`secr: could not load environment "${env}" for Netlify context "${context}": ${err.message}`);
     }
