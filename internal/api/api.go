@@ -34,9 +34,8 @@ type Error struct {
 // "SecrToken <id>:<base64 auth key>" so that the token's secret part never
 // leaves the client.
 const (
-	SchemeBearer  = "Bearer"
-	SchemeToken   = "SecrToken"
-	HeaderVersion = "Secr-Version"
+	SchemeBearer = "Bearer"
+	SchemeToken  = "SecrToken"
 )
 
 // KDF mirrors the Argon2id parameters stored with a user.

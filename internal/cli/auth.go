@@ -130,7 +130,7 @@ func runSignup(ctx context.Context, o *accountOptions, cl *client.Client) error 
 		SealedKey: sealed, RecoverySealedKey: recSealed,
 	})
 	if err != nil {
-		return explain(err, target{api: cl.BaseURL()})
+		return explain(err)
 	}
 	if err := o.saveLogin(cl, resp, id); err != nil {
 		return err
@@ -195,10 +195,9 @@ func runLogin(ctx context.Context, o *accountOptions, cl *client.Client) error {
 	if err != nil {
 		return err
 	}
-	t := target{api: cl.BaseURL()}
 	params, err := cl.AuthParams(ctx, o.email)
 	if err != nil {
-		return explain(err, t)
+		return explain(err)
 	}
 	kdf := crypto.KDFParams{Time: params.KDF.Time, MemoryKiB: params.KDF.MemoryKiB, Threads: params.KDF.Threads}
 	if !kdf.AtLeast(crypto.DefaultKDFParams()) {
@@ -210,11 +209,7 @@ func runLogin(ctx context.Context, o *accountOptions, cl *client.Client) error {
 	}
 	resp, err := cl.Login(ctx, api.LoginRequest{Email: o.email, AuthKey: keys.AuthKey()})
 	if err != nil {
-		var ae *client.APIError
-		if errors.As(err, &ae) && ae.Status == 429 {
-			return err
-		}
-		return explain(err, t)
+		return explain(err)
 	}
 	id, err := keys.OpenIdentity(resp.User.ID, resp.SealedKey)
 	if err != nil {
@@ -291,7 +286,7 @@ func newWhoAmICmd(d *Deps) *cobra.Command {
 			}
 			who, err := s.client.WhoAmI(c.Context())
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if jsonOut {
 				return d.IO.JSON(map[string]any{"server": s.api, "whoami": who})

@@ -57,7 +57,7 @@ func (o *initOptions) run(c *cobra.Command) error {
 	if s, err := d.authenticate(t); err == nil {
 		envs, err := s.client.ListEnvs(c.Context(), t.org, t.project)
 		if err != nil {
-			return explain(err, t)
+			return explain(err)
 		}
 		if !slices.ContainsFunc(envs, func(e api.Environment) bool {
 			return e.Name == t.env

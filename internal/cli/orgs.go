@@ -57,13 +57,13 @@ func newOrgsCmd(d *Deps) *cobra.Command {
 		Example: "  secr orgs create acme",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, t, err := d.userSession(c, &targetFlags{})
+			s, _, err := d.userSession(c, &targetFlags{})
 			if err != nil {
 				return err
 			}
 			org, err := s.client.CreateOrg(c.Context(), args[0])
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if s.login != nil && s.login.DefaultOrg == "" {
 				s.login.DefaultOrg = org.Name
@@ -85,13 +85,13 @@ func newOrgsCmd(d *Deps) *cobra.Command {
 		Short: "List the orgs you belong to",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.userSession(c, &targetFlags{})
+			s, _, err := d.userSession(c, &targetFlags{})
 			if err != nil {
 				return err
 			}
 			orgs, err := s.client.ListOrgs(c.Context())
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if listJSON {
 				return d.IO.JSON(orgs)
@@ -138,7 +138,7 @@ account key, so only you can read it until you grant others access.`,
 			}
 			p, err := s.client.CreateProject(c.Context(), t.org, req)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if jsonOut {
 				return d.IO.JSON(p)
@@ -167,7 +167,7 @@ account key, so only you can read it until you grant others access.`,
 			}
 			ps, err := s.client.ListProjects(c.Context(), t.org)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if listJSON {
 				return d.IO.JSON(ps)
@@ -227,7 +227,7 @@ func newEnvsCmd(d *Deps) *cobra.Command {
 			}
 			e, err := s.client.CreateEnv(c.Context(), t.org, t.project, ne)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if jsonOut {
 				return d.IO.JSON(e)
@@ -252,7 +252,7 @@ func newEnvsCmd(d *Deps) *cobra.Command {
 			}
 			envs, err := s.client.ListEnvs(c.Context(), t.org, t.project)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if listJSON {
 				return d.IO.JSON(envs)

@@ -450,7 +450,7 @@ func (s *session) history(c *cobra.Command, t target) ([]openedRevision, string,
 	marks := s.marks()
 	h, err := s.client.History(c.Context(), t.org, t.project, t.env)
 	if err != nil {
-		return nil, "", explain(err, t)
+		return nil, "", explain(err)
 	}
 	keys := map[int]*crypto.EnvKey{}
 	var out []openedRevision

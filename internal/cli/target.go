@@ -187,7 +187,7 @@ func (d *Deps) authenticate(t target) (*session, error) {
 }
 
 // explain adds the next step to the common API errors.
-func explain(err error, t target) error {
+func explain(err error) error {
 	var ue *client.UnreachableError
 	switch {
 	case err == nil:
@@ -198,8 +198,6 @@ func explain(err error, t target) error {
 		return withHint(err, "start one with 'secr server', or point --api / SECR_API_URL at yours")
 	case errors.Is(err, client.ErrUnauthorized):
 		return withHint(err, "run 'secr login', or check SECR_TOKEN")
-	case errors.Is(err, client.ErrRateLimited):
-		return err
 	}
 	return err
 }
@@ -261,15 +259,15 @@ func (s *session) load(ctx context.Context, t target) (*envState, error) {
 	case errors.As(err, &unreachable) && s.cache != nil && s.maxStale > 0:
 		st, cerr := s.fromCache(cacheKey, marks, s.maxStale)
 		if cerr != nil {
-			return nil, explain(err, t)
+			return nil, explain(err)
 		}
 		return st, nil
 	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
 		// This principal may no longer read: drop what it cached.
 		_ = s.cache.Forget(s.api, s.principalID())
-		return nil, explain(err, t)
+		return nil, explain(err)
 	default:
-		return nil, explain(err, t)
+		return nil, explain(err)
 	}
 	st, err := s.open(snap, marks)
 	if err != nil {
@@ -414,7 +412,7 @@ func (s *session) update(ctx context.Context, t target, edit func(doc *envdoc.Do
 			}
 		}
 		if err != nil {
-			return 0, nil, explain(err, t)
+			return 0, nil, explain(err)
 		}
 		if s.seen != nil {
 			_ = s.seen.Record(s.api, st.snap.Environment.ID, rev)

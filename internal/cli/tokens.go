@@ -85,7 +85,7 @@ func newTokensCreateCmd(d *Deps) *cobra.Command {
 			req.KeyVersion, req.WrappedKey = st.key.Version(), wrapped
 			info, err := s.client.CreateToken(c.Context(), t.org, t.project, req)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if jsonOut {
 				return d.IO.JSON(map[string]any{"token": tok.String(), "info": info})
@@ -125,7 +125,7 @@ func newTokensListCmd(d *Deps) *cobra.Command {
 			}
 			ts, err := s.client.ListTokens(c.Context(), t.org, t.project)
 			if err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			if jsonOut {
 				return d.IO.JSON(ts)
@@ -165,7 +165,7 @@ func newTokensRevokeCmd(d *Deps) *cobra.Command {
 				return usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
 			}
 			if err := s.client.RevokeToken(c.Context(), t.org, t.project, id); err != nil {
-				return explain(err, t)
+				return explain(err)
 			}
 			d.IO.Infof("Revoked token %s. Values it could read are still known to whoever held it: rotate them if it leaked.", id)
 			return nil

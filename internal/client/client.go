@@ -110,9 +110,6 @@ func (c *Client) WithServiceToken(id string, authKey []byte) *Client {
 	return &cc
 }
 
-// SetHTTPClient replaces the transport, for tests that inject failures.
-func (c *Client) SetHTTPClient(h *http.Client) { c.http = h }
-
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

@@ -4,8 +4,6 @@
 // no download, so installs work offline, behind proxies and with npm's
 // default of not running dependency scripts.
 
-const path = require('path');
-
 const PLATFORMS = {
   'linux x64': '@secr/cli-linux-x64',
   'linux arm64': '@secr/cli-linux-arm64',
@@ -45,4 +43,4 @@ function resolveBinary() {
   }
 }
 
-module.exports = { resolveBinary, platformPackage, PLATFORMS, binaryDir: (p) => path.dirname(p) };
+module.exports = { resolveBinary, platformPackage, PLATFORMS };
