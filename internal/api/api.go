@@ -65,6 +65,32 @@ type SignupRequest struct {
 	PublicKey         string `json:"public_key"`
 	SealedKey         []byte `json:"sealed_key"`
 	RecoverySealedKey []byte `json:"recovery_sealed_key"`
+	RecoveryAuthKey   []byte `json:"recovery_auth_key"`
+}
+
+// RecoverRequest proves a recovery code and asks for the account key
+// sealed under it.
+type RecoverRequest struct {
+	Email           string `json:"email"`
+	RecoveryAuthKey []byte `json:"recovery_auth_key"`
+}
+
+type RecoverResponse struct {
+	User              User   `json:"user"`
+	RecoverySealedKey []byte `json:"recovery_sealed_key"`
+}
+
+// ChangePasswordRequest replaces the password-derived parts of an account.
+// It proves the account with the current password's auth key or with the
+// recovery code's; all existing sessions end.
+type ChangePasswordRequest struct {
+	Email           string `json:"email"`
+	CurrentAuthKey  []byte `json:"current_auth_key,omitempty"`
+	RecoveryAuthKey []byte `json:"recovery_auth_key,omitempty"`
+	Salt            []byte `json:"salt"`
+	KDF             KDF    `json:"kdf"`
+	AuthKey         []byte `json:"auth_key"`
+	SealedKey       []byte `json:"sealed_key"`
 }
 
 type LoginRequest struct {
@@ -239,6 +265,8 @@ const (
 	SignupPath     = "/v1/auth/signup"
 	LoginPath      = "/v1/auth/login"
 	LogoutPath     = "/v1/auth/logout"
+	RecoverPath    = "/v1/auth/recover"
+	PasswordPath   = "/v1/auth/password"
 	WhoAmIPath     = "/v1/whoami"
 	// TokenSnapshotPath returns the Snapshot of a service token's own
 	// environment, for CI where there is no .secr.json.

@@ -20,6 +20,7 @@ type accountOptions struct {
 	email         string
 	passwordStdin bool
 	jsonOut       bool
+	changing      bool // passwd and recover: the password being set is a new one
 }
 
 func (o *accountOptions) addFlags(c *cobra.Command) {
@@ -31,27 +32,33 @@ func (o *accountOptions) addFlags(c *cobra.Command) {
 // password follows the secret-input order: stdin when asked, else a no-echo
 // prompt on a terminal; never a flag, which would land in shell history.
 func (o *accountOptions) password(confirm bool) (string, error) {
+	return o.secret("Password", confirm)
+}
+
+// secret reads one secret line: the next line of stdin with
+// --password-stdin, else a no-echo prompt (twice when confirm is set).
+func (o *accountOptions) secret(what string, confirm bool) (string, error) {
 	io := o.d.IO
 	if o.passwordStdin {
 		return io.ReadLine()
 	}
 	if !io.CanPrompt() {
-		return "", usageErrorf("no terminal to ask for a password: pass --password-stdin and pipe it in")
+		return "", usageErrorf("no terminal to ask for the %s: pass --password-stdin and pipe it in", strings.ToLower(what))
 	}
-	pw, err := io.ReadSecret("Password: ")
+	v, err := io.ReadSecret(what + ": ")
 	if err != nil {
 		return "", err
 	}
 	if confirm {
-		again, err := io.ReadSecret("Repeat password: ")
+		again, err := io.ReadSecret("Repeat " + strings.ToLower(what) + ": ")
 		if err != nil {
 			return "", err
 		}
-		if again != pw {
-			return "", errors.New("the passwords do not match")
+		if again != v {
+			return "", errors.New("the two entries do not match")
 		}
 	}
-	return pw, nil
+	return v, nil
 }
 
 func (o *accountOptions) server(c *cobra.Command) (*client.Client, error) {
@@ -90,19 +97,7 @@ func runSignup(ctx context.Context, o *accountOptions, cl *client.Client) error 
 	if o.email == "" {
 		return usageErrorf("--email is required")
 	}
-	pw, err := o.password(true)
-	if err != nil {
-		return err
-	}
-	if len([]rune(pw)) < 10 {
-		return usageErrorf("password must be at least 10 characters")
-	}
-	salt, err := crypto.GenerateSalt()
-	if err != nil {
-		return err
-	}
-	params := crypto.DefaultKDFParams()
-	keys, err := crypto.DeriveAccountKeys([]byte(pw), salt, params)
+	salt, params, keys, err := o.newPassword()
 	if err != nil {
 		return err
 	}
@@ -125,9 +120,9 @@ func runSignup(ctx context.Context, o *accountOptions, cl *client.Client) error 
 	}
 	resp, err := cl.Signup(ctx, api.SignupRequest{
 		UserID: userID, Email: o.email, Salt: salt,
-		KDF:     api.KDF{Time: params.Time, MemoryKiB: params.MemoryKiB, Threads: params.Threads},
+		KDF:     apiKDF(params),
 		AuthKey: keys.AuthKey(), PublicKey: id.Recipient().String(),
-		SealedKey: sealed, RecoverySealedKey: recSealed,
+		SealedKey: sealed, RecoverySealedKey: recSealed, RecoveryAuthKey: recovery.AuthKey(),
 	})
 	if err != nil {
 		return explain(err)
@@ -140,10 +135,40 @@ func runSignup(ctx context.Context, o *accountOptions, cl *client.Client) error 
 		return io.JSON(map[string]any{"user": resp.User, "recovery_code": recovery.String(), "server": cl.BaseURL()})
 	}
 	io.Infof("Created account %s on %s and logged in.", resp.User.Email, cl.BaseURL())
-	io.Infof("Your recovery code (shown once; store it offline, it can unlock your account key):")
+	io.Infof("Your recovery code (shown once; store it offline; 'secr recover' uses it if you forget your password):")
 	fmt.Fprintln(io.Out, recovery.String())
 	io.Infof("Next: secr orgs create NAME")
 	return nil
+}
+
+// newPassword reads a new password (twice on a terminal), checks it, and
+// derives its keys with a fresh salt.
+func (o *accountOptions) newPassword() ([]byte, crypto.KDFParams, *crypto.AccountKeys, error) {
+	params := crypto.DefaultKDFParams()
+	pw, err := o.secret(o.newPasswordLabel(), true)
+	if err != nil {
+		return nil, params, nil, err
+	}
+	if len([]rune(pw)) < 10 {
+		return nil, params, nil, usageErrorf("password must be at least 10 characters")
+	}
+	salt, err := crypto.GenerateSalt()
+	if err != nil {
+		return nil, params, nil, err
+	}
+	keys, err := crypto.DeriveAccountKeys([]byte(pw), salt, params)
+	return salt, params, keys, err
+}
+
+func (o *accountOptions) newPasswordLabel() string {
+	if o.changing {
+		return "New password"
+	}
+	return "Password"
+}
+
+func apiKDF(p crypto.KDFParams) api.KDF {
+	return api.KDF{Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
 }
 
 func (o *accountOptions) saveLogin(cl *client.Client, resp api.SessionResponse, id *crypto.Identity) error {

@@ -89,7 +89,7 @@ over .secr.json, which wins over stored login defaults.`,
 	root.PersistentFlags().String("api", "", "secr server URL (default $SECR_API_URL, then .secr.json, then http://127.0.0.1:7700)")
 	root.AddCommand(
 		newServerCmd(d),
-		newSignupCmd(d), newLoginCmd(d), newLogoutCmd(d), newWhoAmICmd(d),
+		newSignupCmd(d), newLoginCmd(d), newLogoutCmd(d), newWhoAmICmd(d), newPasswdCmd(d), newRecoverCmd(d),
 		newOrgsCmd(d), newProjectsCmd(d), newEnvsCmd(d),
 		newInitCmd(d),
 		newSecretsCmd(d),

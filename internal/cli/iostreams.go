@@ -22,6 +22,7 @@ type IOStreams struct {
 
 	inTTY, outTTY, errTTY bool
 	inFd                  int
+	lines                 *bufio.Reader // for ReadLine: one reader, so no line is lost to buffering
 }
 
 // SystemIO returns the process's streams.
@@ -64,7 +65,10 @@ func (s *IOStreams) ReadSecret(prompt string) (string, error) {
 
 // ReadLine reads one line from In, without its line end.
 func (s *IOStreams) ReadLine() (string, error) {
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if s.lines == nil {
+		s.lines = bufio.NewReader(s.In)
+	}
+	line, err := s.lines.ReadString('\n')
 	if err != nil && (err != io.EOF || line == "") {
 		return "", fmt.Errorf("read standard input: %w", err)
 	}

@@ -180,6 +180,21 @@ func (c *Client) Login(ctx context.Context, req api.LoginRequest) (api.SessionRe
 	return out, err
 }
 
+// Recover proves a recovery code and returns the account key sealed under it.
+func (c *Client) Recover(ctx context.Context, req api.RecoverRequest) (api.RecoverResponse, error) {
+	var out api.RecoverResponse
+	err := c.do(ctx, http.MethodPost, api.RecoverPath, req, &out)
+	return out, err
+}
+
+// ChangePassword replaces the account's password-derived credentials and
+// returns a new session; every other session ends.
+func (c *Client) ChangePassword(ctx context.Context, req api.ChangePasswordRequest) (api.SessionResponse, error) {
+	var out api.SessionResponse
+	err := c.do(ctx, http.MethodPut, api.PasswordPath, req, &out)
+	return out, err
+}
+
 func (c *Client) Logout(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, api.LogoutPath, nil, nil)
 }

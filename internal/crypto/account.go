@@ -130,6 +130,13 @@ func (c *RecoveryCode) String() string {
 	return strings.Join(groups, "-")
 }
 
+// AuthKey proves knowledge of the recovery code to the server, which
+// stores only its hash.
+func (c *RecoveryCode) AuthKey() []byte {
+	k := deriveKey(c.secret[:], infoRecoveryAuth)
+	return k[:]
+}
+
 // SealIdentity seals id under the recovery code, bound to userID.
 func (c *RecoveryCode) SealIdentity(userID string, id *Identity) ([]byte, error) {
 	return seal(deriveKey(c.secret[:], infoRecovery), accountAD(userID), id.priv[:])

@@ -17,12 +17,13 @@ var ErrDecrypt = errors.New("decryption failed: the data was modified or does no
 
 // HKDF info strings. Changing one changes every derived key.
 const (
-	infoAuth      = "secr/v1/auth"
-	infoKEK       = "secr/v1/kek"
-	infoData      = "secr/v1/data"
-	infoRecovery  = "secr/v1/recovery"
-	infoTokenAuth = "secr/v1/token-auth"
-	infoTokenKey  = "secr/v1/token-key"
+	infoAuth         = "secr/v1/auth"
+	infoKEK          = "secr/v1/kek"
+	infoData         = "secr/v1/data"
+	infoRecovery     = "secr/v1/recovery"
+	infoRecoveryAuth = "secr/v1/recovery-auth"
+	infoTokenAuth    = "secr/v1/token-auth"
+	infoTokenKey     = "secr/v1/token-key"
 )
 
 func deriveKey(secret []byte, info string) [32]byte {

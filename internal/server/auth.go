@@ -158,6 +158,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 			return errBadRequest("key derivation parameters are weaker than this server accepts")
 		case len(req.SealedKey) == 0 || len(req.RecoverySealedKey) == 0:
 			return errBadRequest("sealed account keys are missing")
+		case len(req.RecoveryAuthKey) != 32:
+			return errBadRequest("recovery auth key must be 32 bytes")
 		}
 		if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
 			return errBadRequest("%v", err)
@@ -165,7 +167,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		kdf, _ := json.Marshal(req.KDF)
 		u := store.User{
 			ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdf), AuthHash: hashSecret(req.AuthKey),
-			PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey, CreatedAt: s.now(),
+			PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
+			RecoveryAuthHash: hashSecret(req.RecoveryAuthKey), CreatedAt: s.now(),
 		}
 		if err := s.store.CreateUser(r.Context(), u); err != nil {
 			if errors.Is(err, store.ErrExists) {
@@ -213,25 +216,109 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		keys := []string{"email|" + email, "addr|" + clientAddr(r)}
-		if wait := s.limiter.wait(keys...); wait > 0 {
-			return &httpError{http.StatusTooManyRequests, api.CodeRateLimited,
-				"too many failed logins: try again in " + formatSeconds(wait), wait}
-		}
-		u, err := s.store.UserByEmail(r.Context(), email)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		u, err := s.proveAccount(r, email, req.AuthKey, nil)
+		if err != nil {
 			return err
 		}
-		want := dummyHash
+		return s.startSession(w, r, u, http.StatusOK)
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// proveAccount checks a password's auth key, or with recoveryAuthKey set
+// a recovery code's, for email. Failures are rate limited per account and
+// per client address, and an unknown email costs the same comparison.
+func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAuthKey []byte) (store.User, error) {
+	keys := []string{"email|" + email, "addr|" + clientAddr(r)}
+	if wait := s.limiter.wait(keys...); wait > 0 {
+		return store.User{}, &httpError{http.StatusTooManyRequests, api.CodeRateLimited,
+			"too many failed logins: try again in " + formatSeconds(wait), wait}
+	}
+	u, err := s.store.UserByEmail(r.Context(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, err
+	}
+	proof, want := authKey, dummyHash
+	if err == nil {
+		want = u.AuthHash
+	}
+	if len(recoveryAuthKey) > 0 {
+		proof = recoveryAuthKey
 		if err == nil {
-			want = u.AuthHash
+			want = u.RecoveryAuthHash
 		}
-		if subtle.ConstantTimeCompare(hashSecret(req.AuthKey), want) != 1 || err != nil {
-			s.limiter.fail(keys...)
-			s.log.InfoContext(r.Context(), "login failed", "remote", clientAddr(r))
-			return errUnauthorized("incorrect email or password")
+	}
+	if subtle.ConstantTimeCompare(hashSecret(proof), want) != 1 || err != nil {
+		s.limiter.fail(keys...)
+		s.log.InfoContext(r.Context(), "login failed", "remote", clientAddr(r))
+		if len(recoveryAuthKey) > 0 {
+			return store.User{}, errUnauthorized("incorrect email or recovery code")
 		}
-		s.limiter.reset(keys[0])
+		return store.User{}, errUnauthorized("incorrect email or password")
+	}
+	s.limiter.reset(keys[0])
+	return u, nil
+}
+
+func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		var req api.RecoverRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		email, err := normalizeEmail(req.Email)
+		if err != nil {
+			return err
+		}
+		if len(req.RecoveryAuthKey) != 32 {
+			return errBadRequest("recovery auth key must be 32 bytes")
+		}
+		u, err := s.proveAccount(r, email, nil, req.RecoveryAuthKey)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, api.RecoverResponse{
+			User:              api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
+			RecoverySealedKey: u.RecoverySealedKey,
+		})
+		return nil
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		var req api.ChangePasswordRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		email, err := normalizeEmail(req.Email)
+		if err != nil {
+			return err
+		}
+		min := defaultKDF()
+		switch {
+		case (len(req.CurrentAuthKey) == 32) == (len(req.RecoveryAuthKey) == 32):
+			return errBadRequest("prove the account with either the current password or the recovery code")
+		case len(req.Salt) != crypto.SaltSize || len(req.AuthKey) != 32 || len(req.SealedKey) == 0:
+			return errBadRequest("malformed new credentials")
+		case req.KDF.Time < min.Time || req.KDF.MemoryKiB < min.MemoryKiB || req.KDF.Threads < min.Threads:
+			return errBadRequest("key derivation parameters are weaker than this server accepts")
+		}
+		u, err := s.proveAccount(r, email, req.CurrentAuthKey, req.RecoveryAuthKey)
+		if err != nil {
+			return err
+		}
+		kdf, _ := json.Marshal(req.KDF)
+		if err := s.store.UpdatePassword(r.Context(), u.ID, req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey); err != nil {
+			return err
+		}
+		u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey
+		s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
 		return s.startSession(w, r, u, http.StatusOK)
 	}()
 	if err != nil {

@@ -76,6 +76,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+api.SignupPath, s.handleSignup)
 	m.HandleFunc("POST "+api.LoginPath, s.handleLogin)
 	m.HandleFunc("POST "+api.LogoutPath, s.authed(s.handleLogout))
+	m.HandleFunc("POST "+api.RecoverPath, s.handleRecover)
+	m.HandleFunc("PUT "+api.PasswordPath, s.handleChangePassword)
 	m.HandleFunc("GET "+api.WhoAmIPath, s.authed(s.handleWhoAmI))
 	m.HandleFunc("GET "+api.TokenSnapshotPath, s.authed(s.handleTokenSnapshot))
 	m.HandleFunc("GET "+api.TokenEventsPath, s.authed(s.handleTokenEvents))

@@ -110,16 +110,19 @@ func (e *env) signup(email string) user {
 	e.t.Helper()
 	id, _ := crypto.GenerateIdentity()
 	uid := crypto.NewID("usr")
-	authKey := bytes.Repeat([]byte{byte(len(email))}, 32)
 	salt, _ := crypto.GenerateSalt()
 	kdf := defaultKDF()
 	var resp api.SessionResponse
 	e.must("", "POST", api.SignupPath, api.SignupRequest{
-		UserID: uid, Email: email, Salt: salt, KDF: kdf, AuthKey: authKey, PublicKey: id.Recipient().String(),
-		SealedKey: []byte("sealed"), RecoverySealedKey: []byte("sealed"),
+		UserID: uid, Email: email, Salt: salt, KDF: kdf, AuthKey: authKey(email), PublicKey: id.Recipient().String(),
+		SealedKey: []byte("sealed"), RecoverySealedKey: []byte("recovery-sealed"), RecoveryAuthKey: recoveryKey(email),
 	}, &resp, http.StatusCreated)
 	return user{auth: "Bearer " + resp.Token, id: id, uid: uid}
 }
+
+// authKey and recoveryKey are the test users' stand-ins for derived keys.
+func authKey(email string) []byte     { return bytes.Repeat([]byte{byte(len(email))}, 32) }
+func recoveryKey(email string) []byte { return bytes.Repeat([]byte{byte(len(email) + 100)}, 32) }
 
 type project struct {
 	envIDs map[string]string
@@ -381,7 +384,7 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("after %d failures: %d %s", freeFailures, status, body)
 	}
 	// Even the right key waits: the limit is checked first.
-	good := api.LoginRequest{Email: "ada@example.com", AuthKey: bytes.Repeat([]byte{byte(len("ada@example.com"))}, 32)}
+	good := api.LoginRequest{Email: "ada@example.com", AuthKey: authKey("ada@example.com")}
 	if status, _ := e.call("", "POST", api.LoginPath, good); status != http.StatusTooManyRequests {
 		t.Fatalf("correct login during lockout: %d", status)
 	}
@@ -418,7 +421,8 @@ func TestSignupPolicyAndValidation(t *testing.T) {
 	closed := newEnv(t, false)
 	id, _ := crypto.GenerateIdentity()
 	req := api.SignupRequest{UserID: crypto.NewID("usr"), Email: "ada@example.com", Salt: make([]byte, 16), KDF: defaultKDF(),
-		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("s"), RecoverySealedKey: []byte("s")}
+		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("s"), RecoverySealedKey: []byte("s"),
+		RecoveryAuthKey: make([]byte, 32)}
 	if status, body := closed.call("", "POST", api.SignupPath, req); status != http.StatusForbidden || !strings.Contains(body, "closed") {
 		t.Fatalf("closed signup: %d %s", status, body)
 	}
@@ -463,4 +467,59 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if !strings.Contains(logs, `route="POST /v1/orgs/{org}/projects/{project}/envs/{env}/revisions" status=201`) {
 		t.Errorf("request log missing:\n%s", logs)
 	}
+}
+
+func TestChangePasswordAndRecover(t *testing.T) {
+	e := newEnv(t, true)
+	ada := e.signup("ada@example.com")
+	const email = "ada@example.com"
+	newCreds := func(n byte) api.ChangePasswordRequest {
+		return api.ChangePasswordRequest{Email: email, Salt: bytes.Repeat([]byte{n}, 16), KDF: defaultKDF(),
+			AuthKey: bytes.Repeat([]byte{n}, 32), SealedKey: []byte{n}}
+	}
+	// Wrong proofs change nothing.
+	req := newCreds(1)
+	req.CurrentAuthKey = make([]byte, 32)
+	if status, body := e.call("", "PUT", api.PasswordPath, req); status != http.StatusUnauthorized || !strings.Contains(body, "incorrect email or password") {
+		t.Fatalf("wrong current password: %d %s", status, body)
+	}
+	req.CurrentAuthKey, req.RecoveryAuthKey = authKey(email), recoveryKey(email)
+	if status, _ := e.call("", "PUT", api.PasswordPath, req); status != http.StatusBadRequest {
+		t.Fatalf("two proofs at once: %d", status)
+	}
+	// With the current password: new credentials, old sessions end.
+	req = newCreds(1)
+	req.CurrentAuthKey = authKey(email)
+	var sess api.SessionResponse
+	e.must("", "PUT", api.PasswordPath, req, &sess, http.StatusOK)
+	if status, _ := e.call(ada.auth, "GET", api.WhoAmIPath, nil); status != http.StatusUnauthorized {
+		t.Fatalf("old session survived a password change: %d", status)
+	}
+	e.must("Bearer "+sess.Token, "GET", api.WhoAmIPath, nil, nil, http.StatusOK)
+	if status, _ := e.call("", "POST", api.LoginPath, api.LoginRequest{Email: email, AuthKey: authKey(email)}); status != http.StatusUnauthorized {
+		t.Fatalf("old password still logs in: %d", status)
+	}
+	e.must("", "POST", api.LoginPath, api.LoginRequest{Email: email, AuthKey: bytes.Repeat([]byte{1}, 32)}, nil, http.StatusOK)
+	var params api.AuthParamsResponse
+	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: email}, &params, http.StatusOK)
+	if !bytes.Equal(params.Salt, bytes.Repeat([]byte{1}, 16)) {
+		t.Fatalf("salt not replaced: %x", params.Salt)
+	}
+
+	// Recovery: the sealed copy comes back only for the right code.
+	if status, body := e.call("", "POST", api.RecoverPath, api.RecoverRequest{Email: email, RecoveryAuthKey: make([]byte, 32)}); status != http.StatusUnauthorized || !strings.Contains(body, "recovery code") || strings.Contains(body, "recovery-sealed") {
+		t.Fatalf("wrong recovery code: %d %s", status, body)
+	}
+	if status, body := e.call("", "POST", api.RecoverPath, api.RecoverRequest{Email: "nobody@example.com", RecoveryAuthKey: recoveryKey(email)}); status != http.StatusUnauthorized {
+		t.Fatalf("unknown email: %d %s", status, body)
+	}
+	var rec api.RecoverResponse
+	e.must("", "POST", api.RecoverPath, api.RecoverRequest{Email: email, RecoveryAuthKey: recoveryKey(email)}, &rec, http.StatusOK)
+	if string(rec.RecoverySealedKey) != "recovery-sealed" || rec.User.ID != ada.uid {
+		t.Fatalf("recover: %+v", rec)
+	}
+	req = newCreds(2)
+	req.RecoveryAuthKey = recoveryKey(email)
+	e.must("", "PUT", api.PasswordPath, req, nil, http.StatusOK)
+	e.must("", "POST", api.LoginPath, api.LoginRequest{Email: email, AuthKey: bytes.Repeat([]byte{2}, 32)}, nil, http.StatusOK)
 }

@@ -35,7 +35,10 @@ type User struct {
 	PublicKey         string
 	SealedKey         []byte
 	RecoverySealedKey []byte
-	CreatedAt         time.Time
+	// RecoveryAuthHash is the hash of the key derived from the recovery
+	// code that proves it, for `secr recover`.
+	RecoveryAuthHash []byte
+	CreatedAt        time.Time
 }
 
 type Session struct {
@@ -134,6 +137,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
+	// UpdatePassword replaces the password-derived parts of an account
+	// (salt, KDF parameters, auth hash, sealed key) and ends all its sessions.
+	UpdatePassword(ctx context.Context, userID string, salt []byte, kdf string, authHash, sealedKey []byte) error
 
 	CreateSession(ctx context.Context, s Session) error
 	// SessionUser returns a session and its user in one query.

@@ -20,6 +20,7 @@ var migrations = []string{
 		public_key TEXT NOT NULL,
 		sealed_key BLOB NOT NULL,
 		recovery_sealed_key BLOB NOT NULL,
+		recovery_auth_hash BLOB NOT NULL,
 		created_at BIGINT NOT NULL
 	);
 	CREATE TABLE sessions (

@@ -187,17 +187,16 @@ func (s *Store) ServerSecret(ctx context.Context) ([]byte, error) {
 }
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	return s.exec(ctx, s.db, `INSERT INTO users (id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Salt, u.KDF, u.AuthHash, u.PublicKey, u.SealedKey, u.RecoverySealedKey, ms(u.CreatedAt))
+	return s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Salt, u.KDF, u.AuthHash, u.PublicKey, u.SealedKey, u.RecoverySealedKey, u.RecoveryAuthHash, ms(u.CreatedAt))
 }
 
-const userCols = `id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, created_at`
+const userCols = `id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, recovery_auth_hash, created_at`
 
 func (s *Store) scanUser(row *sql.Row) (store.User, error) {
 	var u store.User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &created)
+	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &created)
 	u.CreatedAt = fromMS(created)
 	return u, s.classify(err)
 }
@@ -210,6 +209,20 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	return s.scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
 }
 
+func (s *Store) UpdatePassword(ctx context.Context, userID string, salt []byte, kdf string, authHash, sealedKey []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET salt = ?, kdf = ?, auth_hash = ?, sealed_key = ? WHERE id = ?`),
+			salt, kdf, authHash, sealedKey, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	})
+}
+
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 	return s.exec(ctx, s.db, `INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)`,
 		se.TokenHash, se.UserID, ms(se.ExpiresAt), ms(se.CreatedAt))
@@ -220,10 +233,10 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 	var u store.User
 	var exp, created, uCreated int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT s.token_hash, s.user_id, s.expires_at, s.created_at,
-		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.sealed_key, u.recovery_sealed_key, u.created_at
+		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.sealed_key, u.recovery_sealed_key, u.recovery_auth_hash, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`), hash).
 		Scan(&se.TokenHash, &se.UserID, &exp, &created,
-			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &uCreated)
+			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &uCreated)
 	se.ExpiresAt, se.CreatedAt, u.CreatedAt = fromMS(exp), fromMS(created), fromMS(uCreated)
 	return se, u, s.classify(err)
 }

@@ -57,7 +57,7 @@ func testServerSecret(t *testing.T, s store.Store) {
 
 func user(id, email string) store.User {
 	return store.User{ID: id, Email: email, Salt: []byte("salt"), KDF: `{"t":3}`, AuthHash: []byte("hash"),
-		PublicKey: "pk", SealedKey: []byte("sealed"), RecoverySealedKey: []byte("rec"), CreatedAt: now()}
+		PublicKey: "pk", SealedKey: []byte("sealed"), RecoverySealedKey: []byte("rec"), RecoveryAuthHash: []byte("rh"), CreatedAt: now()}
 }
 
 func testUsers(t *testing.T, s store.Store) {
@@ -76,6 +76,19 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	if _, err := s.UserByID(ctx, "usr_none"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing user: %v", err)
+	}
+	must(t, s.CreateSession(ctx, store.Session{TokenHash: []byte("s1"), UserID: "usr_a", ExpiresAt: now().Add(time.Hour), CreatedAt: now()}))
+	must(t, s.UpdatePassword(ctx, "usr_a", []byte("salt2"), `{"t":4}`, []byte("hash2"), []byte("sealed2")))
+	got, err = s.UserByID(ctx, "usr_a")
+	must(t, err)
+	if string(got.Salt) != "salt2" || string(got.AuthHash) != "hash2" || string(got.SealedKey) != "sealed2" || string(got.RecoveryAuthHash) != "rh" {
+		t.Fatalf("after password change: %+v", got)
+	}
+	if _, _, err := s.SessionUser(ctx, []byte("s1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session survived the password change: %v", err)
+	}
+	if err := s.UpdatePassword(ctx, "usr_none", nil, "", nil, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("password change of a missing user: %v", err)
 	}
 }
 
