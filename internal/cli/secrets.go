@@ -219,7 +219,7 @@ func newSecretsListCmd(d *Deps) *cobra.Command {
 					it.Value, shown = &v, v
 				}
 				items = append(items, it)
-				rows = append(rows, []string{n, strconv.Quote(shown)[1 : len(strconv.Quote(shown))-1]})
+				rows = append(rows, []string{n, displayValue(shown)})
 			}
 			if jsonOut {
 				return d.IO.JSON(map[string]any{"environment": st.snap.Environment.Name, "revision": st.rev, "secrets": items})
@@ -235,6 +235,13 @@ func newSecretsListCmd(d *Deps) *cobra.Command {
 	c.Flags().BoolVar(&reveal, "reveal", false, "show the values")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
 	return c
+}
+
+// displayValue keeps a table row on one line: control characters (the
+// newlines of a PEM key) are shown escaped.
+func displayValue(v string) string {
+	q := strconv.Quote(v)
+	return q[1 : len(q)-1]
 }
 
 func newSecretsDeleteCmd(d *Deps) *cobra.Command {
