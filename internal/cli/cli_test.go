@@ -170,3 +170,17 @@ func TestTokenFromFile(t *testing.T) {
 		t.Fatalf("missing token file: %v", err)
 	}
 }
+
+func TestRootBuildsOnlyTheNamedCommand(t *testing.T) {
+	d := SystemDeps()
+	if n := len(newRoot(d, []string{"run", "--", "true"}).Commands()); n != 1 {
+		t.Fatalf("secr run built %d commands", n)
+	}
+	full := newRoot(d, []string{"--help"})
+	if n := len(full.Commands()); n != len(commands) {
+		t.Fatalf("secr --help built %d commands, want %d", n, len(commands))
+	}
+	if c, _, err := full.Find([]string{"secrets", "export"}); err != nil || c.Name() != "export" {
+		t.Fatalf("secrets export not found: %v", err)
+	}
+}
