@@ -23,6 +23,18 @@ type IOStreams struct {
 	inTTY, outTTY, errTTY bool
 	inFd                  int
 	lines                 *bufio.Reader // for ReadLine: one reader, so no line is lost to buffering
+	rawTerminal           bool          // the terminal is in raw mode: lines end with CR LF
+}
+
+// SetRawTerminal says that the terminal is in raw mode (secr run --mask
+// on a pty), where a bare LF would not return the cursor.
+func (s *IOStreams) SetRawTerminal(raw bool) { s.rawTerminal = raw }
+
+func (s *IOStreams) eol() string {
+	if s.rawTerminal {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // SystemIO returns the process's streams.
@@ -77,12 +89,12 @@ func (s *IOStreams) ReadLine() (string, error) {
 
 // Warnf prints "secr: warning: ..." on stderr.
 func (s *IOStreams) Warnf(format string, args ...any) {
-	fmt.Fprintf(s.ErrOut, "secr: warning: "+format+"\n", args...)
+	fmt.Fprintf(s.ErrOut, "secr: warning: "+format+s.eol(), args...)
 }
 
 // Infof prints a message on stderr.
 func (s *IOStreams) Infof(format string, args ...any) {
-	fmt.Fprintf(s.ErrOut, format+"\n", args...)
+	fmt.Fprintf(s.ErrOut, format+s.eol(), args...)
 }
 
 // JSON writes v to Out as indented JSON.

@@ -202,6 +202,7 @@ func (o *runOptions) supervise(ctx context.Context, s *session, t target, cmd *r
 		masks = []*runner.Masker{outMask, errMask}
 		so.Stdout, so.Stderr = outMask, errMask
 		so.PTY = d.IO.IsStdoutTTY() && term.IsTerminal(int(os.Stdout.Fd()))
+		d.IO.SetRawTerminal(so.PTY && d.IO.IsStdinTTY())
 		so.Flush = func() { outMask.Flush(); errMask.Flush() }
 	}
 	var mount *runner.Mount

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -82,7 +83,8 @@ func Supervise(cmd *Command, o SpawnOptions, changes <-chan Change) (int, error)
 		}
 	}
 
-	c, err := start(cmd, o, m)
+	kb := &keyboard{}
+	c, err := start(cmd, o, m, kb)
 	if err != nil {
 		return 0, err
 	}
@@ -129,7 +131,7 @@ func Supervise(cmd *Command, o SpawnOptions, changes <-chan Change) (int, error)
 			if next == nil || terminating {
 				return status, nil
 			}
-			if c, err = start(next, o, m); err != nil {
+			if c, err = start(next, o, m, kb); err != nil {
 				return 0, err
 			}
 			next, kill = nil, nil
@@ -169,7 +171,38 @@ func finish(c *child, o SpawnOptions) {
 	}
 }
 
-func start(cmd *Command, o SpawnOptions, m mode) (*child, error) {
+// keyboard copies secr's stdin to the current child's pseudo-terminal.
+// One reader for the whole supervision, so that a restarted child does
+// not compete with a stale copier for keystrokes.
+type keyboard struct {
+	mu      sync.Mutex
+	current *os.File
+	once    sync.Once
+}
+
+func (k *keyboard) attach(ptmx *os.File) {
+	k.mu.Lock()
+	k.current = ptmx
+	k.mu.Unlock()
+	k.once.Do(func() {
+		go func() {
+			buf := make([]byte, 1024)
+			for {
+				n, err := os.Stdin.Read(buf)
+				k.mu.Lock()
+				if n > 0 && k.current != nil {
+					_, _ = k.current.Write(buf[:n])
+				}
+				k.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+func start(cmd *Command, o SpawnOptions, m mode, kb *keyboard) (*child, error) {
 	ec := exec.Command(cmd.Path)
 	ec.Args, ec.Env = cmd.Args, cmd.Env
 	c := &child{cmd: ec}
@@ -181,7 +214,7 @@ func start(cmd *Command, o SpawnOptions, m mode) (*child, error) {
 		}
 		_ = pty.InheritSize(os.Stdin, ptmx)
 		c.ptmx, c.pid, c.group = ptmx, ec.Process.Pid, true
-		go func() { _, _ = io.Copy(ptmx, os.Stdin) }()
+		kb.attach(ptmx)
 		c.copying = make(chan struct{})
 		go func() {
 			defer close(c.copying)
