@@ -95,93 +95,89 @@ func defaultKDF() api.KDF {
 	return api.KDF{Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
 }
 
-func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		var req api.AuthParamsRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
-		email, err := normalizeEmail(req.Email)
-		if err != nil {
-			return err
-		}
-		u, err := s.store.UserByEmail(r.Context(), email)
-		if err == nil {
-			var kdf api.KDF
-			if err := json.Unmarshal([]byte(u.KDF), &kdf); err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: u.Salt, KDF: kdf})
-			return nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		// Unknown email: a stable fake salt, so this endpoint does not
-		// reveal who has an account.
-		secret, err := s.store.ServerSecret(r.Context())
-		if err != nil {
-			return err
-		}
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte("fake-salt|" + email))
-		writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: mac.Sum(nil)[:crypto.SaltSize], KDF: defaultKDF()})
-		return nil
-	}()
-	if err != nil {
-		s.writeError(w, r, err)
-	}
+// weakKDF reports whether k costs less than DESIGN §3.1's parameters in any
+// dimension.
+func weakKDF(k api.KDF) bool {
+	min := defaultKDF()
+	return k.Time < min.Time || k.MemoryKiB < min.MemoryKiB || k.Threads < min.Threads
 }
 
-func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		if !s.signupOpen {
-			return errForbidden("sign-up is closed on this server: ask its administrator for an account")
-		}
-		var req api.SignupRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
-		email, err := normalizeEmail(req.Email)
-		if err != nil {
-			return err
-		}
-		min := defaultKDF()
-		switch {
-		case !api.ValidID("usr", req.UserID):
-			return errBadRequest("malformed user id")
-		case len(req.Salt) != crypto.SaltSize:
-			return errBadRequest("salt must be %d bytes", crypto.SaltSize)
-		case len(req.AuthKey) != 32:
-			return errBadRequest("auth key must be 32 bytes")
-		case req.KDF.Time < min.Time || req.KDF.MemoryKiB < min.MemoryKiB || req.KDF.Threads < min.Threads:
-			return errBadRequest("key derivation parameters are weaker than this server accepts")
-		case len(req.SealedKey) == 0 || len(req.RecoverySealedKey) == 0:
-			return errBadRequest("sealed account keys are missing")
-		case len(req.RecoveryAuthKey) != 32:
-			return errBadRequest("recovery auth key must be 32 bytes")
-		}
-		if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
-			return errBadRequest("%v", err)
-		}
-		kdf, _ := json.Marshal(req.KDF)
-		u := store.User{
-			ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdf), AuthHash: hashSecret(req.AuthKey),
-			PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
-			RecoveryAuthHash: hashSecret(req.RecoveryAuthKey), CreatedAt: s.now(),
-		}
-		if err := s.store.CreateUser(r.Context(), u); err != nil {
-			if errors.Is(err, store.ErrExists) {
-				return errConflict("an account for %s already exists: run 'secr login'", email)
-			}
-			return err
-		}
-		s.log.InfoContext(r.Context(), "user signed up", "user", u.ID)
-		return s.startSession(w, r, u, http.StatusCreated)
-	}()
-	if err != nil {
-		s.writeError(w, r, err)
+func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) error {
+	var req api.AuthParamsRequest
+	if err := decode(r, &req); err != nil {
+		return err
 	}
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(r.Context(), email)
+	if err == nil {
+		var kdf api.KDF
+		if err := json.Unmarshal([]byte(u.KDF), &kdf); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: u.Salt, KDF: kdf})
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// Unknown email: a stable fake salt, so this endpoint does not
+	// reveal who has an account.
+	secret, err := s.store.ServerSecret(r.Context())
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("fake-salt|" + email))
+	writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: mac.Sum(nil)[:crypto.SaltSize], KDF: defaultKDF()})
+	return nil
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
+	if !s.signupOpen {
+		return errForbidden("sign-up is closed on this server: ask its administrator for an account")
+	}
+	var req api.SignupRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !api.ValidID("usr", req.UserID):
+		return errBadRequest("malformed user id")
+	case len(req.Salt) != crypto.SaltSize:
+		return errBadRequest("salt must be %d bytes", crypto.SaltSize)
+	case len(req.AuthKey) != 32:
+		return errBadRequest("auth key must be 32 bytes")
+	case weakKDF(req.KDF):
+		return errBadRequest("key derivation parameters are weaker than this server accepts")
+	case len(req.SealedKey) == 0 || len(req.RecoverySealedKey) == 0:
+		return errBadRequest("sealed account keys are missing")
+	case len(req.RecoveryAuthKey) != 32:
+		return errBadRequest("recovery auth key must be 32 bytes")
+	}
+	if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
+		return errBadRequest("%v", err)
+	}
+	kdf, _ := json.Marshal(req.KDF)
+	u := store.User{
+		ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdf), AuthHash: hashSecret(req.AuthKey),
+		PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
+		RecoveryAuthHash: hashSecret(req.RecoveryAuthKey), CreatedAt: s.now(),
+	}
+	if err := s.store.CreateUser(r.Context(), u); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return errConflict("an account for %s already exists: run 'secr login'", email)
+		}
+		return err
+	}
+	s.log.InfoContext(r.Context(), "user signed up", "user", u.ID)
+	return s.startSession(w, r, u, http.StatusCreated)
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, status int) error {
@@ -206,25 +202,20 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 // dummyHash keeps the unknown-user path doing the same comparison work.
 var dummyHash = make([]byte, sha256.Size)
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		var req api.LoginRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
-		email, err := normalizeEmail(req.Email)
-		if err != nil {
-			return err
-		}
-		u, err := s.proveAccount(r, email, req.AuthKey, nil)
-		if err != nil {
-			return err
-		}
-		return s.startSession(w, r, u, http.StatusOK)
-	}()
-	if err != nil {
-		s.writeError(w, r, err)
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req api.LoginRequest
+	if err := decode(r, &req); err != nil {
+		return err
 	}
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	u, err := s.proveAccount(r, email, req.AuthKey, nil)
+	if err != nil {
+		return err
+	}
+	return s.startSession(w, r, u, http.StatusOK)
 }
 
 // proveAccount checks a password's auth key, or with recoveryAuthKey set
@@ -262,68 +253,57 @@ func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAu
 	return u, nil
 }
 
-func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		var req api.RecoverRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
-		email, err := normalizeEmail(req.Email)
-		if err != nil {
-			return err
-		}
-		if len(req.RecoveryAuthKey) != 32 {
-			return errBadRequest("recovery auth key must be 32 bytes")
-		}
-		u, err := s.proveAccount(r, email, nil, req.RecoveryAuthKey)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, api.RecoverResponse{
-			User:              api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
-			RecoverySealedKey: u.RecoverySealedKey,
-		})
-		return nil
-	}()
-	if err != nil {
-		s.writeError(w, r, err)
+func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) error {
+	var req api.RecoverRequest
+	if err := decode(r, &req); err != nil {
+		return err
 	}
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	if len(req.RecoveryAuthKey) != 32 {
+		return errBadRequest("recovery auth key must be 32 bytes")
+	}
+	u, err := s.proveAccount(r, email, nil, req.RecoveryAuthKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.RecoverResponse{
+		User:              api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
+		RecoverySealedKey: u.RecoverySealedKey,
+	})
+	return nil
 }
 
-func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		var req api.ChangePasswordRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
-		email, err := normalizeEmail(req.Email)
-		if err != nil {
-			return err
-		}
-		min := defaultKDF()
-		switch {
-		case (len(req.CurrentAuthKey) == 32) == (len(req.RecoveryAuthKey) == 32):
-			return errBadRequest("prove the account with either the current password or the recovery code")
-		case len(req.Salt) != crypto.SaltSize || len(req.AuthKey) != 32 || len(req.SealedKey) == 0:
-			return errBadRequest("malformed new credentials")
-		case req.KDF.Time < min.Time || req.KDF.MemoryKiB < min.MemoryKiB || req.KDF.Threads < min.Threads:
-			return errBadRequest("key derivation parameters are weaker than this server accepts")
-		}
-		u, err := s.proveAccount(r, email, req.CurrentAuthKey, req.RecoveryAuthKey)
-		if err != nil {
-			return err
-		}
-		kdf, _ := json.Marshal(req.KDF)
-		if err := s.store.UpdatePassword(r.Context(), u.ID, req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey); err != nil {
-			return err
-		}
-		u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey
-		s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
-		return s.startSession(w, r, u, http.StatusOK)
-	}()
-	if err != nil {
-		s.writeError(w, r, err)
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req api.ChangePasswordRequest
+	if err := decode(r, &req); err != nil {
+		return err
 	}
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	switch {
+	case (len(req.CurrentAuthKey) == 32) == (len(req.RecoveryAuthKey) == 32):
+		return errBadRequest("prove the account with either the current password or the recovery code")
+	case len(req.Salt) != crypto.SaltSize || len(req.AuthKey) != 32 || len(req.SealedKey) == 0:
+		return errBadRequest("malformed new credentials")
+	case weakKDF(req.KDF):
+		return errBadRequest("key derivation parameters are weaker than this server accepts")
+	}
+	u, err := s.proveAccount(r, email, req.CurrentAuthKey, req.RecoveryAuthKey)
+	if err != nil {
+		return err
+	}
+	kdf, _ := json.Marshal(req.KDF)
+	if err := s.store.UpdatePassword(r.Context(), u.ID, req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey); err != nil {
+		return err
+	}
+	u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey
+	s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
+	return s.startSession(w, r, u, http.StatusOK)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {

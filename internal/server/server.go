@@ -72,12 +72,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+api.HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	m.HandleFunc("POST "+api.AuthParamsPath, s.handleAuthParams)
-	m.HandleFunc("POST "+api.SignupPath, s.handleSignup)
-	m.HandleFunc("POST "+api.LoginPath, s.handleLogin)
+	m.HandleFunc("POST "+api.AuthParamsPath, s.public(s.handleAuthParams))
+	m.HandleFunc("POST "+api.SignupPath, s.public(s.handleSignup))
+	m.HandleFunc("POST "+api.LoginPath, s.public(s.handleLogin))
 	m.HandleFunc("POST "+api.LogoutPath, s.authed(s.handleLogout))
-	m.HandleFunc("POST "+api.RecoverPath, s.handleRecover)
-	m.HandleFunc("PUT "+api.PasswordPath, s.handleChangePassword)
+	m.HandleFunc("POST "+api.RecoverPath, s.public(s.handleRecover))
+	m.HandleFunc("PUT "+api.PasswordPath, s.public(s.handleChangePassword))
 	m.HandleFunc("GET "+api.WhoAmIPath, s.authed(s.handleWhoAmI))
 	m.HandleFunc("GET "+api.TokenSnapshotPath, s.authed(s.handleTokenSnapshot))
 	m.HandleFunc("GET "+api.TokenEventsPath, s.authed(s.handleTokenEvents))
@@ -205,6 +205,15 @@ func decode(r *http.Request, v any) error {
 
 // handlerFunc is a handler that returns its error for writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// public adapts a handler that needs no authentication.
+func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
 
 func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
