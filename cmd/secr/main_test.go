@@ -278,6 +278,25 @@ func cmdDBExec(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+func readCiphertext(ts *testscript.TestScript, db *sql.DB, env, rev string) []byte {
+	var ct []byte
+	q := `SELECT ciphertext FROM revisions WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
+	if err := db.QueryRow(q, rev, env).Scan(&ct); err != nil {
+		ts.Fatalf("read revision %s of %s: %v", rev, env, err)
+	}
+	return ct
+}
+
+func writeCiphertext(ts *testscript.TestScript, db *sql.DB, env, rev string, ct []byte) {
+	res, err := db.Exec(`UPDATE revisions SET ciphertext = ? WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`, ct, rev, env)
+	if err != nil {
+		ts.Fatalf("write revision %s of %s: %v", rev, env, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		ts.Fatalf("%s has no revision %s", env, rev)
+	}
+}
+
 // dbflip DB ENV REV: flip one bit in the middle of a stored ciphertext.
 func cmdDBFlip(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 {
@@ -285,16 +304,9 @@ func cmdDBFlip(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	db := openDB(ts, args[0])
 	defer db.Close()
-	var ct []byte
-	q := `SELECT ciphertext FROM revisions WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
-	if err := db.QueryRow(q, args[2], args[1]).Scan(&ct); err != nil {
-		ts.Fatalf("dbflip: %v", err)
-	}
+	ct := readCiphertext(ts, db, args[1], args[2])
 	ct[len(ct)/2] ^= 0x01
-	_, err := db.Exec(`UPDATE revisions SET ciphertext = ? WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`, ct, args[2], args[1])
-	if err != nil {
-		ts.Fatalf("dbflip: %v", err)
-	}
+	writeCiphertext(ts, db, args[1], args[2], ct)
 }
 
 // dbcopyrev DB FROM TO REV: put revision REV's ciphertext of environment
@@ -305,18 +317,7 @@ func cmdDBCopyRev(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	db := openDB(ts, args[0])
 	defer db.Close()
-	var ct []byte
-	q := `SELECT ciphertext FROM revisions WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
-	if err := db.QueryRow(q, args[3], args[1]).Scan(&ct); err != nil {
-		ts.Fatalf("dbcopyrev: %v", err)
-	}
-	res, err := db.Exec(`UPDATE revisions SET ciphertext = ? WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`, ct, args[3], args[2])
-	if err != nil {
-		ts.Fatalf("dbcopyrev: %v", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		ts.Fatalf("dbcopyrev: %s has no revision %s", args[2], args[3])
-	}
+	writeCiphertext(ts, db, args[2], args[3], readCiphertext(ts, db, args[1], args[3]))
 }
 
 // filemode FILE MODE: check a file's permission bits (octal).

@@ -361,9 +361,13 @@ func (s *session) checkRollback(env api.Environment, rev int64, marks config.Mar
 	if s.seen == nil {
 		return nil
 	}
-	if seen := marks.Get(s.api, env.ID); rev < seen {
+	seen := marks.Get(s.api, env.ID)
+	if rev < seen {
 		return withHint(fmt.Errorf("%w: got revision %d of environment %q, older than revision %d, which this machine has already seen: the server (or the offline cache) may be replaying old secrets",
 			ErrIntegrity, rev, env.Name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
+	}
+	if rev == seen {
+		return nil // nothing new: no second read of the state file on the run path
 	}
 	if err := s.seen.Record(s.api, env.ID, rev); err != nil {
 		s.d.IO.Warnf("could not record the revision seen (rollback detection is weaker): %v", err)

@@ -25,7 +25,6 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrNotFound     = errors.New("not found")
 	ErrConflict     = errors.New("conflict")
-	ErrRateLimited  = errors.New("rate limited")
 )
 
 // APIError is a non-2xx answer from the server. Message is the server's
@@ -55,8 +54,6 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusNotFound
 	case ErrConflict:
 		return e.Status == http.StatusConflict
-	case ErrRateLimited:
-		return e.Status == http.StatusTooManyRequests
 	}
 	return false
 }

@@ -143,7 +143,7 @@ func (p *parser) next() (Entry, bool, error) {
 		return Entry{}, false, p.errorf(line, "expected NAME=value")
 	}
 	if !ValidName(name) {
-		return Entry{}, false, p.errorf(line, "invalid variable name %q: use letters, digits and _, not starting with a digit", name)
+		return Entry{}, false, p.errorf(line, "invalid variable name %s: use letters, digits and _, not starting with a digit", showName(name))
 	}
 	p.pos++ // '='
 	p.skipBlank()
@@ -214,6 +214,22 @@ func (p *parser) value(line int) (string, error) {
 		}
 		return strings.TrimRight(raw, " \t"), nil
 	}
+}
+
+// showName quotes an invalid name for an error message when it looks like a
+// mistyped name (MY-VAR, 1PORT). Anything else may be a value pasted onto a
+// line of its own, and is not repeated.
+func showName(name string) string {
+	if len(name) > 64 {
+		return "(not shown: it may be a value)"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return "(not shown: it may be a value)"
+		}
+	}
+	return fmt.Sprintf("%q", name)
 }
 
 // Quote returns value as a .env value that Parse reads back unchanged.

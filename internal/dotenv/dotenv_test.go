@@ -87,6 +87,12 @@ func TestErrorDoesNotLeakValue(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "sk_live") {
 		t.Fatalf("error %v leaks the value", err)
 	}
+	// A base64 secret pasted on a line of its own reads as an invalid name
+	// followed by "=": the error must not repeat it.
+	_, err = Parse("f", []byte("A=1\nc2stbGl2ZS9z+ZWNyZXQ/dmFsdWU=\n"))
+	if err == nil || strings.Contains(err.Error(), "c2stbGl2") || !strings.Contains(err.Error(), "f:2: invalid variable name (not shown") {
+		t.Fatalf("error %v repeats what may be a value", err)
+	}
 }
 
 var roundTripSeeds = []string{
