@@ -5,10 +5,21 @@ import (
 	"context"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/secr-dev/secr/internal/cli"
+	"github.com/secr-dev/secr/internal/serve"
 )
 
 func main() {
-	err := cli.Run(context.Background(), os.Args[1:], cli.SystemDeps())
-	os.Exit(cli.Report(err, os.Stderr))
+	os.Exit(run(os.Args[1:]))
+}
+
+// run wires the CLI to the real process and the server command, and
+// returns the exit code.
+func run(args []string) int {
+	d := cli.SystemDeps()
+	d.Server = func() *cobra.Command { return serve.NewCommand(d.Getenv) }
+	err := cli.Run(context.Background(), args, d)
+	return cli.Report(err, d.IO.ErrOut)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -32,18 +31,13 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
-
-	"github.com/secr-dev/secr/internal/cli"
 )
 
 // TestMain lets the test binary act as the real secr binary inside scripts:
 // "exec secr ..." starts a new process running main.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"secr": func() {
-			err := cli.Run(context.Background(), os.Args[1:], cli.SystemDeps())
-			os.Exit(cli.Report(err, os.Stderr))
-		},
+		"secr": func() { os.Exit(run(os.Args[1:])) },
 	})
 }
 

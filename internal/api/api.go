@@ -6,9 +6,14 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/secr-dev/secr/internal/kdf"
 )
 
 // Error codes of the error envelope.
@@ -38,12 +43,8 @@ const (
 	SchemeToken  = "SecrToken"
 )
 
-// KDF mirrors the Argon2id parameters stored with a user.
-type KDF struct {
-	Time      uint32 `json:"t"`
-	MemoryKiB uint32 `json:"m"`
-	Threads   uint8  `json:"p"`
-}
+// KDF is the Argon2id parameters stored with a user.
+type KDF = kdf.Params
 
 type AuthParamsRequest struct {
 	Email string `json:"email"`
@@ -238,19 +239,47 @@ func ValidSlug(s string) bool {
 
 func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
-// Route paths. Names are path-escaped.
-func OrgsPath() string { return "/v1/orgs" }
-func ProjectsPath(org string) string {
-	return "/v1/orgs/" + url.PathEscape(org) + "/projects"
+// Routes, as net/http ServeMux patterns without the method: the server
+// registers exactly these, and clients fill them in with Path, so there is
+// one source of truth for every URL.
+const (
+	OrgsRoute      = "/v1/orgs"
+	ProjectsRoute  = OrgsRoute + "/{org}/projects"
+	ProjectRoute   = ProjectsRoute + "/{project}"
+	EnvsRoute      = ProjectRoute + "/envs"
+	EnvRoute       = EnvsRoute + "/{env}"
+	SnapshotRoute  = EnvRoute + "/snapshot"
+	RevisionsRoute = EnvRoute + "/revisions"
+	EventsRoute    = EnvRoute + "/events"
+	TokensRoute    = ProjectRoute + "/tokens"
+	TokenRoute     = TokensRoute + "/{id}"
+)
+
+// Path fills route's {wildcards}, in order, with args, each path-escaped.
+// It panics when the counts differ: that is a bug in the caller, not input.
+func Path(route string, args ...string) string {
+	var b strings.Builder
+	n := 0
+	for {
+		open := strings.IndexByte(route, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(route[open:], '}')
+		if end < 0 || n >= len(args) {
+			panic("api.Path: route " + route + " needs more arguments")
+		}
+		b.WriteString(route[:open])
+		b.WriteString(url.PathEscape(args[n]))
+		n++
+		route = route[open+end+1:]
+	}
+	if n != len(args) {
+		panic("api.Path: too many arguments for route")
+	}
+	b.WriteString(route)
+	return b.String()
 }
-func ProjectPath(org, project string) string {
-	return ProjectsPath(org) + "/" + url.PathEscape(project)
-}
-func EnvsPath(org, project string) string { return ProjectPath(org, project) + "/envs" }
-func EnvPath(org, project, env string) string {
-	return EnvsPath(org, project) + "/" + url.PathEscape(env)
-}
-func TokensPath(org, project string) string { return ProjectPath(org, project) + "/tokens" }
 
 // RevisionEvent is the data of a "revision" Server-Sent Event on an
 // environment's events stream (…/envs/{env}/events, or TokenEventsPath):
@@ -296,4 +325,31 @@ func ValidID(prefix, id string) bool {
 		}
 	}
 	return true
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns prefix + "_" + 26 random base32 characters (128 bits). The
+// client makes the IDs it must know before the server does (a user ID bound
+// into the sealed account key, an environment ID bound into a wrapped key);
+// the server makes the others. ValidID checks the form.
+func NewID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// PublicKeyPrefix starts a principal's public key in its text form.
+const PublicKeyPrefix = "secrpk_"
+
+// ValidPublicKey reports whether s has the form of a principal's X25519
+// public key ("secrpk_" and 32 bytes in unpadded base64url), as
+// crypto.Recipient.String writes it. The server checks only the form.
+func ValidPublicKey(s string) bool {
+	rest, ok := strings.CutPrefix(s, PublicKeyPrefix)
+	if !ok {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil && len(b) == 32
 }

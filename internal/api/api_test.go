@@ -35,3 +35,36 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestPath(t *testing.T) {
+	for _, tc := range []struct {
+		route string
+		args  []string
+		want  string
+	}{
+		{OrgsRoute, nil, "/v1/orgs"},
+		{SnapshotRoute, []string{"acme", "web", "production"}, "/v1/orgs/acme/projects/web/envs/production/snapshot"},
+		{TokenRoute, []string{"a b", "w/x", "st_1"}, "/v1/orgs/a%20b/projects/w%2Fx/tokens/st_1"},
+	} {
+		if got := Path(tc.route, tc.args...); got != tc.want {
+			t.Errorf("Path(%q, %q) = %q, want %q", tc.route, tc.args, got, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"acme"}, {"acme", "web", "dev", "extra"}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Path(EnvRoute, %q) did not panic", args)
+				}
+			}()
+			Path(EnvRoute, args...)
+		}()
+	}
+}
+
+func TestNewID(t *testing.T) {
+	a, b := NewID("env"), NewID("env")
+	if a == b || !ValidID("env", a) || ValidID("usr", a) {
+		t.Fatalf("NewID: %q %q", a, b)
+	}
+}

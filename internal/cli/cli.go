@@ -16,9 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secr-dev/secr/internal/client"
-	"github.com/secr-dev/secr/internal/config"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/runner"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 // Deps is everything a command needs from the outside world.
@@ -30,6 +29,10 @@ type Deps struct {
 	LookPath func(string) (string, error)
 	// Exec replaces the process with the command (runner.Exec in production).
 	Exec func(*runner.Command) error
+	// Server builds the `secr server` command. It is injected by cmd/secr
+	// so that the client's commands do not link the server and its
+	// database drivers; nil means this build has no server.
+	Server func() *cobra.Command
 }
 
 // SystemDeps returns Deps wired to the real process.
@@ -134,6 +137,21 @@ over .secr.json, which wins over stored login defaults.`,
 	return root
 }
 
+// newServerCmd is the injected `secr server`, or a stand-in that says this
+// build has none.
+func newServerCmd(d *Deps) *cobra.Command {
+	if d.Server != nil {
+		return d.Server()
+	}
+	return &cobra.Command{
+		Use:   "server",
+		Short: "Run a secr server (not included in this build)",
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("this build of secr has no server: build ./cmd/secr")
+		},
+	}
+}
+
 // Exit codes. Documented in docs/cli.md.
 const (
 	ExitOK          = 0
@@ -146,28 +164,17 @@ const (
 	ExitNotFound    = 127
 )
 
-// ErrIntegrity marks data that failed authentication or a rollback check.
-var ErrIntegrity = errors.New("integrity check failed")
-
+// usageError is a command line that cannot work: a bad flag value, a
+// missing argument. Report exits with ExitUsage for any error that has an
+// IsUsage method (this one, the session library's and the server
+// command's).
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
+func (e *usageError) IsUsage() bool { return true }
 
 func usageErrorf(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
-}
-
-// hintError adds a "what to do next" line to an error.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
-
-func withHint(err error, format string, args ...any) error {
-	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
 }
 
 // Report prints err the way users see it and returns the exit code.
@@ -181,23 +188,22 @@ func Report(err error, stderr io.Writer) int {
 	}
 	msg := err.Error()
 	fmt.Fprintf(stderr, "secr: error: %s\n", msg)
-	var he *hintError
-	if errors.As(err, &he) {
-		fmt.Fprintf(stderr, "secr: hint: %s\n", he.hint)
+	if hint := session.Hint(err); hint != "" {
+		fmt.Fprintf(stderr, "secr: hint: %s\n", hint)
 	}
-	var ue *usageError
+	var usage interface{ IsUsage() bool }
 	var unreachable *client.UnreachableError
 	switch {
-	case errors.As(err, &ue) || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+	case errors.As(err, &usage) || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
 		strings.Contains(msg, "accepts ") || strings.Contains(msg, "requires at least"):
 		return ExitUsage
-	case errors.Is(err, ErrIntegrity) || errors.Is(err, crypto.ErrDecrypt):
+	case errors.Is(err, session.ErrIntegrity):
 		return ExitIntegrity
 	case errors.As(err, &unreachable):
 		return ExitUnreachable
-	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, errNotLoggedIn):
+	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, session.ErrNotLoggedIn):
 		return ExitAuth
-	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound) || errors.Is(err, errReadOnly):
+	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound) || errors.Is(err, session.ErrReadOnly):
 		return ExitNoAccess
 	case errors.Is(err, runner.ErrNotFound):
 		return ExitNotFound
@@ -205,7 +211,13 @@ func Report(err error, stderr io.Writer) int {
 	return ExitError
 }
 
-// dirs resolves the XDG directories from the injected environment.
-func (d *Deps) dirs() (config.Dirs, error) {
-	return config.ResolveDirs(d.Getenv)
+// withHint adds a "what to do next" line to an error.
+func withHint(err error, format string, args ...any) error {
+	return session.WithHint(err, format, args...)
+}
+
+// sessionOptions connects the session library to this command's
+// environment and streams.
+func (d *Deps) sessionOptions() session.Options {
+	return session.Options{Getenv: d.Getenv, Warnf: d.IO.Warnf, Infof: d.IO.Infof}
 }

@@ -10,56 +10,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/secr-dev/secr/internal/client"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/runner"
+	"github.com/secr-dev/secr/internal/session"
 )
 
-func TestTargetPrecedence(t *testing.T) {
+// TestResolveReadsProjectFile: commands resolve their target through the
+// .secr.json of the working directory, and a malformed one is an error.
+func TestResolveReadsProjectFile(t *testing.T) {
 	root := t.TempDir()
 	sub := filepath.Join(root, "a", "b")
 	os.MkdirAll(sub, 0o755)
-	os.WriteFile(filepath.Join(root, ".secr.json"), []byte(`{"org":"fileorg","project":"fileproj","environment":"staging","api":"http://file:1"}`), 0o644)
-	envs := map[string]string{}
-	d := &Deps{Getenv: func(k string) string { return envs[k] }, Getwd: func() (string, error) { return sub, nil }}
-	resolve := func(flags ...string) target {
-		t.Helper()
-		c := &cobra.Command{}
-		c.Flags().String("api", "", "")
-		var f targetFlags
-		f.addEnv(c)
-		if err := c.ParseFlags(flags); err != nil {
-			t.Fatal(err)
-		}
-		tg, err := d.resolveTarget(c, &f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tg
-	}
-	if got := resolve(); got.api != "http://file:1" || got.org != "fileorg" || got.project != "fileproj" || got.env != "staging" || got.envExplicit {
-		t.Fatalf(".secr.json: %+v", got)
-	}
-	envs["SECR_ENV"], envs["SECR_API_URL"] = "production", "http://env:2"
-	if got := resolve(); got.api != "http://env:2" || got.env != "production" || !got.envExplicit {
-		t.Fatalf("environment variables: %+v", got)
-	}
-	if got := resolve("--env", "preview", "--api", "http://flag:3", "--org", "flagorg"); got.api != "http://flag:3" || got.env != "preview" || got.org != "flagorg" || got.project != "fileproj" {
-		t.Fatalf("flags: %+v", got)
-	}
-	d.Getwd = func() (string, error) { return t.TempDir(), nil }
-	delete(envs, "SECR_ENV")
-	delete(envs, "SECR_API_URL")
-	if got := resolve(); got.api != DefaultAPI || got.env != "development" || got.org != "" {
-		t.Fatalf("defaults: %+v", got)
+	os.WriteFile(filepath.Join(root, ".secr.json"), []byte(`{"org":"fileorg","project":"fileproj","environment":"staging"}`), 0o644)
+	d := &Deps{Getenv: func(string) string { return "" }, Getwd: func() (string, error) { return sub, nil }}
+	f := &targetFlags{}
+	f.Org = "flagorg"
+	tg, err := d.resolve(f)
+	if err != nil || tg.Org != "flagorg" || tg.Project != "fileproj" || tg.Env != "staging" {
+		t.Fatalf("resolve: %+v, %v", tg, err)
 	}
 	os.WriteFile(filepath.Join(root, ".secr.json"), []byte(`{"org":"x","project":"y","enviroment":"typo"}`), 0o644)
-	d.Getwd = func() (string, error) { return sub, nil }
-	c := &cobra.Command{}
-	c.Flags().String("api", "", "")
-	if _, err := d.resolveTarget(c, &targetFlags{}); err == nil || !strings.Contains(err.Error(), `unknown field "enviroment"`) {
+	if _, err := d.resolve(&targetFlags{}); err == nil || !strings.Contains(err.Error(), `unknown field "enviroment"`) {
 		t.Fatalf("malformed .secr.json: %v", err)
 	}
 }
@@ -73,15 +44,17 @@ func TestReportExitCodes(t *testing.T) {
 		{nil, 0, ""},
 		{&runner.ExitError{Code: 42}, 42, ""},
 		{usageErrorf("bad flag"), ExitUsage, ""},
-		{withHint(fmt.Errorf("%w to x", errNotLoggedIn), "run 'secr login'"), ExitAuth, "secr: hint: run 'secr login'"},
+		{withHint(fmt.Errorf("%w to x", session.ErrNotLoggedIn), "run 'secr login'"), ExitAuth, "secr: hint: run 'secr login'"},
 		{&client.APIError{Status: 401, Message: "session expired"}, ExitAuth, ""},
 		{&client.APIError{Status: 404, Message: "org not found"}, ExitNoAccess, ""},
 		{&client.APIError{Status: 403, Message: "no key"}, ExitNoAccess, ""},
 		{&client.UnreachableError{URL: "http://x", Err: errors.New("refused")}, ExitUnreachable, ""},
-		{fmt.Errorf("%w: revision 3", ErrIntegrity), ExitIntegrity, ""},
-		{fmt.Errorf("open: %w", crypto.ErrDecrypt), ExitIntegrity, ""},
+		{fmt.Errorf("%w: revision 3", session.ErrIntegrity), ExitIntegrity, ""},
+		{fmt.Errorf("revision 3: %w", session.ErrNoChange), ExitError, ""},
 		{fmt.Errorf("%w: nope", runner.ErrNotFound), ExitNotFound, ""},
-		{withHint(errReadOnly, "x"), ExitNoAccess, "secr: hint: x"},
+		{withHint(session.ErrReadOnly, "x"), ExitNoAccess, "secr: hint: x"},
+		{session.Target{}.RequireOrg(), ExitUsage, "secr: hint: pass --org"},
+		{fmt.Errorf("wrapped: %w", usageErrorf("bad flag")), ExitUsage, ""},
 		{errors.New("other"), ExitError, ""},
 	} {
 		var buf bytes.Buffer
@@ -138,36 +111,6 @@ func TestPasswordNeedsTerminalOrStdin(t *testing.T) {
 	o = &accountOptions{d: &Deps{IO: io}, passwordStdin: true}
 	if pw, err := o.password(true); err != nil || pw != "hunter2hunter2" {
 		t.Fatalf("password from stdin: %q, %v", pw, err)
-	}
-}
-
-func TestTokenFromFile(t *testing.T) {
-	tok, _ := crypto.GenerateServiceToken()
-	path := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(path, []byte(tok.String()+"\n"), 0o600)
-	envs := map[string]string{"SECR_TOKEN_FILE": path, "HOME": t.TempDir()}
-	d := &Deps{Getenv: func(k string) string { return envs[k] }}
-	s, err := d.authenticate(target{api: DefaultAPI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.token == nil || s.token.ID() != tok.ID() {
-		t.Fatalf("token from SECR_TOKEN_FILE not used: %+v", s.token)
-	}
-	// SECR_TOKEN wins over the file.
-	other, _ := crypto.GenerateServiceToken()
-	envs["SECR_TOKEN"] = other.String()
-	if s, err := d.authenticate(target{api: DefaultAPI}); err != nil || s.token.ID() != other.ID() {
-		t.Fatalf("SECR_TOKEN did not win: %v", err)
-	}
-	delete(envs, "SECR_TOKEN")
-	os.WriteFile(path, []byte("secr_st_garbage"), 0o600)
-	if _, err := d.authenticate(target{api: DefaultAPI}); err == nil || !strings.HasPrefix(err.Error(), "SECR_TOKEN_FILE: malformed") || strings.Contains(err.Error(), "garbage") {
-		t.Fatalf("malformed token file: %v", err)
-	}
-	envs["SECR_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
-	if _, err := d.authenticate(target{api: DefaultAPI}); err == nil || !strings.Contains(err.Error(), "SECR_TOKEN_FILE") {
-		t.Fatalf("missing token file: %v", err)
 	}
 }
 

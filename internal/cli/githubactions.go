@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 // escapeCommandData escapes a workflow command's data the way the Actions
@@ -23,17 +23,15 @@ func escapeCommandData(s string) string {
 // delimiter, one append per variable. Empty values and values marked not
 // secret are not masked. No value is printed except inside ::add-mask::,
 // which the runner consumes.
-func exportGitHubActions(out io.Writer, envFile string, doc *envdoc.Doc) error {
+func exportGitHubActions(out io.Writer, envFile string, secrets []session.Secret) error {
 	if envFile == "" {
 		return usageErrorf("GITHUB_ENV is not set: --format github-actions runs inside a GitHub Actions step")
 	}
-	names := doc.Names()
 	var masks strings.Builder
-	for _, n := range names {
-		if err := envdoc.ValidateName(n); err != nil {
+	for _, sec := range secrets {
+		if err := session.ValidateName(sec.Name); err != nil {
 			return err
 		}
-		sec := doc.Secrets[n]
 		if sec.Value == "" || sec.NotSecret {
 			continue
 		}
@@ -54,8 +52,8 @@ func exportGitHubActions(out io.Writer, envFile string, doc *envdoc.Doc) error {
 		return fmt.Errorf("open GITHUB_ENV: %w", err)
 	}
 	defer f.Close()
-	for _, n := range names {
-		v := doc.Secrets[n].Value
+	for _, sec := range secrets {
+		n, v := sec.Name, sec.Value
 		delim, err := heredocDelimiter()
 		if err != nil {
 			return err

@@ -7,12 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secr-dev/secr/internal/envdoc"
 	"github.com/secr-dev/secr/internal/ghaenv"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 func TestExportGitHubActions(t *testing.T) {
-	doc := envdoc.New()
 	values := map[string]string{
 		"PEM":     "-----BEGIN KEY-----\nMIIBOgIBAAJB\n-----END KEY-----",
 		"INJECT":  "a\nEOF\nINJECTED=1\nghadelimiter_123\nsecr_00\r\nx%0AEVIL=1\n",
@@ -20,18 +19,17 @@ func TestExportGitHubActions(t *testing.T) {
 		"EMPTY":   "",
 		"PLAIN":   `it's "q" $x #y`,
 	}
+	var secrets []session.Secret
 	for n, v := range values {
-		if err := doc.Set(n, v, false); err != nil {
-			t.Fatal(err)
-		}
+		secrets = append(secrets, session.Secret{Name: n, Value: v})
 	}
-	doc.Set("PUBLIC_URL", "https://example.com", true)
+	secrets = append(secrets, session.Secret{Name: "PUBLIC_URL", Value: "https://example.com", NotSecret: true})
 	values["PUBLIC_URL"] = "https://example.com"
 
 	envFile := filepath.Join(t.TempDir(), "github_env")
 	os.WriteFile(envFile, []byte("EXISTING=1\n"), 0o600)
 	var out bytes.Buffer
-	if err := exportGitHubActions(&out, envFile, doc); err != nil {
+	if err := exportGitHubActions(&out, envFile, secrets); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(envFile)
@@ -70,7 +68,7 @@ func TestExportGitHubActions(t *testing.T) {
 	if masked["https://example.com"] || masked[""] {
 		t.Error("not-secret or empty values were masked")
 	}
-	if err := exportGitHubActions(&out, "", doc); err == nil {
+	if err := exportGitHubActions(&out, "", secrets); err == nil {
 		t.Error("exported without GITHUB_ENV")
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 type initOptions struct {
@@ -29,16 +31,19 @@ default environment (development unless --env), and the server when --api is
 given. It holds no secrets: commit it. secr finds it from any subdirectory.`,
 		Example: "  secr init --org acme --project web\n  secr init --org acme --project web --env staging --api https://secr.example.com",
 		Args:    cobra.NoArgs,
-		RunE:    func(c *cobra.Command, _ []string) error { return o.run(c) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.f.bind(c)
+			return runInit(c.Context(), o)
+		},
 	}
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.force, "force", false, "overwrite an existing .secr.json")
 	return c
 }
 
-func (o *initOptions) run(c *cobra.Command) error {
+func runInit(ctx context.Context, o *initOptions) error {
 	d := o.d
-	if o.f.org == "" || o.f.project == "" {
+	if o.f.Org == "" || o.f.Project == "" {
 		return usageErrorf("--org and --project are required (see 'secr projects list')")
 	}
 	wd, err := d.Getwd()
@@ -50,34 +55,33 @@ func (o *initOptions) run(c *cobra.Command) error {
 	if err != nil && !o.force {
 		return err
 	}
-	t := d.targetFrom(c, &o.f, proj)
-	t.org, t.project = o.f.org, o.f.project
-	t.env = first(o.f.env, "development")
+	t := session.ResolveTarget(o.f.Flags, d.Getenv, proj)
+	t.Env = o.f.Env
+	if t.Env == "" {
+		t.Env = "development"
+	}
 	// Check the project and environment exist when we can ask.
-	if s, err := d.authenticate(t); err == nil {
-		envs, err := s.client.ListEnvs(c.Context(), t.org, t.project)
+	if s, err := session.Authenticate(t, d.sessionOptions()); err == nil {
+		envs, err := s.ListEnvs(ctx, t)
 		if err != nil {
-			return explain(err)
+			return err
 		}
 		if !slices.ContainsFunc(envs, func(e api.Environment) bool {
-			return e.Name == t.env
+			return e.Name == t.Env
 		}) {
-			return withHint(usageErrorf("project %s/%s has no environment %q", t.org, t.project, t.env), "create it with 'secr envs create %s'", t.env)
+			return withHint(usageErrorf("project %s/%s has no environment %q", t.Org, t.Project, t.Env), "create it with 'secr envs create %s'", t.Env)
 		}
-	} else if errors.Is(err, errNotLoggedIn) {
-		d.IO.Warnf("not logged in, so %s/%s was not checked on the server", t.org, t.project)
+	} else if errors.Is(err, session.ErrNotLoggedIn) {
+		d.IO.Warnf("not logged in, so %s/%s was not checked on the server", t.Org, t.Project)
 	} else {
 		return err
 	}
-	p := &config.Project{Org: t.org, Project: t.project, Environment: t.env}
-	if apiFlag, _ := c.Flags().GetString("api"); apiFlag != "" {
-		p.API = apiFlag
-	}
+	p := &config.Project{Org: t.Org, Project: t.Project, Environment: t.Env, API: o.f.API}
 	path := filepath.Join(wd, config.ProjectFileName)
 	if err := config.WriteProject(path, p, o.force); err != nil {
 		return err
 	}
-	d.IO.Infof("Wrote %s: %s/%s, environment %s.", config.ProjectFileName, t.org, t.project, t.env)
+	d.IO.Infof("Wrote %s: %s/%s, environment %s.", config.ProjectFileName, t.Org, t.Project, t.Env)
 	if envFiles := dotenvFiles(wd); len(envFiles) > 0 {
 		d.IO.Infof("Found %s here. Move them into secr with 'secr secrets import %s', then delete them.",
 			strings.Join(envFiles, ", "), envFiles[0])

@@ -6,9 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/client"
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 func newPasswdCmd(d *Deps) *cobra.Command {
@@ -23,67 +21,33 @@ other session of your account is logged out.
 With --password-stdin, standard input holds the current password on the
 first line and the new one on the second.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return o.runPasswd(c) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.f.bind(c)
+			return runPasswd(c.Context(), o)
+		},
 	}
 	c.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the current and the new password from the first two lines of standard input")
 	return c
 }
 
-func (o *accountOptions) runPasswd(c *cobra.Command) error {
-	d := o.d
-	t, err := d.resolveTarget(c, &targetFlags{})
+func runPasswd(ctx context.Context, o *accountOptions) error {
+	s, _, err := o.d.authenticate(&o.f)
 	if err != nil {
 		return err
 	}
-	s, err := d.authenticate(t)
-	if err != nil {
-		return err
-	}
-	if s.login == nil {
+	if s.IsServiceToken() {
 		return usageErrorf("a service token has no password: unset SECR_TOKEN and log in")
 	}
-	o.email = s.login.Email
 	current, err := o.secret("Current password", false)
 	if err != nil {
 		return err
 	}
-	cl, _ := client.New(s.api)
-	params, err := cl.AuthParams(c.Context(), o.email)
-	if err != nil {
-		return explain(err)
-	}
-	kdf := crypto.KDFParams{Time: params.KDF.Time, MemoryKiB: params.KDF.MemoryKiB, Threads: params.KDF.Threads}
-	if !kdf.AtLeast(crypto.DefaultKDFParams()) {
-		return fmt.Errorf("the server asked for weaker password hashing than secr allows; refusing to send a login key")
-	}
-	currentKeys, err := crypto.DeriveAccountKeys([]byte(current), params.Salt, kdf)
+	acct, err := s.ChangePassword(ctx, current, o.newPassword)
 	if err != nil {
 		return err
 	}
-	return o.setPassword(c.Context(), cl, s.identity, s.login.UserID, api.ChangePasswordRequest{CurrentAuthKey: currentKeys.AuthKey()},
-		"Password changed. Other sessions were logged out.")
-}
-
-// setPassword derives keys for a new password, seals id under them, and
-// sends req (carrying its proof) to the server, then stores the new login.
-func (o *accountOptions) setPassword(ctx context.Context, cl *client.Client, id *crypto.Identity, userID string, req api.ChangePasswordRequest, done string) error {
-	salt, params, keys, err := o.newPassword()
-	if err != nil {
-		return err
-	}
-	sealed, err := keys.SealIdentity(userID, id)
-	if err != nil {
-		return err
-	}
-	req.Email, req.Salt, req.KDF, req.AuthKey, req.SealedKey = o.email, salt, apiKDF(params), keys.AuthKey(), sealed
-	resp, err := cl.ChangePassword(ctx, req)
-	if err != nil {
-		return explain(err)
-	}
-	if err := o.saveLogin(cl, resp, id); err != nil {
-		return err
-	}
-	o.d.IO.Infof("%s", done)
+	o.savedNotice(acct)
+	o.d.IO.Infof("Password changed. Other sessions were logged out.")
 	return nil
 }
 
@@ -101,40 +65,33 @@ With --password-stdin, standard input holds the recovery code on the first
 line and the new password on the second.`,
 		Example: "  secr recover --email ada@example.com",
 		Args:    cobra.NoArgs,
-		RunE:    func(c *cobra.Command, _ []string) error { return o.runRecover(c) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.f.bind(c)
+			return runRecover(c.Context(), o)
+		},
 	}
 	c.Flags().StringVar(&o.email, "email", "", "account email (required)")
 	c.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the recovery code and the new password from the first two lines of standard input")
 	return c
 }
 
-func (o *accountOptions) runRecover(c *cobra.Command) error {
+func runRecover(ctx context.Context, o *accountOptions) error {
 	if o.email == "" {
 		return usageErrorf("--email is required")
 	}
-	cl, err := o.server(c)
+	apiURL, err := o.server()
 	if err != nil {
 		return err
 	}
-	raw, err := o.secret("Recovery code", false)
+	code, err := o.secret("Recovery code", false)
 	if err != nil {
 		return err
 	}
-	code, err := crypto.ParseRecoveryCode(raw)
+	acct, err := session.Recover(ctx, o.d.sessionOptions(), apiURL, o.email, code, o.newPassword)
 	if err != nil {
-		return usageErrorf("%v: it looks like XXXX-XXXX-... (13 groups)", err)
+		return err
 	}
-	rec, err := cl.Recover(c.Context(), api.RecoverRequest{Email: o.email, RecoveryAuthKey: code.AuthKey()})
-	if err != nil {
-		return explain(err)
-	}
-	id, err := code.OpenIdentity(rec.User.ID, rec.RecoverySealedKey)
-	if err != nil {
-		return fmt.Errorf("%w: your account key did not open with this recovery code: %v", ErrIntegrity, err)
-	}
-	if id.Recipient().String() != rec.User.PublicKey {
-		return fmt.Errorf("%w: the server's copy of your public key does not match your account key", ErrIntegrity)
-	}
-	return o.setPassword(c.Context(), cl, id, rec.User.ID, api.ChangePasswordRequest{RecoveryAuthKey: code.AuthKey()},
-		fmt.Sprintf("Recovered %s: new password set, logged in. Other sessions were logged out.", rec.User.Email))
+	o.savedNotice(acct)
+	o.d.IO.Infof("%s", fmt.Sprintf("Recovered %s: new password set, logged in. Other sessions were logged out.", acct.User.Email))
+	return nil
 }

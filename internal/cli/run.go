@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/secr-dev/secr/internal/runner"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 type runOptions struct {
@@ -67,7 +68,10 @@ token's own environment is used.`,
   secr run --watch -- node server.js         # restart when the secrets change
   secr run --watch --mount .env.live --on-change signal:SIGHUP -- ./app
   SECR_TOKEN=secr_st_... secr run -- ./deploy.sh`,
-		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args) },
+		RunE: func(c *cobra.Command, args []string) error {
+			o.f.bind(c)
+			return runRun(c.Context(), o, args)
+		},
 	}
 	c.Flags().SetInterspersed(false)
 	o.f.addEnv(c)
@@ -102,7 +106,7 @@ func (o *runOptions) envOptions() runner.EnvOptions {
 	return eo
 }
 
-func (o *runOptions) run(c *cobra.Command, args []string) error {
+func runRun(ctx context.Context, o *runOptions, args []string) error {
 	d := o.d
 	// secr lives for a few milliseconds before exec: garbage collection
 	// would only cost time. The memory limit still bounds a huge environment.
@@ -117,20 +121,16 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := d.resolveTarget(c, &o.f)
+	s, t, err := d.authenticate(&o.f)
 	if err != nil {
 		return err
 	}
-	s, err := d.authenticate(t)
+	s.UseCache(o.offline, o.maxStale)
+	env, err := s.Load(ctx, t)
 	if err != nil {
 		return err
 	}
-	s.useCache(o.offline, o.maxStale)
-	st, err := s.load(c.Context(), t)
-	if err != nil {
-		return err
-	}
-	values := st.doc.Values()
+	values := env.Values()
 	if cmd.Env, err = runner.BuildEnv(d.Environ(), values, o.envOptions(), d.IO.Warnf); err != nil {
 		return err
 	}
@@ -139,11 +139,11 @@ func (o *runOptions) run(c *cobra.Command, args []string) error {
 		noun = "secret"
 	}
 	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d %s from %s/%s/%s (revision %d)\n",
-		len(values), noun, st.snap.Org, st.snap.Project, st.snap.Environment.Name, st.rev)
+		len(values), noun, env.Org, env.Project, env.Name, env.Revision)
 	if !o.mask && !o.watch && o.mount == "" {
 		return d.Exec(cmd)
 	}
-	return o.supervise(c.Context(), s, t, cmd, st, onChangeSignal)
+	return o.supervise(ctx, s, t, cmd, env, onChangeSignal)
 }
 
 // validate checks flag combinations and returns the --on-change signal (0
@@ -171,34 +171,20 @@ func (o *runOptions) validate() (syscall.Signal, error) {
 	return sig, nil
 }
 
-func (o *runOptions) mountContent(st *envState) []byte {
-	if o.mountFormat == "json" {
-		return exportFormats["json"](st.doc.Values())
-	}
-	return exportFormats["dotenv"](st.doc.Values())
-}
-
-// masked returns the values --mask hides: not those marked not-secret.
-func masked(st *envState) map[string]string {
-	m := map[string]string{}
-	for name, sec := range st.doc.Secrets {
-		if !sec.NotSecret {
-			m[name] = sec.Value
-		}
-	}
-	return m
+func (o *runOptions) mountContent(env *session.Env) []byte {
+	return exportFormats[o.mountFormat](env.Values())
 }
 
 // supervise runs cmd as a child: for masking, watching or a mount.
-func (o *runOptions) supervise(ctx context.Context, s *session, t target, cmd *runner.Command, st *envState, onChange syscall.Signal) error {
+func (o *runOptions) supervise(ctx context.Context, s *session.Session, t session.Target, cmd *runner.Command, env *session.Env, onChange syscall.Signal) error {
 	d := o.d
 	// Restore normal GC: a supervising secr may live for days.
 	debug.SetGCPercent(100)
 	so := runner.SpawnOptions{KillTimeout: o.killTimeout}
 	var masks []*runner.Masker
 	if o.mask {
-		outMask := runner.NewMasker(d.IO.Out, masked(st))
-		errMask := runner.NewMasker(d.IO.ErrOut, masked(st))
+		outMask := runner.NewMasker(d.IO.Out, env.Masked())
+		errMask := runner.NewMasker(d.IO.ErrOut, env.Masked())
 		masks = []*runner.Masker{outMask, errMask}
 		so.Stdout, so.Stderr = outMask, errMask
 		so.PTY = d.IO.IsStdoutTTY() && term.IsTerminal(int(os.Stdout.Fd()))
@@ -208,7 +194,7 @@ func (o *runOptions) supervise(ctx context.Context, s *session, t target, cmd *r
 	var mount *runner.Mount
 	if o.mount != "" {
 		var err error
-		if mount, err = runner.StartMount(o.mount, o.mountContent(st), o.mountMaxReads); err != nil {
+		if mount, err = runner.StartMount(o.mount, o.mountContent(env), o.mountMaxReads); err != nil {
 			return err
 		}
 		defer mount.Close()
@@ -220,26 +206,26 @@ func (o *runOptions) supervise(ctx context.Context, s *session, t target, cmd *r
 		defer cancel()
 		// The watcher keeps its own view; the child's environment is
 		// rebuilt from the inherited one each time.
-		go s.watch(ctx, t, st.rev, func(next *envState) {
-			env, err := runner.BuildEnv(d.Environ(), next.doc.Values(), o.envOptions(), d.IO.Warnf)
+		go s.Watch(ctx, t, env.Revision, func(next *session.Env) {
+			childEnv, err := runner.BuildEnv(d.Environ(), next.Values(), o.envOptions(), d.IO.Warnf)
 			if err != nil {
-				d.IO.Warnf("secrets changed (revision %d) but cannot be applied, keeping the current ones: %v", next.rev, err)
+				d.IO.Warnf("secrets changed (revision %d) but cannot be applied, keeping the current ones: %v", next.Revision, err)
 				return
 			}
 			for _, m := range masks {
-				m.SetValues(masked(next))
+				m.SetValues(next.Masked())
 			}
 			if mount != nil {
 				mount.Update(o.mountContent(next))
 			}
 			change := runner.Change{Signal: onChange}
 			if onChange != 0 {
-				d.IO.Infof("secr: secrets changed (revision %d), sending %s", next.rev, strings.TrimPrefix(o.onChange, "signal:"))
+				d.IO.Infof("secr: secrets changed (revision %d), sending %s", next.Revision, strings.TrimPrefix(o.onChange, "signal:"))
 			} else {
 				restarted := *cmd
-				restarted.Env = env
+				restarted.Env = childEnv
 				change.Cmd = &restarted
-				d.IO.Infof("secr: secrets changed (revision %d), restarting", next.rev)
+				d.IO.Infof("secr: secrets changed (revision %d), restarting", next.Revision)
 			}
 			select {
 			case changes <- change:

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/dotenv"
-	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 func newSecretsCmd(d *Deps) *cobra.Command {
@@ -30,23 +30,28 @@ them and 'rollback' restores one.`,
 	return c
 }
 
-// envSession resolves the target and authenticates.
-func (d *Deps) envSession(c *cobra.Command, f *targetFlags) (*session, target, error) {
-	t, err := d.resolveTarget(c, f)
-	if err != nil {
-		return nil, t, err
-	}
-	s, err := d.authenticate(t)
-	return s, t, err
-}
-
-// loadEnv resolves, authenticates and opens the environment's latest revision.
-func (d *Deps) loadEnv(c *cobra.Command, f *targetFlags) (*envState, error) {
-	s, t, err := d.envSession(c, f)
+// loadEnv resolves, authenticates and opens the environment's latest
+// revision.
+func (d *Deps) loadEnv(ctx context.Context, f *targetFlags) (*session.Env, error) {
+	s, t, err := d.authenticate(f)
 	if err != nil {
 		return nil, err
 	}
-	return s.load(c.Context(), t)
+	return s.Load(ctx, t)
+}
+
+// write runs a read-modify-write with automatic retry and reports it.
+func (d *Deps) write(ctx context.Context, f *targetFlags, edit func(*session.Editor) error, done func(env *session.Env) string) error {
+	s, t, err := d.authenticate(f)
+	if err != nil {
+		return err
+	}
+	env, err := s.Update(ctx, t, edit)
+	if err != nil {
+		return err
+	}
+	d.IO.Infof("%s", done(env))
+	return nil
 }
 
 type setOptions struct {
@@ -71,20 +76,23 @@ your shell history. Names must be valid environment variable names.`,
   secr secrets set --env production DATABASE_URL=postgres://prod
   secr secrets set --not-secret PUBLIC_URL=https://example.com`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args) },
+		RunE: func(c *cobra.Command, args []string) error {
+			o.f.bind(c)
+			return runSet(c.Context(), o, args)
+		},
 	}
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.notSecret, "not-secret", false, "mark the values as plain configuration (shown by 'list', never masked)")
 	return c
 }
 
-func (o *setOptions) run(c *cobra.Command, args []string) error {
+func runSet(ctx context.Context, o *setOptions, args []string) error {
 	values := map[string]string{}
 	var order []string
 	for _, a := range args {
 		name, value, hasValue := strings.Cut(a, "=")
-		if err := envdoc.ValidateName(name); err != nil {
-			return usageErrorf("%v", err)
+		if err := session.ValidateName(name); err != nil {
+			return err
 		}
 		if !hasValue {
 			if len(args) != 1 {
@@ -101,15 +109,15 @@ func (o *setOptions) run(c *cobra.Command, args []string) error {
 		}
 		values[name] = value
 	}
-	return o.d.write(c, &o.f, func(doc *envdoc.Doc) error {
+	return o.d.write(ctx, &o.f, func(e *session.Editor) error {
 		for _, n := range order {
-			if err := doc.Set(n, values[n], o.notSecret); err != nil {
+			if err := e.Set(n, values[n], o.notSecret); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, func(rev int64, t target) string {
-		return fmt.Sprintf("Set %s in %s (revision %d).", strings.Join(order, ", "), t.env, rev)
+	}, func(env *session.Env) string {
+		return fmt.Sprintf("Set %s in %s (revision %d).", strings.Join(order, ", "), env.Name, env.Revision)
 	})
 }
 
@@ -140,24 +148,15 @@ func readAllLimited(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// write runs a read-modify-write with automatic retry and reports it.
-func (d *Deps) write(c *cobra.Command, f *targetFlags, edit func(*envdoc.Doc) error, done func(rev int64, t target) string) error {
-	s, t, err := d.envSession(c, f)
-	if err != nil {
-		return err
-	}
-	rev, st, err := s.update(c.Context(), t, edit)
-	if err != nil {
-		return err
-	}
-	t.env = st.snap.Environment.Name
-	d.IO.Infof("%s", done(rev, t))
-	return nil
+type getOptions struct {
+	d       *Deps
+	f       targetFlags
+	plain   bool
+	jsonOut bool
 }
 
 func newSecretsGetCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var plain, jsonOut bool
+	o := &getOptions{d: d}
 	c := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Print one secret's value",
@@ -166,75 +165,92 @@ with no trailing newline, for piping into files and other programs.`,
 		Example: "  secr secrets get DATABASE_URL\n  secr secrets get TLS_KEY --plain > key.pem",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := d.loadEnv(c, &f)
-			if err != nil {
-				return err
-			}
-			sec, ok := st.doc.Secrets[args[0]]
-			if !ok {
-				return withHint(fmt.Errorf("no secret %q in environment %q", args[0], st.snap.Environment.Name), "run 'secr secrets list' to see the names")
-			}
-			switch {
-			case jsonOut:
-				return d.IO.JSON(map[string]any{"name": args[0], "value": sec.Value, "not_secret": sec.NotSecret, "revision": st.rev})
-			case plain:
-				_, err = io.WriteString(d.IO.Out, sec.Value)
-			default:
-				_, err = fmt.Fprintln(d.IO.Out, sec.Value)
-			}
-			return err
+			o.f.bind(c)
+			return runGet(c.Context(), o, args[0])
 		},
 	}
-	f.addEnv(c)
-	c.Flags().BoolVar(&plain, "plain", false, "print the value exactly, without a trailing newline")
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.plain, "plain", false, "print the value exactly, without a trailing newline")
+	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
 	return c
 }
 
+func runGet(ctx context.Context, o *getOptions, name string) error {
+	d := o.d
+	env, err := d.loadEnv(ctx, &o.f)
+	if err != nil {
+		return err
+	}
+	sec, ok := env.Lookup(name)
+	if !ok {
+		return withHint(fmt.Errorf("no secret %q in environment %q", name, env.Name), "run 'secr secrets list' to see the names")
+	}
+	switch {
+	case o.jsonOut:
+		return d.IO.JSON(map[string]any{"name": name, "value": sec.Value, "not_secret": sec.NotSecret, "revision": env.Revision})
+	case o.plain:
+		_, err = io.WriteString(d.IO.Out, sec.Value)
+	default:
+		_, err = fmt.Fprintln(d.IO.Out, sec.Value)
+	}
+	return err
+}
+
+type listSecretsOptions struct {
+	d       *Deps
+	f       targetFlags
+	reveal  bool
+	jsonOut bool
+}
+
 func newSecretsListCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var reveal, jsonOut bool
+	o := &listSecretsOptions{d: d}
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List secret names (values hidden unless --reveal)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := d.loadEnv(c, &f)
-			if err != nil {
-				return err
-			}
-			type item struct {
-				Name      string  `json:"name"`
-				Value     *string `json:"value,omitempty"`
-				NotSecret bool    `json:"not_secret"`
-			}
-			items := []item{}
-			rows := [][]string{}
-			for _, n := range st.doc.Names() {
-				sec := st.doc.Secrets[n]
-				it := item{Name: n, NotSecret: sec.NotSecret}
-				shown := "••••••••"
-				if reveal || sec.NotSecret {
-					v := sec.Value
-					it.Value, shown = &v, v
-				}
-				items = append(items, it)
-				rows = append(rows, []string{n, displayValue(shown)})
-			}
-			if jsonOut {
-				return d.IO.JSON(map[string]any{"environment": st.snap.Environment.Name, "revision": st.rev, "secrets": items})
-			}
-			if len(rows) == 0 && d.IO.IsStdoutTTY() {
-				d.IO.Infof("No secrets in %s yet. Add one with 'secr secrets set NAME=VALUE'.", st.snap.Environment.Name)
-				return nil
-			}
-			return d.IO.Table([]string{"NAME", "VALUE"}, rows)
+			o.f.bind(c)
+			return runListSecrets(c.Context(), o)
 		},
 	}
-	f.addEnv(c)
-	c.Flags().BoolVar(&reveal, "reveal", false, "show the values")
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.reveal, "reveal", false, "show the values")
+	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
 	return c
+}
+
+func runListSecrets(ctx context.Context, o *listSecretsOptions) error {
+	d := o.d
+	env, err := d.loadEnv(ctx, &o.f)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		Name      string  `json:"name"`
+		Value     *string `json:"value,omitempty"`
+		NotSecret bool    `json:"not_secret"`
+	}
+	items := []item{}
+	rows := [][]string{}
+	for _, sec := range env.Secrets() {
+		it := item{Name: sec.Name, NotSecret: sec.NotSecret}
+		shown := "••••••••"
+		if o.reveal || sec.NotSecret {
+			v := sec.Value
+			it.Value, shown = &v, v
+		}
+		items = append(items, it)
+		rows = append(rows, []string{sec.Name, displayValue(shown)})
+	}
+	if o.jsonOut {
+		return d.IO.JSON(map[string]any{"environment": env.Name, "revision": env.Revision, "secrets": items})
+	}
+	if len(rows) == 0 && d.IO.IsStdoutTTY() {
+		d.IO.Infof("No secrets in %s yet. Add one with 'secr secrets set NAME=VALUE'.", env.Name)
+		return nil
+	}
+	return d.IO.Table([]string{"NAME", "VALUE"}, rows)
 }
 
 // displayValue keeps a table row on one line: control characters (the
@@ -244,34 +260,48 @@ func displayValue(v string) string {
 	return q[1 : len(q)-1]
 }
 
+type deleteOptions struct {
+	d *Deps
+	f targetFlags
+}
+
 func newSecretsDeleteCmd(d *Deps) *cobra.Command {
-	var f targetFlags
+	o := &deleteOptions{d: d}
 	c := &cobra.Command{
 		Use:     "delete NAME...",
 		Aliases: []string{"rm", "unset"},
 		Short:   "Delete secrets (the old values stay in history)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return d.write(c, &f, func(doc *envdoc.Doc) error {
-				for _, n := range args {
-					if _, ok := doc.Secrets[n]; !ok {
-						return fmt.Errorf("no secret %q in this environment", n)
-					}
-					delete(doc.Secrets, n)
-				}
-				return nil
-			}, func(rev int64, t target) string {
-				return fmt.Sprintf("Deleted %s from %s (revision %d).", strings.Join(args, ", "), t.env, rev)
-			})
+			o.f.bind(c)
+			return runDelete(c.Context(), o, args)
 		},
 	}
-	f.addEnv(c)
+	o.f.addEnv(c)
 	return c
 }
 
+func runDelete(ctx context.Context, o *deleteOptions, names []string) error {
+	return o.d.write(ctx, &o.f, func(e *session.Editor) error {
+		for _, n := range names {
+			if err := e.Delete(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(env *session.Env) string {
+		return fmt.Sprintf("Deleted %s from %s (revision %d).", strings.Join(names, ", "), env.Name, env.Revision)
+	})
+}
+
+type importOptions struct {
+	d    *Deps
+	f    targetFlags
+	keep bool
+}
+
 func newSecretsImportCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var keep bool
+	o := &importOptions{d: d}
 	c := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import a .env file (all or nothing)",
@@ -282,49 +312,60 @@ unless --keep-existing. Use - for standard input.`,
 		Example: "  secr secrets import .env\n  secr secrets import --env production .env.production",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var data []byte
-			var err error
-			if args[0] == "-" {
-				data, err = readAllLimited(d.IO.In)
-			} else {
-				data, err = os.ReadFile(args[0])
-			}
-			if err != nil {
-				return err
-			}
-			entries, err := dotenv.Parse(args[0], data)
-			if err != nil {
-				return err
-			}
-			if len(entries) == 0 {
-				return fmt.Errorf("%s has no variables to import", args[0])
-			}
-			imported := 0
-			return d.write(c, &f, func(doc *envdoc.Doc) error {
-				imported = 0
-				for _, e := range entries {
-					if _, exists := doc.Secrets[e.Name]; exists && keep {
-						continue
-					}
-					if err := doc.Set(e.Name, e.Value, false); err != nil {
-						return fmt.Errorf("%s:%d: %w", args[0], e.Line, err)
-					}
-					imported++
-				}
-				return nil
-			}, func(rev int64, t target) string {
-				return fmt.Sprintf("Imported %d secrets from %s into %s (revision %d).", imported, args[0], t.env, rev)
-			})
+			o.f.bind(c)
+			return runImport(c.Context(), o, args[0])
 		},
 	}
-	f.addEnv(c)
-	c.Flags().BoolVar(&keep, "keep-existing", false, "do not replace secrets that already exist")
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.keep, "keep-existing", false, "do not replace secrets that already exist")
 	return c
 }
 
+func runImport(ctx context.Context, o *importOptions, file string) error {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = readAllLimited(o.d.IO.In)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return err
+	}
+	entries, err := dotenv.Parse(file, data)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("%s has no variables to import", file)
+	}
+	imported := 0
+	return o.d.write(ctx, &o.f, func(e *session.Editor) error {
+		imported = 0
+		for _, entry := range entries {
+			if o.keep && e.Has(entry.Name) {
+				continue
+			}
+			if err := e.Set(entry.Name, entry.Value, false); err != nil {
+				return fmt.Errorf("%s:%d: %w", file, entry.Line, err)
+			}
+			imported++
+		}
+		return nil
+	}, func(env *session.Env) string {
+		return fmt.Sprintf("Imported %d secrets from %s into %s (revision %d).", imported, file, env.Name, env.Revision)
+	})
+}
+
+type exportOptions struct {
+	d      *Deps
+	f      targetFlags
+	format string
+	output string
+}
+
 func newSecretsExportCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var format, output string
+	o := &exportOptions{d: d}
 	c := &cobra.Command{
 		Use:   "export",
 		Short: "Print all secrets as dotenv, JSON, YAML or shell",
@@ -345,37 +386,43 @@ return cannot be written that way and is refused.`,
 		Example: "  secr secrets export --format dotenv --output .env.local\n  eval \"$(secr secrets export --format shell)\"",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			render, ok := exportFormats[format]
-			if !ok && format != "github-actions" && format != "nextjs" {
-				return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell, github-actions or nextjs", format)
-			}
-			st, err := d.loadEnv(c, &f)
-			if err != nil {
-				return err
-			}
-			if format == "github-actions" {
-				return exportGitHubActions(d.IO.Out, d.Getenv("GITHUB_ENV"), st.doc)
-			}
-			var out []byte
-			if format == "nextjs" {
-				if out, err = formatNextJS(st.doc.Values()); err != nil {
-					return err
-				}
-				d.warnNextJS(st.doc.Names())
-			} else {
-				out = render(st.doc.Values())
-			}
-			if output == "" || output == "-" {
-				_, err = d.IO.Out.Write(out)
-				return err
-			}
-			return writeFile0600(output, out)
+			o.f.bind(c)
+			return runExport(c.Context(), o)
 		},
 	}
-	f.addEnv(c)
-	c.Flags().StringVar(&format, "format", "dotenv", "dotenv, json, yaml, shell, github-actions or nextjs")
-	c.Flags().StringVarP(&output, "output", "o", "", "write to this file (mode 0600) instead of standard output")
+	o.f.addEnv(c)
+	c.Flags().StringVar(&o.format, "format", "dotenv", "dotenv, json, yaml, shell, github-actions or nextjs")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "write to this file (mode 0600) instead of standard output")
 	return c
+}
+
+func runExport(ctx context.Context, o *exportOptions) error {
+	d := o.d
+	render, ok := exportFormats[o.format]
+	if !ok && o.format != "github-actions" && o.format != "nextjs" {
+		return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell, github-actions or nextjs", o.format)
+	}
+	env, err := d.loadEnv(ctx, &o.f)
+	if err != nil {
+		return err
+	}
+	if o.format == "github-actions" {
+		return exportGitHubActions(d.IO.Out, d.Getenv("GITHUB_ENV"), env.Secrets())
+	}
+	var out []byte
+	if o.format == "nextjs" {
+		if out, err = formatNextJS(env.Values()); err != nil {
+			return err
+		}
+		d.warnNextJS(env.Names())
+	} else {
+		out = render(env.Values())
+	}
+	if o.output == "" || o.output == "-" {
+		_, err = d.IO.Out.Write(out)
+		return err
+	}
+	return writeFile0600(o.output, out)
 }
 
 func writeFile0600(path string, data []byte) error {
@@ -432,149 +479,96 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// openedRevision is one revision decrypted on the client.
-type openedRevision struct {
-	Revision int64          `json:"revision"`
-	Author   string         `json:"author"`
-	Time     string         `json:"time"`
-	Changes  envdoc.Changes `json:"changes"`
-	doc      *envdoc.Doc
-}
-
-// history fetches and opens every revision, and diffs each with the one
-// before it on the client (the server cannot: it sees only ciphertext).
-func (s *session) history(c *cobra.Command, t target) ([]openedRevision, string, error) {
-	if s.token != nil && (t.org == "" || t.project == "") {
-		st, err := s.load(c.Context(), t)
-		if err != nil {
-			return nil, "", err
-		}
-		t.org, t.project, t.env = st.snap.Org, st.snap.Project, st.snap.Environment.Name
-	}
-	if err := t.requireProject(); err != nil {
-		return nil, "", err
-	}
-	marks := s.marks()
-	h, err := s.client.History(c.Context(), t.org, t.project, t.env)
-	if err != nil {
-		return nil, "", explain(err)
-	}
-	keys := map[int]*crypto.EnvKey{}
-	var out []openedRevision
-	var prev *envdoc.Doc
-	for _, r := range h.Revisions {
-		k, ok := keys[r.KeyVersion]
-		if !ok {
-			wrapped, have := h.WrappedKeys[r.KeyVersion]
-			if !have {
-				return nil, "", fmt.Errorf("you have no key for version %d of environment %q (revision %d)", r.KeyVersion, t.env, r.Revision)
-			}
-			if k, err = crypto.UnwrapKey(wrapped, h.Environment.ID, r.KeyVersion, s.identity); err != nil {
-				return nil, "", fmt.Errorf("%w: key version %d of environment %q: %v", ErrIntegrity, r.KeyVersion, t.env, err)
-			}
-			keys[r.KeyVersion] = k
-		}
-		plain, err := crypto.OpenRevision(k, r.Revision, r.Ciphertext)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: revision %d of environment %q: %v", ErrIntegrity, r.Revision, t.env, err)
-		}
-		doc, err := envdoc.Parse(plain)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: revision %d: %v", ErrIntegrity, r.Revision, err)
-		}
-		out = append(out, openedRevision{Revision: r.Revision, Author: r.Author, Time: r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
-			Changes: envdoc.Diff(prev, doc), doc: doc})
-		prev = doc
-	}
-	var latest int64
-	if len(out) > 0 {
-		latest = out[len(out)-1].Revision
-	}
-	if err := s.checkRollback(h.Environment, latest, marks); err != nil {
-		return nil, "", err
-	}
-	return out, h.Environment.Name, nil
+type historyOptions struct {
+	d       *Deps
+	f       targetFlags
+	jsonOut bool
 }
 
 func newSecretsHistoryCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var jsonOut bool
+	o := &historyOptions{d: d}
 	c := &cobra.Command{
 		Use:   "history",
 		Short: "List revisions: who changed which names, and when",
 		Long:  "List every revision of the environment with its author, time and the names added (+), changed (~) or removed (-). Values are never shown.",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			revs, _, err := s.history(c, t)
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				if revs == nil {
-					revs = []openedRevision{}
-				}
-				return d.IO.JSON(revs)
-			}
-			rows := [][]string{}
-			for i := len(revs) - 1; i >= 0; i-- {
-				r := revs[i]
-				rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), r.Author, r.Time, r.Changes.String()})
-			}
-			return d.IO.Table([]string{"REVISION", "AUTHOR", "TIME", "CHANGES"}, rows)
+			o.f.bind(c)
+			return runHistory(c.Context(), o)
 		},
 	}
-	f.addEnv(c)
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
 	return c
 }
 
+// historyItem is one revision in `secrets history --json`.
+type historyItem struct {
+	Revision int64           `json:"revision"`
+	Author   string          `json:"author"`
+	Time     string          `json:"time"`
+	Changes  session.Changes `json:"changes"`
+}
+
+func runHistory(ctx context.Context, o *historyOptions) error {
+	d := o.d
+	s, t, err := d.authenticate(&o.f)
+	if err != nil {
+		return err
+	}
+	h, err := s.History(ctx, t)
+	if err != nil {
+		return err
+	}
+	items := []historyItem{}
+	for _, r := range h.Revisions {
+		items = append(items, historyItem{Revision: r.Revision, Author: r.Author, Time: r.Time.Local().Format("2006-01-02 15:04:05"), Changes: r.Changes})
+	}
+	if o.jsonOut {
+		return d.IO.JSON(items)
+	}
+	rows := [][]string{}
+	for i := len(items) - 1; i >= 0; i-- {
+		r := items[i]
+		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), r.Author, r.Time, r.Changes.String()})
+	}
+	return d.IO.Table([]string{"REVISION", "AUTHOR", "TIME", "CHANGES"}, rows)
+}
+
+type rollbackOptions struct {
+	d *Deps
+	f targetFlags
+}
+
 func newSecretsRollbackCmd(d *Deps) *cobra.Command {
-	var f targetFlags
+	o := &rollbackOptions{d: d}
 	c := &cobra.Command{
 		Use:   "rollback REVISION",
 		Short: "Restore the contents of an earlier revision (as a new revision)",
 		Long:  "Write the contents of REVISION as a new revision. Nothing is deleted: the revisions in between stay in history.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			want, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || want < 1 {
-				return usageErrorf("invalid revision %q: give a number from 'secr secrets history'", args[0])
-			}
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			revs, envName, err := s.history(c, t)
-			if err != nil {
-				return err
-			}
-			var old *envdoc.Doc
-			for _, r := range revs {
-				if r.Revision == want {
-					old = r.doc
-				}
-			}
-			if old == nil {
-				return fmt.Errorf("environment %q has no revision %d", envName, want)
-			}
-			rev, _, err := s.update(c.Context(), t, func(doc *envdoc.Doc) error {
-				if envdoc.Diff(doc, old).String() == "(no changes)" {
-					return errNoChange
-				}
-				doc.Secrets = old.Secrets
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			d.IO.Infof("Restored revision %d of %s as revision %d.", want, envName, rev)
-			return nil
+			o.f.bind(c)
+			return runRollback(c.Context(), o, args[0])
 		},
 	}
-	f.addEnv(c)
+	o.f.addEnv(c)
 	return c
+}
+
+func runRollback(ctx context.Context, o *rollbackOptions, arg string) error {
+	want, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || want < 1 {
+		return usageErrorf("invalid revision %q: give a number from 'secr secrets history'", arg)
+	}
+	s, t, err := o.d.authenticate(&o.f)
+	if err != nil {
+		return err
+	}
+	env, err := s.Rollback(ctx, t, want)
+	if err != nil {
+		return err
+	}
+	o.d.IO.Infof("Restored revision %d of %s as revision %d.", want, env.Name, env.Revision)
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,8 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/session"
 )
 
 func newTokensCmd(d *Deps) *cobra.Command {
@@ -43,10 +43,18 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, usageErrorf("invalid --expires %q: use a duration like 12h, 30d or 2w, or a date like 2026-12-31", s)
 }
 
+type tokensCreateOptions struct {
+	d         *Deps
+	f         targetFlags
+	readWrite bool
+	jsonOut   bool
+	expires   string
+	name      string
+	now       func() time.Time
+}
+
 func newTokensCreateCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var readWrite, jsonOut bool
-	var expires, name string
+	o := &tokensCreateOptions{d: d, now: time.Now}
 	c := &cobra.Command{
 		Use:   "create --env ENV",
 		Short: "Create a service token for one environment (printed once)",
@@ -54,54 +62,46 @@ func newTokensCreateCmd(d *Deps) *cobra.Command {
   secr tokens create --env staging --read-write`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.envSession(c, &f)
-			if err != nil {
-				return err
-			}
-			if s.token != nil {
-				return usageErrorf("a service token cannot create tokens: unset SECR_TOKEN and log in")
-			}
-			req := api.CreateTokenRequest{Name: first(name, "token"), Environment: t.env, ReadWrite: readWrite}
-			if expires != "" {
-				exp, err := parseExpiry(expires, time.Now())
-				if err != nil {
-					return err
-				}
-				req.ExpiresAt = &exp
-			}
-			st, err := s.load(c.Context(), t)
-			if err != nil {
-				return err
-			}
-			tok, err := crypto.GenerateServiceToken()
-			if err != nil {
-				return err
-			}
-			wrapped, err := crypto.WrapKey(st.key, tok.Identity().Recipient())
-			if err != nil {
-				return err
-			}
-			req.ID, req.AuthKey, req.PublicKey = tok.ID(), tok.AuthKey(), tok.Identity().Recipient().String()
-			req.KeyVersion, req.WrappedKey = st.key.Version(), wrapped
-			info, err := s.client.CreateToken(c.Context(), t.org, t.project, req)
-			if err != nil {
-				return explain(err)
-			}
-			if jsonOut {
-				return d.IO.JSON(map[string]any{"token": tok.String(), "info": info})
-			}
-			d.IO.Infof("Created %s token %s for %s/%s/%s%s. It is shown only now; store it as SECR_TOKEN:",
-				access(info.ReadWrite), info.ID, info.Org, info.Project, info.Environment, expirySuffix(info.ExpiresAt))
-			fmt.Fprintln(d.IO.Out, tok.String())
-			return nil
+			o.f.bind(c)
+			return runTokensCreate(c.Context(), o)
 		},
 	}
-	f.addEnv(c)
-	c.Flags().BoolVar(&readWrite, "read-write", false, "allow the token to write secrets too")
-	c.Flags().StringVar(&expires, "expires", "", "expiry: a duration (12h, 30d, 2w) or a date (2026-12-31); default never")
-	c.Flags().StringVar(&name, "name", "", "a label, e.g. github-deploy")
-	c.Flags().BoolVar(&jsonOut, "json", false, "print the token and its details as JSON")
+	o.f.addEnv(c)
+	c.Flags().BoolVar(&o.readWrite, "read-write", false, "allow the token to write secrets too")
+	c.Flags().StringVar(&o.expires, "expires", "", "expiry: a duration (12h, 30d, 2w) or a date (2026-12-31); default never")
+	c.Flags().StringVar(&o.name, "name", "", "a label, e.g. github-deploy")
+	c.Flags().BoolVar(&o.jsonOut, "json", false, "print the token and its details as JSON")
 	return c
+}
+
+func runTokensCreate(ctx context.Context, o *tokensCreateOptions) error {
+	d := o.d
+	s, t, err := d.authenticate(&o.f)
+	if err != nil {
+		return err
+	}
+	req := session.TokenRequest{Name: o.name, ReadWrite: o.readWrite}
+	if req.Name == "" {
+		req.Name = "token"
+	}
+	if o.expires != "" {
+		exp, err := parseExpiry(o.expires, o.now())
+		if err != nil {
+			return err
+		}
+		req.ExpiresAt = &exp
+	}
+	token, info, err := s.CreateToken(ctx, t, req)
+	if err != nil {
+		return err
+	}
+	if o.jsonOut {
+		return d.IO.JSON(map[string]any{"token": token, "info": info})
+	}
+	d.IO.Infof("Created %s token %s for %s/%s/%s%s. It is shown only now; store it as SECR_TOKEN:",
+		access(info.ReadWrite), info.ID, info.Org, info.Project, info.Environment, expirySuffix(info.ExpiresAt))
+	fmt.Fprintln(d.IO.Out, token)
+	return nil
 }
 
 func access(rw bool) string {
@@ -111,66 +111,84 @@ func access(rw bool) string {
 	return "read-only"
 }
 
+type tokensListOptions struct {
+	d       *Deps
+	f       targetFlags
+	jsonOut bool
+	now     func() time.Time
+}
+
 func newTokensListCmd(d *Deps) *cobra.Command {
-	var f targetFlags
-	var jsonOut bool
+	o := &tokensListOptions{d: d, now: time.Now}
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List the project's service tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, t, err := d.projectSession(c, &f)
-			if err != nil {
-				return err
-			}
-			ts, err := s.client.ListTokens(c.Context(), t.org, t.project)
-			if err != nil {
-				return explain(err)
-			}
-			if jsonOut {
-				return d.IO.JSON(ts)
-			}
-			rows := [][]string{}
-			for _, tk := range ts {
-				exp := "never"
-				if tk.ExpiresAt != nil {
-					exp = tk.ExpiresAt.Local().Format("2006-01-02 15:04")
-					if tk.ExpiresAt.Before(time.Now()) {
-						exp += " (expired)"
-					}
-				}
-				rows = append(rows, []string{tk.ID, tk.Name, tk.Environment, access(tk.ReadWrite), exp, tk.CreatedBy})
-			}
-			return d.IO.Table([]string{"ID", "NAME", "ENVIRONMENT", "ACCESS", "EXPIRES", "CREATED BY"}, rows)
+			o.f.bind(c)
+			return runTokensList(c.Context(), o)
 		},
 	}
-	f.addProject(c)
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	o.f.addProject(c)
+	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
 	return c
 }
 
+func runTokensList(ctx context.Context, o *tokensListOptions) error {
+	d := o.d
+	s, t, err := d.projectSession(&o.f)
+	if err != nil {
+		return err
+	}
+	ts, err := s.ListTokens(ctx, t)
+	if err != nil {
+		return err
+	}
+	if o.jsonOut {
+		return d.IO.JSON(ts)
+	}
+	rows := [][]string{}
+	for _, tk := range ts {
+		exp := "never"
+		if tk.ExpiresAt != nil {
+			exp = tk.ExpiresAt.Local().Format("2006-01-02 15:04")
+			if tk.ExpiresAt.Before(o.now()) {
+				exp += " (expired)"
+			}
+		}
+		rows = append(rows, []string{tk.ID, tk.Name, tk.Environment, access(tk.ReadWrite), exp, tk.CreatedBy})
+	}
+	return d.IO.Table([]string{"ID", "NAME", "ENVIRONMENT", "ACCESS", "EXPIRES", "CREATED BY"}, rows)
+}
+
+type tokensRevokeOptions struct {
+	d *Deps
+	f targetFlags
+}
+
 func newTokensRevokeCmd(d *Deps) *cobra.Command {
-	var f targetFlags
+	o := &tokensRevokeOptions{d: d}
 	c := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a service token: it stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, t, err := d.projectSession(c, &f)
-			if err != nil {
-				return err
-			}
-			id := strings.TrimSpace(args[0])
-			if strings.HasPrefix(id, crypto.ServiceTokenPrefix) {
-				return usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
-			}
-			if err := s.client.RevokeToken(c.Context(), t.org, t.project, id); err != nil {
-				return explain(err)
-			}
-			d.IO.Infof("Revoked token %s. Values it could read are still known to whoever held it: rotate them if it leaked.", id)
-			return nil
+			o.f.bind(c)
+			return runTokensRevoke(c.Context(), o, args[0])
 		},
 	}
-	f.addProject(c)
+	o.f.addProject(c)
 	return c
+}
+
+func runTokensRevoke(ctx context.Context, o *tokensRevokeOptions, id string) error {
+	s, t, err := o.d.projectSession(&o.f)
+	if err != nil {
+		return err
+	}
+	if err := s.RevokeToken(ctx, t, id); err != nil {
+		return err
+	}
+	o.d.IO.Infof("Revoked token %s. Values it could read are still known to whoever held it: rotate them if it leaked.", strings.TrimSpace(id))
+	return nil
 }

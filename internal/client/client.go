@@ -204,37 +204,37 @@ func (c *Client) WhoAmI(ctx context.Context) (api.WhoAmI, error) {
 
 func (c *Client) ListOrgs(ctx context.Context) ([]api.Org, error) {
 	var out []api.Org
-	err := c.do(ctx, http.MethodGet, api.OrgsPath(), nil, &out)
+	err := c.do(ctx, http.MethodGet, api.OrgsRoute, nil, &out)
 	return out, err
 }
 
 func (c *Client) CreateOrg(ctx context.Context, name string) (api.Org, error) {
 	var out api.Org
-	err := c.do(ctx, http.MethodPost, api.OrgsPath(), api.CreateOrgRequest{Name: name}, &out)
+	err := c.do(ctx, http.MethodPost, api.OrgsRoute, api.CreateOrgRequest{Name: name}, &out)
 	return out, err
 }
 
 func (c *Client) ListProjects(ctx context.Context, org string) ([]api.Project, error) {
 	var out []api.Project
-	err := c.do(ctx, http.MethodGet, api.ProjectsPath(org), nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.ProjectsRoute, org), nil, &out)
 	return out, err
 }
 
 func (c *Client) CreateProject(ctx context.Context, org string, req api.CreateProjectRequest) (api.Project, error) {
 	var out api.Project
-	err := c.do(ctx, http.MethodPost, api.ProjectsPath(org), req, &out)
+	err := c.do(ctx, http.MethodPost, api.Path(api.ProjectsRoute, org), req, &out)
 	return out, err
 }
 
 func (c *Client) ListEnvs(ctx context.Context, org, project string) ([]api.Environment, error) {
 	var out []api.Environment
-	err := c.do(ctx, http.MethodGet, api.EnvsPath(org, project), nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.EnvsRoute, org, project), nil, &out)
 	return out, err
 }
 
 func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.NewEnvironment) (api.Environment, error) {
 	var out api.Environment
-	err := c.do(ctx, http.MethodPost, api.EnvsPath(org, project), req, &out)
+	err := c.do(ctx, http.MethodPost, api.Path(api.EnvsRoute, org, project), req, &out)
 	return out, err
 }
 
@@ -242,7 +242,7 @@ func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.New
 // wrapped key in one request.
 func (c *Client) Snapshot(ctx context.Context, org, project, env string) (api.Snapshot, error) {
 	var out api.Snapshot
-	err := c.do(ctx, http.MethodGet, api.EnvPath(org, project, env)+"/snapshot", nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.SnapshotRoute, org, project, env), nil, &out)
 	return out, err
 }
 
@@ -255,30 +255,30 @@ func (c *Client) TokenSnapshot(ctx context.Context) (api.Snapshot, error) {
 
 func (c *Client) History(ctx context.Context, org, project, env string) (api.History, error) {
 	var out api.History
-	err := c.do(ctx, http.MethodGet, api.EnvPath(org, project, env)+"/revisions", nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.RevisionsRoute, org, project, env), nil, &out)
 	return out, err
 }
 
 func (c *Client) WriteRevision(ctx context.Context, org, project, env string, req api.WriteRevisionRequest) (int64, error) {
 	var out api.WriteRevisionResponse
-	err := c.do(ctx, http.MethodPost, api.EnvPath(org, project, env)+"/revisions", req, &out)
+	err := c.do(ctx, http.MethodPost, api.Path(api.RevisionsRoute, org, project, env), req, &out)
 	return out.Revision, err
 }
 
 func (c *Client) CreateToken(ctx context.Context, org, project string, req api.CreateTokenRequest) (api.TokenInfo, error) {
 	var out api.TokenInfo
-	err := c.do(ctx, http.MethodPost, api.TokensPath(org, project), req, &out)
+	err := c.do(ctx, http.MethodPost, api.Path(api.TokensRoute, org, project), req, &out)
 	return out, err
 }
 
 func (c *Client) ListTokens(ctx context.Context, org, project string) ([]api.TokenInfo, error) {
 	var out []api.TokenInfo
-	err := c.do(ctx, http.MethodGet, api.TokensPath(org, project), nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.TokensRoute, org, project), nil, &out)
 	return out, err
 }
 
 func (c *Client) RevokeToken(ctx context.Context, org, project, id string) error {
-	return c.do(ctx, http.MethodDelete, api.TokensPath(org, project)+"/"+url.PathEscape(id), nil, nil)
+	return c.do(ctx, http.MethodDelete, api.Path(api.TokenRoute, org, project, id), nil, nil)
 }
 
 // Events follows an environment's Server-Sent Events stream at path (an

@@ -7,34 +7,13 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/secr-dev/secr/internal/kdf"
 )
-
-// KDFParams are the Argon2id costs used to stretch a password. They are
-// stored beside each user's salt so that costs can be raised later.
-type KDFParams struct {
-	Time      uint32 `json:"t"`
-	MemoryKiB uint32 `json:"m"`
-	Threads   uint8  `json:"p"`
-}
-
-// DefaultKDFParams returns the costs from DESIGN §3.1: t=3, m=64 MiB, p=4.
-func DefaultKDFParams() KDFParams {
-	return KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
-}
-
-// AtLeast reports whether p costs at least as much as min in every
-// dimension. Clients refuse weaker parameters from a server, since a server
-// that lowered them could brute-force the password from the auth key.
-func (p KDFParams) AtLeast(min KDFParams) bool {
-	return p.Time >= min.Time && p.MemoryKiB >= min.MemoryKiB && p.Threads >= min.Threads
-}
-
-// SaltSize is the size of the random per-user Argon2id salt.
-const SaltSize = 16
 
 // GenerateSalt returns a fresh random salt for a new account.
 func GenerateSalt() ([]byte, error) {
-	salt := make([]byte, SaltSize)
+	salt := make([]byte, kdf.SaltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("read random salt: %w", err)
 	}
@@ -51,10 +30,10 @@ type AccountKeys struct {
 
 // DeriveAccountKeys stretches password with Argon2id and splits the result
 // with HKDF-SHA256. It is deliberately slow (hundreds of milliseconds with
-// DefaultKDFParams).
-func DeriveAccountKeys(password, salt []byte, p KDFParams) (*AccountKeys, error) {
-	if len(salt) != SaltSize {
-		return nil, fmt.Errorf("salt must be %d bytes, got %d", SaltSize, len(salt))
+// kdf.Default).
+func DeriveAccountKeys(password, salt []byte, p kdf.Params) (*AccountKeys, error) {
+	if len(salt) != kdf.SaltSize {
+		return nil, fmt.Errorf("salt must be %d bytes, got %d", kdf.SaltSize, len(salt))
 	}
 	if p.Time == 0 || p.MemoryKiB < 8 || p.Threads == 0 {
 		return nil, fmt.Errorf("invalid argon2id parameters t=%d m=%d p=%d", p.Time, p.MemoryKiB, p.Threads)

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/kdf"
 )
 
-// cheap keeps unit tests fast; production code always uses DefaultKDFParams.
-var cheap = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+// cheap keeps unit tests fast; production code always uses kdf.Default.
+var cheap = kdf.Params{Time: 1, MemoryKiB: 64, Threads: 1}
 
 func TestAccountRoundTrip(t *testing.T) {
-	salt := bytes.Repeat([]byte{7}, SaltSize)
+	salt := bytes.Repeat([]byte{7}, kdf.SaltSize)
 	k1, err := DeriveAccountKeys([]byte("correct horse"), salt, cheap)
 	if err != nil {
 		t.Fatal(err)
@@ -185,4 +188,21 @@ func ExampleSealRevision() {
 	_, err := OpenRevision(ek, 2, sealed) // a different revision number is refused
 	fmt.Println(string(doc), err != nil)
 	// Output: {"secrets":{}} true
+}
+
+// TestRecipientFormatMatchesAPI: the server checks public keys with
+// api.ValidPublicKey, without linking this package; both must agree.
+func TestRecipientFormatMatchesAPI(t *testing.T) {
+	id, _ := GenerateIdentity()
+	if !api.ValidPublicKey(id.Recipient().String()) {
+		t.Fatalf("api.ValidPublicKey refuses %q", id.Recipient().String())
+	}
+	for _, bad := range []string{"", "secrpk_", "secrpk_AAAA", "xx" + id.Recipient().String()[2:]} {
+		if api.ValidPublicKey(bad) {
+			t.Errorf("api.ValidPublicKey accepts %q", bad)
+		}
+		if _, err := ParseRecipient(bad); err == nil {
+			t.Errorf("ParseRecipient accepts %q", bad)
+		}
+	}
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/store"
 )
 
@@ -90,17 +90,9 @@ func normalizeEmail(e string) (string, error) {
 	return e, nil
 }
 
-func defaultKDF() api.KDF {
-	p := crypto.DefaultKDFParams()
-	return api.KDF{Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
-}
-
-// weakKDF reports whether k costs less than DESIGN §3.1's parameters in any
+// weakKDF reports whether k costs less than the default parameters in any
 // dimension.
-func weakKDF(k api.KDF) bool {
-	min := defaultKDF()
-	return k.Time < min.Time || k.MemoryKiB < min.MemoryKiB || k.Threads < min.Threads
-}
+func weakKDF(k api.KDF) bool { return !k.AtLeast(kdf.Default()) }
 
 func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) error {
 	var req api.AuthParamsRequest
@@ -113,11 +105,11 @@ func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) error 
 	}
 	u, err := s.store.UserByEmail(r.Context(), email)
 	if err == nil {
-		var kdf api.KDF
-		if err := json.Unmarshal([]byte(u.KDF), &kdf); err != nil {
+		var params api.KDF
+		if err := json.Unmarshal([]byte(u.KDF), &params); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: u.Salt, KDF: kdf})
+		writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: u.Salt, KDF: params})
 		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -131,7 +123,7 @@ func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) error 
 	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("fake-salt|" + email))
-	writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: mac.Sum(nil)[:crypto.SaltSize], KDF: defaultKDF()})
+	writeJSON(w, http.StatusOK, api.AuthParamsResponse{Salt: mac.Sum(nil)[:kdf.SaltSize], KDF: kdf.Default()})
 	return nil
 }
 
@@ -150,8 +142,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case !api.ValidID("usr", req.UserID):
 		return errBadRequest("malformed user id")
-	case len(req.Salt) != crypto.SaltSize:
-		return errBadRequest("salt must be %d bytes", crypto.SaltSize)
+	case len(req.Salt) != kdf.SaltSize:
+		return errBadRequest("salt must be %d bytes", kdf.SaltSize)
 	case len(req.AuthKey) != 32:
 		return errBadRequest("auth key must be 32 bytes")
 	case weakKDF(req.KDF):
@@ -161,12 +153,12 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 	case len(req.RecoveryAuthKey) != 32:
 		return errBadRequest("recovery auth key must be 32 bytes")
 	}
-	if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
-		return errBadRequest("%v", err)
+	if !api.ValidPublicKey(req.PublicKey) {
+		return errBadRequest("malformed public key %q", req.PublicKey)
 	}
-	kdf, _ := json.Marshal(req.KDF)
+	kdfJSON, _ := json.Marshal(req.KDF)
 	u := store.User{
-		ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdf), AuthHash: hashSecret(req.AuthKey),
+		ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdfJSON), AuthHash: hashSecret(req.AuthKey),
 		PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
 		RecoveryAuthHash: hashSecret(req.RecoveryAuthKey), CreatedAt: s.now(),
 	}
@@ -288,7 +280,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	switch {
 	case (len(req.CurrentAuthKey) == 32) == (len(req.RecoveryAuthKey) == 32):
 		return errBadRequest("prove the account with either the current password or the recovery code")
-	case len(req.Salt) != crypto.SaltSize || len(req.AuthKey) != 32 || len(req.SealedKey) == 0:
+	case len(req.Salt) != kdf.SaltSize || len(req.AuthKey) != 32 || len(req.SealedKey) == 0:
 		return errBadRequest("malformed new credentials")
 	case weakKDF(req.KDF):
 		return errBadRequest("key derivation parameters are weaker than this server accepts")
@@ -297,11 +289,11 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	kdf, _ := json.Marshal(req.KDF)
-	if err := s.store.UpdatePassword(r.Context(), u.ID, req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey); err != nil {
+	kdfJSON, _ := json.Marshal(req.KDF)
+	if err := s.store.UpdatePassword(r.Context(), u.ID, req.Salt, string(kdfJSON), hashSecret(req.AuthKey), req.SealedKey); err != nil {
 		return err
 	}
-	u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdf), hashSecret(req.AuthKey), req.SealedKey
+	u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdfJSON), hashSecret(req.AuthKey), req.SealedKey
 	s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
 	return s.startSession(w, r, u, http.StatusOK)
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/store"
 )
 
@@ -143,7 +142,7 @@ func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request, p *prin
 	if !api.ValidSlug(req.Name) {
 		return errBadRequest("invalid org name %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", req.Name)
 	}
-	org := store.Org{ID: crypto.NewID("org"), Name: req.Name, CreatedAt: s.now()}
+	org := store.Org{ID: api.NewID("org"), Name: req.Name, CreatedAt: s.now()}
 	if err := s.store.CreateOrg(r.Context(), org, p.user.ID); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("org name %q is taken: choose another", req.Name)
@@ -239,7 +238,7 @@ func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request, p *
 		return errBadRequest("invalid project name %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", req.Name)
 	}
 	now := s.now()
-	proj := store.Project{ID: crypto.NewID("prj"), OrgID: sc.org.ID, Name: req.Name, CreatedAt: now}
+	proj := store.Project{ID: api.NewID("prj"), OrgID: sc.org.ID, Name: req.Name, CreatedAt: now}
 	var envs []store.Environment
 	var grants []store.Grant
 	seen := map[string]bool{}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
 )
 
@@ -109,12 +110,12 @@ type user struct {
 func (e *env) signup(email string) user {
 	e.t.Helper()
 	id, _ := crypto.GenerateIdentity()
-	uid := crypto.NewID("usr")
+	uid := api.NewID("usr")
 	salt, _ := crypto.GenerateSalt()
-	kdf := defaultKDF()
+	params := kdf.Default()
 	var resp api.SessionResponse
 	e.must("", "POST", api.SignupPath, api.SignupRequest{
-		UserID: uid, Email: email, Salt: salt, KDF: kdf, AuthKey: authKey(email), PublicKey: id.Recipient().String(),
+		UserID: uid, Email: email, Salt: salt, KDF: params, AuthKey: authKey(email), PublicKey: id.Recipient().String(),
 		SealedKey: []byte("sealed"), RecoverySealedKey: []byte("recovery-sealed"), RecoveryAuthKey: recoveryKey(email),
 	}, &resp, http.StatusCreated)
 	return user{auth: "Bearer " + resp.Token, id: id, uid: uid}
@@ -134,13 +135,13 @@ func (e *env) createProject(u user, org, name string) project {
 	p := project{envIDs: map[string]string{}, keys: map[string]*crypto.EnvKey{}}
 	req := api.CreateProjectRequest{Name: name}
 	for _, n := range []string{"development", "staging", "production"} {
-		id := crypto.NewID("env")
+		id := api.NewID("env")
 		k, _ := crypto.GenerateEnvKey(id, 1)
 		w, _ := crypto.WrapKey(k, u.id.Recipient())
 		req.Environments = append(req.Environments, api.NewEnvironment{ID: id, Name: n, WrappedKey: w})
 		p.envIDs[n], p.keys[n] = id, k
 	}
-	e.must(u.auth, "POST", api.ProjectsPath(org), req, nil, http.StatusCreated)
+	e.must(u.auth, "POST", api.Path(api.ProjectsRoute, org), req, nil, http.StatusCreated)
 	return p
 }
 
@@ -148,7 +149,7 @@ func (e *env) token(u user, org, proj string, p project, envName string, rw bool
 	e.t.Helper()
 	tok, _ := crypto.GenerateServiceToken()
 	w, _ := crypto.WrapKey(p.keys[envName], tok.Identity().Recipient())
-	e.must(u.auth, "POST", api.TokensPath(org, proj), api.CreateTokenRequest{
+	e.must(u.auth, "POST", api.Path(api.TokensRoute, org, proj), api.CreateTokenRequest{
 		ID: tok.ID(), Name: "t", Environment: envName, AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
 		KeyVersion: 1, WrappedKey: w, ReadWrite: rw,
 	}, nil, http.StatusCreated)
@@ -157,33 +158,33 @@ func (e *env) token(u user, org, proj string, p project, envName string, rw bool
 
 func write(e *env, auth string, p project, envName string, base int64) (int, string) {
 	ct, _ := crypto.SealRevision(p.keys[envName], base+1, []byte(`{"v":1,"secrets":{}}`))
-	return e.call(auth, "POST", api.EnvPath("acme", "web", envName)+"/revisions",
+	return e.call(auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", envName),
 		api.WriteRevisionRequest{BaseRevision: base, KeyVersion: 1, Ciphertext: ct})
 }
 
 // endpoints lists every route under an org, with a plausible body.
 func endpoints(org, tokenID string) [][3]any {
-	env := api.EnvPath(org, "web", "development")
-	newEnv := api.NewEnvironment{ID: crypto.NewID("env"), Name: "preview", WrappedKey: []byte("w")}
+	env := api.Path(api.EnvRoute, org, "web", "development")
+	newEnv := api.NewEnvironment{ID: api.NewID("env"), Name: "preview", WrappedKey: []byte("w")}
 	return [][3]any{
-		{"GET", api.ProjectsPath(org), nil},
-		{"POST", api.ProjectsPath(org), api.CreateProjectRequest{Name: "evil", Environments: []api.NewEnvironment{newEnv}}},
-		{"GET", api.ProjectPath(org, "web"), nil},
-		{"GET", api.EnvsPath(org, "web"), nil},
-		{"POST", api.EnvsPath(org, "web"), newEnv},
+		{"GET", api.Path(api.ProjectsRoute, org), nil},
+		{"POST", api.Path(api.ProjectsRoute, org), api.CreateProjectRequest{Name: "evil", Environments: []api.NewEnvironment{newEnv}}},
+		{"GET", api.Path(api.ProjectRoute, org, "web"), nil},
+		{"GET", api.Path(api.EnvsRoute, org, "web"), nil},
+		{"POST", api.Path(api.EnvsRoute, org, "web"), newEnv},
 		{"GET", env + "/snapshot", nil},
 		{"GET", env + "/revisions", nil},
 		{"POST", env + "/revisions", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Ciphertext: []byte("x")}},
-		{"GET", api.TokensPath(org, "web"), nil},
-		{"POST", api.TokensPath(org, "web"), api.CreateTokenRequest{ID: tokenID, Environment: "development"}},
-		{"DELETE", api.TokensPath(org, "web") + "/" + tokenID, nil},
+		{"GET", api.Path(api.TokensRoute, org, "web"), nil},
+		{"POST", api.Path(api.TokensRoute, org, "web"), api.CreateTokenRequest{ID: tokenID, Environment: "development"}},
+		{"DELETE", api.Path(api.TokenRoute, org, "web", tokenID), nil},
 	}
 }
 
 func TestOutsiderLearnsNothing(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
 	p := e.createProject(ada, "acme", "web")
 	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
 		t.Fatalf("ada's write: %d %s", status, body)
@@ -191,9 +192,9 @@ func TestOutsiderLearnsNothing(t *testing.T) {
 	_, tokenID := e.token(ada, "acme", "web", p, "production", false)
 
 	bob := e.signup("bob@example.com")
-	e.must(bob.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	e.must(bob.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
 	var orgs []api.Org
-	e.must(bob.auth, "GET", api.OrgsPath(), nil, &orgs, http.StatusOK)
+	e.must(bob.auth, "GET", api.OrgsRoute, nil, &orgs, http.StatusOK)
 	if len(orgs) != 1 || orgs[0].Name != "bobco" {
 		t.Fatalf("bob sees orgs %+v", orgs)
 	}
@@ -224,17 +225,17 @@ func TestOutsiderLearnsNothing(t *testing.T) {
 	}
 	// Nothing bob did changed ada's data.
 	var h api.History
-	e.must(ada.auth, "GET", api.EnvPath("acme", "web", "development")+"/revisions", nil, &h, http.StatusOK)
+	e.must(ada.auth, "GET", api.Path(api.RevisionsRoute, "acme", "web", "development"), nil, &h, http.StatusOK)
 	if len(h.Revisions) != 1 {
 		t.Fatalf("ada's development has %d revisions after bob's attempts", len(h.Revisions))
 	}
 	var envs []api.Environment
-	e.must(ada.auth, "GET", api.EnvsPath("acme", "web"), nil, &envs, http.StatusOK)
+	e.must(ada.auth, "GET", api.Path(api.EnvsRoute, "acme", "web"), nil, &envs, http.StatusOK)
 	if len(envs) != 3 {
 		t.Fatalf("ada's project has %d environments after bob's attempts", len(envs))
 	}
 	var toks []api.TokenInfo
-	e.must(ada.auth, "GET", api.TokensPath("acme", "web"), nil, &toks, http.StatusOK)
+	e.must(ada.auth, "GET", api.Path(api.TokensRoute, "acme", "web"), nil, &toks, http.StatusOK)
 	if len(toks) != 1 {
 		t.Fatalf("ada's project has %d tokens after bob's attempts", len(toks))
 	}
@@ -243,7 +244,7 @@ func TestOutsiderLearnsNothing(t *testing.T) {
 func TestServiceTokenScope(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
 	p := e.createProject(ada, "acme", "web")
 	for _, n := range []string{"staging", "production"} {
 		if status, body := write(e, ada.auth, p, n, 0); status != http.StatusCreated {
@@ -264,8 +265,8 @@ func TestServiceTokenScope(t *testing.T) {
 	}
 	// A staging token cannot touch production.
 	for _, ep := range [][2]string{
-		{"GET", api.EnvPath("acme", "web", "production") + "/snapshot"},
-		{"GET", api.EnvPath("acme", "web", "production") + "/revisions"},
+		{"GET", api.Path(api.SnapshotRoute, "acme", "web", "production")},
+		{"GET", api.Path(api.RevisionsRoute, "acme", "web", "production")},
 	} {
 		status, body := e.call(staging, ep[0], ep[1], nil)
 		if status != http.StatusForbidden || strings.Contains(body, "ciphertext") {
@@ -281,11 +282,11 @@ func TestServiceTokenScope(t *testing.T) {
 	}
 	// Tokens cannot administer anything.
 	for _, ep := range [][3]any{
-		{"GET", api.OrgsPath(), nil},
-		{"POST", api.OrgsPath(), api.CreateOrgRequest{Name: "tokenco"}},
-		{"GET", api.ProjectsPath("acme"), nil},
-		{"GET", api.TokensPath("acme", "web"), nil},
-		{"POST", api.EnvsPath("acme", "web"), api.NewEnvironment{ID: crypto.NewID("env"), Name: "x", WrappedKey: []byte("w")}},
+		{"GET", api.OrgsRoute, nil},
+		{"POST", api.OrgsRoute, api.CreateOrgRequest{Name: "tokenco"}},
+		{"GET", api.Path(api.ProjectsRoute, "acme"), nil},
+		{"GET", api.Path(api.TokensRoute, "acme", "web"), nil},
+		{"POST", api.Path(api.EnvsRoute, "acme", "web"), api.NewEnvironment{ID: api.NewID("env"), Name: "x", WrappedKey: []byte("w")}},
 		{"POST", api.LogoutPath, nil},
 	} {
 		if status, body := e.call(stagingRW, ep[0].(string), ep[1].(string), ep[2]); status != http.StatusForbidden {
@@ -294,10 +295,10 @@ func TestServiceTokenScope(t *testing.T) {
 	}
 	// A token for another org's project sees nothing of this one.
 	bob := e.signup("bob@example.com")
-	e.must(bob.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	e.must(bob.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
 	bp := e.createProject(bob, "bobco", "web")
 	bobTok, _ := e.token(bob, "bobco", "web", bp, "staging", true)
-	if status, body := e.call(bobTok, "GET", api.EnvPath("acme", "web", "staging")+"/snapshot", nil); status != http.StatusNotFound {
+	if status, body := e.call(bobTok, "GET", api.Path(api.SnapshotRoute, "acme", "web", "staging"), nil); status != http.StatusNotFound {
 		t.Errorf("bob's token reading acme: %d %s", status, body)
 	}
 
@@ -305,7 +306,7 @@ func TestServiceTokenScope(t *testing.T) {
 	exp := e.clock.now().Add(time.Hour)
 	tok, _ := crypto.GenerateServiceToken()
 	w, _ := crypto.WrapKey(p.keys["staging"], tok.Identity().Recipient())
-	e.must(ada.auth, "POST", api.TokensPath("acme", "web"), api.CreateTokenRequest{
+	e.must(ada.auth, "POST", api.Path(api.TokensRoute, "acme", "web"), api.CreateTokenRequest{
 		ID: tok.ID(), Environment: "staging", AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
 		KeyVersion: 1, WrappedKey: w, ExpiresAt: &exp,
 	}, nil, http.StatusCreated)
@@ -319,7 +320,7 @@ func TestServiceTokenScope(t *testing.T) {
 	if status, _ := e.call(wrongKey, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized {
 		t.Errorf("token with wrong auth key: %d", status)
 	}
-	e.must(ada.auth, "DELETE", api.TokensPath("acme", "web")+"/"+tok.ID(), nil, nil, http.StatusNoContent)
+	e.must(ada.auth, "DELETE", api.Path(api.TokenRoute, "acme", "web", tok.ID()), nil, nil, http.StatusNoContent)
 	e.clock.add(-2 * time.Hour)
 	if status, body := e.call(auth, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
 		t.Errorf("revoked token: %d %s", status, body)
@@ -329,7 +330,7 @@ func TestServiceTokenScope(t *testing.T) {
 func TestWriteConflicts(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
 	p := e.createProject(ada, "acme", "web")
 	if status, _ := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
 		t.Fatal("first write failed")
@@ -343,13 +344,13 @@ func TestWriteConflicts(t *testing.T) {
 		t.Fatalf("future base: %d", status)
 	}
 	ct, _ := crypto.SealRevision(p.keys["development"], 2, []byte("{}"))
-	status, body := e.call(ada.auth, "POST", api.EnvPath("acme", "web", "development")+"/revisions",
+	status, body := e.call(ada.auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", "development"),
 		api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 2, Ciphertext: ct})
 	if status != http.StatusConflict || !strings.Contains(body, "key version") {
 		t.Fatalf("wrong key version: %d %s", status, body)
 	}
 	var h api.History
-	e.must(ada.auth, "GET", api.EnvPath("acme", "web", "development")+"/revisions", nil, &h, http.StatusOK)
+	e.must(ada.auth, "GET", api.Path(api.RevisionsRoute, "acme", "web", "development"), nil, &h, http.StatusOK)
 	if len(h.Revisions) != 1 {
 		t.Fatalf("%d revisions after rejected writes", len(h.Revisions))
 	}
@@ -409,7 +410,7 @@ func TestAuthParamsDoNotRevealAccounts(t *testing.T) {
 	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "nobody@example.com"}, &unknown1, http.StatusOK)
 	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "Nobody@Example.com"}, &unknown2, http.StatusOK)
 	e.must("", "POST", api.AuthParamsPath, api.AuthParamsRequest{Email: "other@example.com"}, &other, http.StatusOK)
-	if len(unknown1.Salt) != crypto.SaltSize || !bytes.Equal(unknown1.Salt, unknown2.Salt) {
+	if len(unknown1.Salt) != kdf.SaltSize || !bytes.Equal(unknown1.Salt, unknown2.Salt) {
 		t.Fatalf("fake salt is not stable: %x %x", unknown1.Salt, unknown2.Salt)
 	}
 	if bytes.Equal(unknown1.Salt, other.Salt) || unknown1.KDF != known.KDF {
@@ -420,7 +421,7 @@ func TestAuthParamsDoNotRevealAccounts(t *testing.T) {
 func TestSignupPolicyAndValidation(t *testing.T) {
 	closed := newEnv(t, false)
 	id, _ := crypto.GenerateIdentity()
-	req := api.SignupRequest{UserID: crypto.NewID("usr"), Email: "ada@example.com", Salt: make([]byte, 16), KDF: defaultKDF(),
+	req := api.SignupRequest{UserID: api.NewID("usr"), Email: "ada@example.com", Salt: make([]byte, 16), KDF: kdf.Default(),
 		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("s"), RecoverySealedKey: []byte("s"),
 		RecoveryAuthKey: make([]byte, 32)}
 	if status, body := closed.call("", "POST", api.SignupPath, req); status != http.StatusForbidden || !strings.Contains(body, "closed") {
@@ -439,7 +440,7 @@ func TestSignupPolicyAndValidation(t *testing.T) {
 	}
 	open.must("", "POST", api.SignupPath, req, nil, http.StatusCreated)
 	dup := req
-	dup.UserID = crypto.NewID("usr")
+	dup.UserID = api.NewID("usr")
 	if status, _ := open.call("", "POST", api.SignupPath, dup); status != http.StatusConflict {
 		t.Fatalf("duplicate email: %d", status)
 	}
@@ -451,7 +452,7 @@ func TestSignupPolicyAndValidation(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsPath(), api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
 	p := e.createProject(ada, "acme", "web")
 	tokAuth, _ := e.token(ada, "acme", "web", p, "staging", true)
 	write(e, tokAuth, p, "staging", 0)
@@ -474,7 +475,7 @@ func TestChangePasswordAndRecover(t *testing.T) {
 	ada := e.signup("ada@example.com")
 	const email = "ada@example.com"
 	newCreds := func(n byte) api.ChangePasswordRequest {
-		return api.ChangePasswordRequest{Email: email, Salt: bytes.Repeat([]byte{n}, 16), KDF: defaultKDF(),
+		return api.ChangePasswordRequest{Email: email, Salt: bytes.Repeat([]byte{n}, 16), KDF: kdf.Default(),
 			AuthKey: bytes.Repeat([]byte{n}, 32), SealedKey: []byte{n}}
 	}
 	// Wrong proofs change nothing.

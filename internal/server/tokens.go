@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/store"
 )
 
@@ -68,8 +67,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	case req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()):
 		return errBadRequest("token expiry %s is in the past", req.ExpiresAt.Format("2006-01-02 15:04 MST"))
 	}
-	if _, err := crypto.ParseRecipient(req.PublicKey); err != nil {
-		return errBadRequest("%v", err)
+	if !api.ValidPublicKey(req.PublicKey) {
+		return errBadRequest("malformed public key %q", req.PublicKey)
 	}
 	// The creator must hold the key they wrapped; this also stops an admin
 	// without access minting a token to an environment they cannot read.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/store/storetest"
 )
@@ -65,7 +65,7 @@ func TestPostgres(t *testing.T) {
 		t.Fatalf("SECR_TEST_POSTGRES is set but PostgreSQL does not answer: %v", err)
 	}
 	storetest.Run(t, func(t *testing.T) store.Store {
-		schema := strings.ReplaceAll(crypto.NewID("t"), "_", "")
+		schema := strings.ReplaceAll(api.NewID("t"), "_", "")
 		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 			t.Fatal(err)
 		}

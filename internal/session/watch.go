@@ -1,4 +1,4 @@
-package cli
+package session
 
 import (
 	"context"
@@ -8,23 +8,23 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 )
 
-// watchDebounce gathers a burst of changes into one restart.
+// watchDebounce gathers a burst of changes into one apply.
 const watchDebounce = 250 * time.Millisecond
 
 // eventsPath is where the server streams t's revisions.
-func (s *session) eventsPath(t target) string {
+func (s *Session) eventsPath(t Target) string {
 	if s.viaToken(t) {
 		return api.TokenEventsPath
 	}
-	return api.EnvPath(t.org, t.project, t.env) + "/events"
+	return api.Path(api.EventsRoute, t.Org, t.Project, t.Env)
 }
 
-// watch follows the environment's change stream (Server-Sent Events; no
-// polling) and calls apply with each newer revision, opened and checked,
+// Watch follows t's change stream (Server-Sent Events; no polling) and
+// calls apply with each revision newer than current, opened and checked,
 // after a burst of changes has settled. It reconnects with exponential
-// backoff and jitter, and a reconnect that reveals a missed change
-// applies it. It returns when ctx ends.
-func (s *session) watch(ctx context.Context, t target, current int64, apply func(*envState)) {
+// backoff and jitter, and a reconnect that reveals a missed change applies
+// it. It returns when ctx ends.
+func (s *Session) Watch(ctx context.Context, t Target, current int64, apply func(*Env)) {
 	notify := make(chan int64, 1)
 	go func() {
 		backoff := 500 * time.Millisecond
@@ -46,7 +46,7 @@ func (s *session) watch(ctx context.Context, t target, current int64, apply func
 				backoff, warned = 500*time.Millisecond, false
 			}
 			if !warned {
-				s.d.IO.Warnf("lost the change stream from %s (%v); reconnecting", s.api, err)
+				s.opts.warnf("lost the change stream from %s (%v); reconnecting", s.api, err)
 				warned = true
 			}
 			jitter := time.Duration(rand.Int64N(int64(backoff)))
@@ -72,8 +72,7 @@ func (s *session) watch(ctx context.Context, t target, current int64, apply func
 	burst:
 		for {
 			select {
-			case r := <-notify:
-				rev = max(rev, r)
+			case <-notify:
 				settle.Reset(watchDebounce)
 			case <-settle.C:
 				break burst
@@ -81,15 +80,15 @@ func (s *session) watch(ctx context.Context, t target, current int64, apply func
 				return
 			}
 		}
-		st, err := s.load(ctx, t)
+		env, err := s.Load(ctx, t)
 		if err != nil {
-			s.d.IO.Warnf("could not fetch the changed secrets (keeping the current ones): %v", err)
+			s.opts.warnf("could not fetch the changed secrets (keeping the current ones): %v", err)
 			continue
 		}
-		if st.rev <= current {
+		if env.Revision <= current {
 			continue
 		}
-		current = st.rev
-		apply(st)
+		current = env.Revision
+		apply(env)
 	}
 }

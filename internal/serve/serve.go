@@ -1,9 +1,14 @@
-package cli
+// Package serve is the `secr server` command: flags, logging, the database,
+// the listener and graceful shutdown around internal/server. Only cmd/secr
+// imports it, so the client's commands do not depend on the server or its
+// database drivers.
+package serve
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,14 +17,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/secr-dev/secr/internal/config"
+
 	"github.com/spf13/cobra"
 
 	"github.com/secr-dev/secr/internal/server"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
 )
 
-type serverOptions struct {
-	d                *Deps
+type options struct {
+	getenv           func(string) string
+	stderr           io.Writer
 	listen, db       string
 	tlsCert, tlsKey  string
 	signup           string
@@ -27,8 +35,10 @@ type serverOptions struct {
 	shutdownDeadline time.Duration
 }
 
-func newServerCmd(d *Deps) *cobra.Command {
-	o := &serverOptions{d: d}
+// NewCommand returns the `secr server` command. getenv supplies the
+// XDG variables that locate the default database.
+func NewCommand(getenv func(string) string) *cobra.Command {
+	o := &options{getenv: getenv}
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run a secr server (embedded SQLite by default, or PostgreSQL)",
@@ -46,7 +56,10 @@ sign-ups, for a server whose users already exist.`,
   secr server --listen 0.0.0.0:7700 --tls-cert cert.pem --tls-key key.pem
   secr server --db postgres://secr@db.internal/secr --signup closed`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context()) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.stderr = c.ErrOrStderr()
+			return o.run(c.Context())
+		},
 	}
 	c.Flags().StringVar(&o.listen, "listen", "127.0.0.1:7700", "address to listen on (port 0 picks a free port)")
 	c.Flags().StringVar(&o.db, "db", "", "SQLite file or postgres:// URL (default $XDG_DATA_HOME/secr/secr.db)")
@@ -58,16 +71,16 @@ sign-ups, for a server whose users already exist.`,
 	return c
 }
 
-func (o *serverOptions) run(ctx context.Context) error {
+func (o *options) run(ctx context.Context) error {
 	if o.signup != "open" && o.signup != "closed" {
 		return usageErrorf("--signup must be open or closed, not %q", o.signup)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}
-	var handler slog.Handler = slog.NewTextHandler(o.d.IO.ErrOut, nil)
+	var handler slog.Handler = slog.NewTextHandler(o.stderr, nil)
 	if o.logFormat == "json" {
-		handler = slog.NewJSONHandler(o.d.IO.ErrOut, nil)
+		handler = slog.NewJSONHandler(o.stderr, nil)
 	} else if o.logFormat != "text" {
 		return usageErrorf("--log-format must be text or json")
 	}
@@ -75,7 +88,7 @@ func (o *serverOptions) run(ctx context.Context) error {
 
 	dbPath := o.db
 	if dbPath == "" {
-		dirs, err := o.d.dirs()
+		dirs, err := config.ResolveDirs(o.getenv)
 		if err != nil {
 			return fmt.Errorf("no --db given and no data directory: %w", err)
 		}
@@ -142,4 +155,15 @@ func (o *serverOptions) run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// usageError is a wrong flag value; secr exits 2 for it (the CLI looks for
+// the IsUsage method, since it does not import this package).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) IsUsage() bool { return true }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
 }

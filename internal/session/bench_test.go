@@ -1,6 +1,7 @@
-package cli
+package session
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -35,16 +36,16 @@ func environment(tb testing.TB, n int) (api.Snapshot, *crypto.Identity, *envdoc.
 
 func TestOpenSnapshot(t *testing.T) {
 	snap, id, doc := environment(t, 50)
-	s := &session{identity: id}
-	st, err := s.open(snap, nil)
+	s := &Session{identity: id}
+	env, err := s.open(snap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.rev != 7 || len(st.doc.Secrets) != 50 || st.doc.Secrets["SECRET_0049"] != doc.Secrets["SECRET_0049"] {
-		t.Fatalf("opened %d secrets at revision %d", len(st.doc.Secrets), st.rev)
+	if env.Revision != 7 || len(env.doc.Secrets) != 50 || env.doc.Secrets["SECRET_0049"] != doc.Secrets["SECRET_0049"] {
+		t.Fatalf("opened %d secrets at revision %d", len(env.doc.Secrets), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&session{identity: other}).open(snap, nil); err == nil || !strings.Contains(err.Error(), "integrity") {
+	if _, err := (&Session{identity: other}).open(snap, nil); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot: %v", err)
 	}
 }
@@ -53,7 +54,7 @@ func TestOpenSnapshot(t *testing.T) {
 // environment of 1,000 secrets: unwrap the key, open the revision, parse it.
 func BenchmarkOpenSnapshot1000(b *testing.B) {
 	snap, id, _ := environment(b, 1000)
-	s := &session{identity: id}
+	s := &Session{identity: id}
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
 		if _, err := s.open(snap, nil); err != nil {

@@ -1,0 +1,73 @@
+package session
+
+import (
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/envdoc"
+)
+
+// Env is one environment's revision, opened and checked on this machine.
+type Env struct {
+	Org, Project string
+	// Name and ID of the environment.
+	Name, ID string
+	// Revision is 0 for an environment with no revisions yet.
+	Revision int64
+	// CanWrite reports whether this principal may write the environment.
+	CanWrite bool
+
+	env api.Environment
+	key *crypto.EnvKey
+	doc *envdoc.Doc
+}
+
+// Secret is one variable of an environment.
+type Secret struct {
+	Name, Value string
+	// NotSecret marks plain configuration: listed with its value, never
+	// masked.
+	NotSecret bool
+}
+
+// Values returns the variables as a map from name to value.
+func (e *Env) Values() map[string]string { return e.doc.Values() }
+
+// Names returns the variable names in sorted order.
+func (e *Env) Names() []string { return e.doc.Names() }
+
+// Secrets returns the variables sorted by name.
+func (e *Env) Secrets() []Secret {
+	names := e.doc.Names()
+	out := make([]Secret, 0, len(names))
+	for _, n := range names {
+		sec := e.doc.Secrets[n]
+		out = append(out, Secret{Name: n, Value: sec.Value, NotSecret: sec.NotSecret})
+	}
+	return out
+}
+
+// Lookup returns the variable called name.
+func (e *Env) Lookup(name string) (Secret, bool) {
+	sec, ok := e.doc.Secrets[name]
+	return Secret{Name: name, Value: sec.Value, NotSecret: sec.NotSecret}, ok
+}
+
+// Masked returns the values to hide from output: all but the not-secret
+// ones.
+func (e *Env) Masked() map[string]string {
+	m := map[string]string{}
+	for name, sec := range e.doc.Secrets {
+		if !sec.NotSecret {
+			m[name] = sec.Value
+		}
+	}
+	return m
+}
+
+// ValidateName checks that name is a valid environment variable name.
+func ValidateName(name string) error {
+	if err := envdoc.ValidateName(name); err != nil {
+		return &usageError{err.Error()}
+	}
+	return nil
+}

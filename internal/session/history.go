@@ -1,0 +1,86 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/envdoc"
+)
+
+// Changes lists the names a revision added, changed and removed.
+type Changes = envdoc.Changes
+
+// Revision is one revision, opened on this machine.
+type Revision struct {
+	Revision int64
+	Author   string
+	Time     time.Time
+	// Changes against the revision before it (diffed here: the server sees
+	// only ciphertext).
+	Changes Changes
+	doc     *envdoc.Doc
+}
+
+// History is every revision of one environment, oldest first.
+type History struct {
+	// Env is the environment's name.
+	Env       string
+	Revisions []Revision
+}
+
+// History fetches and opens every revision of t's environment, and diffs
+// each with the one before it.
+func (s *Session) History(ctx context.Context, t Target) (*History, error) {
+	if s.token != nil && (t.Org == "" || t.Project == "") {
+		env, err := s.Load(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		t.Org, t.Project, t.Env = env.Org, env.Project, env.Name
+	}
+	if err := t.RequireProject(); err != nil {
+		return nil, err
+	}
+	marks := s.marks()
+	h, err := s.client.History(ctx, t.Org, t.Project, t.Env)
+	if err != nil {
+		return nil, Explain(err)
+	}
+	keys := map[int]*crypto.EnvKey{}
+	out := &History{Env: h.Environment.Name}
+	var prev *envdoc.Doc
+	for _, r := range h.Revisions {
+		k, ok := keys[r.KeyVersion]
+		if !ok {
+			wrapped, have := h.WrappedKeys[r.KeyVersion]
+			if !have {
+				return nil, fmt.Errorf("you have no key for version %d of environment %q (revision %d)", r.KeyVersion, t.Env, r.Revision)
+			}
+			if k, err = crypto.UnwrapKey(wrapped, h.Environment.ID, r.KeyVersion, s.identity); err != nil {
+				return nil, integrityErrorf("key version %d of environment %q: %v", r.KeyVersion, t.Env, err)
+			}
+			keys[r.KeyVersion] = k
+		}
+		plain, err := crypto.OpenRevision(k, r.Revision, r.Ciphertext)
+		if err != nil {
+			return nil, integrityErrorf("revision %d of environment %q: %v", r.Revision, t.Env, err)
+		}
+		doc, err := envdoc.Parse(plain)
+		if err != nil {
+			return nil, integrityErrorf("revision %d: %v", r.Revision, err)
+		}
+		out.Revisions = append(out.Revisions, Revision{Revision: r.Revision, Author: r.Author, Time: r.CreatedAt,
+			Changes: envdoc.Diff(prev, doc), doc: doc})
+		prev = doc
+	}
+	var latest int64
+	if n := len(out.Revisions); n > 0 {
+		latest = out.Revisions[n-1].Revision
+	}
+	if err := s.checkRollback(h.Environment, latest, marks); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

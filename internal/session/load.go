@@ -1,0 +1,167 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/client"
+	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/envdoc"
+)
+
+// Load fetches the latest revision of t's environment and this principal's
+// key in one request, then unwraps, opens and checks it. With a service
+// token and no explicit project, it asks for the token's own environment.
+func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
+	var snap api.Snapshot
+	var err error
+	marks := s.marks()
+	tokenPath := s.viaToken(t)
+	cacheKey := "token"
+	if !tokenPath {
+		cacheKey = t.Org + "/" + t.Project + "/" + t.Env
+	}
+	if s.offline {
+		return s.fromCache(cacheKey, marks, 0)
+	}
+	if tokenPath {
+		snap, err = s.client.TokenSnapshot(ctx)
+		if err == nil && t.EnvExplicit && snap.Environment.Name != t.Env {
+			return nil, WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
+				"unset SECR_ENV / --env, or use a token for %q", t.Env)
+		}
+	} else {
+		if err := t.RequireProject(); err != nil {
+			return nil, err
+		}
+		snap, err = s.client.Snapshot(ctx, t.Org, t.Project, t.Env)
+	}
+	var unreachable *client.UnreachableError
+	switch {
+	case err == nil:
+	case errors.As(err, &unreachable) && s.cache != nil && s.maxStale > 0:
+		env, cerr := s.fromCache(cacheKey, marks, s.maxStale)
+		if cerr != nil {
+			return nil, Explain(err)
+		}
+		return env, nil
+	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
+		// This principal may no longer read: drop what it cached.
+		_ = s.cache.Forget(s.api, s.principalID())
+		return nil, Explain(err)
+	default:
+		return nil, Explain(err)
+	}
+	env, err := s.open(snap, marks)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil && (env.Revision > marks.Get(s.api, snap.Environment.ID) || !s.cache.Has(s.api, s.principalID(), cacheKey)) {
+		if raw, err := json.Marshal(snap); err == nil {
+			if err := s.cache.Put(s.api, s.principalID(), cacheKey, raw, s.opts.now()); err != nil {
+				s.opts.warnf("could not cache the secrets for offline use: %v", err)
+			}
+		}
+	}
+	return env, nil
+}
+
+// fromCache opens the cached snapshot for key. maxAge 0 means any age (an
+// explicit --offline); otherwise the server was unreachable and a cache
+// older than maxAge is refused.
+func (s *Session) fromCache(key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
+	if s.cache == nil {
+		return nil, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
+	}
+	raw, fetched, err := s.cache.Get(s.api, s.principalID(), key)
+	if err != nil {
+		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
+	}
+	age := s.opts.now().Sub(fetched).Round(time.Second)
+	if maxAge > 0 && age > maxAge {
+		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
+	}
+	var snap api.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		return nil, fmt.Errorf("cached snapshot is corrupt: %v", err)
+	}
+	env, err := s.open(snap, marks)
+	if err != nil {
+		return nil, err
+	}
+	if maxAge > 0 {
+		s.opts.warnf("the secr server at %s is unreachable; using secrets cached %s ago (revision %d)", s.api, age, env.Revision)
+	} else {
+		s.opts.infof("secr: offline: using secrets cached %s ago (revision %d)", age, env.Revision)
+	}
+	return env, nil
+}
+
+// viaToken reports whether t is a service token's own environment,
+// reached through the token endpoints rather than by names.
+func (s *Session) viaToken(t Target) bool {
+	return s.token != nil && (t.Org == "" || t.Project == "" || !t.EnvExplicit)
+}
+
+// marks reads the rollback high-water marks (nil when there is no state).
+func (s *Session) marks() config.Marks {
+	if s.seen == nil {
+		return nil
+	}
+	return s.seen.Load()
+}
+
+// open unwraps the key, opens the revision and checks it against the
+// rollback marks read before the request.
+func (s *Session) open(snap api.Snapshot, marks config.Marks) (*Env, error) {
+	env := snap.Environment
+	key, err := crypto.UnwrapKey(snap.WrappedKey, env.ID, env.KeyVersion, s.identity)
+	if err != nil {
+		return nil, integrityErrorf("cannot open the key of environment %q: %v", env.Name, err)
+	}
+	e := &Env{Org: snap.Org, Project: snap.Project, Name: env.Name, ID: env.ID, CanWrite: snap.CanWrite,
+		env: env, key: key, doc: envdoc.New()}
+	if r := snap.Revision; r != nil {
+		if r.KeyVersion != env.KeyVersion {
+			return nil, integrityErrorf("revision %d of %q is sealed under key version %d, but the environment is on version %d",
+				r.Revision, env.Name, r.KeyVersion, env.KeyVersion)
+		}
+		plain, err := crypto.OpenRevision(key, r.Revision, r.Ciphertext)
+		if err != nil {
+			return nil, integrityErrorf("revision %d of environment %q: %v", r.Revision, env.Name, err)
+		}
+		if e.doc, err = envdoc.Parse(plain); err != nil {
+			return nil, integrityErrorf("revision %d of environment %q: %v", r.Revision, env.Name, err)
+		}
+		e.Revision = r.Revision
+	}
+	if err := s.checkRollback(env, e.Revision, marks); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// checkRollback refuses a revision older than one this client had already
+// opened before it asked (marks), then raises the high-water mark.
+func (s *Session) checkRollback(env api.Environment, rev int64, marks config.Marks) error {
+	if s.seen == nil {
+		return nil
+	}
+	seen := marks.Get(s.api, env.ID)
+	if rev < seen {
+		return WithHint(integrityErrorf("got revision %d of environment %q, older than revision %d, which this machine has already seen: the server (or the offline cache) may be replaying old secrets",
+			rev, env.Name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
+	}
+	if rev == seen {
+		return nil // nothing new: no second read of the state file on the run path
+	}
+	if err := s.seen.Record(s.api, env.ID, rev); err != nil {
+		s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package session
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/secr-dev/secr/internal/client"
+	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/crypto"
+)
+
+// Options are what a Session needs from its surroundings.
+type Options struct {
+	// Getenv reads SECR_TOKEN, SECR_TOKEN_FILE and the XDG directories.
+	Getenv func(string) string
+	// Warnf reports something the user should know that does not stop the
+	// command ("secr: warning: ..."); nil discards.
+	Warnf func(format string, args ...any)
+	// Infof reports progress ("offline: using secrets cached ..."); nil
+	// discards.
+	Infof func(format string, args ...any)
+	// Now is the clock for cache ages; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) warnf(format string, args ...any) {
+	if o.Warnf != nil {
+		o.Warnf(format, args...)
+	}
+}
+
+func (o *Options) infof(format string, args ...any) {
+	if o.Infof != nil {
+		o.Infof(format, args...)
+	}
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) dirs() (config.Dirs, error) { return config.ResolveDirs(o.Getenv) }
+
+// Session is an authenticated principal on one server: a user with a stored
+// login, or a service token.
+type Session struct {
+	opts     Options
+	api      string
+	client   *client.Client
+	identity *crypto.Identity
+	login    *config.Login        // nil for a service token
+	token    *crypto.ServiceToken // nil for a user
+	seen     *config.Seen         // nil when there is nowhere to keep state
+
+	// cache, when set (secr run), keeps the last snapshot for offline use.
+	cache    *config.SnapshotCache
+	offline  bool          // use only the cache
+	maxStale time.Duration // fall back to a cache this young when unreachable
+}
+
+// Authenticate uses $SECR_TOKEN (or the file named by $SECR_TOKEN_FILE)
+// when set, else the stored login for t.API.
+func Authenticate(t Target, o Options) (*Session, error) {
+	cl, err := client.New(t.API)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{opts: o, api: cl.BaseURL()}
+	dirs, dirsErr := o.dirs()
+	if dirsErr == nil {
+		s.seen = config.SeenAt(dirs)
+	}
+	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
+	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {
+		// A file, for Docker and Kubernetes secret mounts.
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("SECR_TOKEN_FILE: %w", err)
+		}
+		raw, source = string(data), "SECR_TOKEN_FILE"
+	}
+	if raw != "" {
+		tok, err := crypto.ParseServiceToken(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		s.token, s.identity = tok, tok.Identity()
+		s.client = cl.WithServiceToken(tok.ID(), tok.AuthKey())
+		return s, nil
+	}
+	if dirsErr != nil {
+		return nil, WithHint(ErrNotLoggedIn, "set SECR_TOKEN, or set HOME so secr can find your login (%v)", dirsErr)
+	}
+	login, err := config.CredentialsAt(dirs).Get(s.api)
+	if err != nil {
+		return nil, err
+	}
+	if login == nil {
+		return nil, WithHint(fmt.Errorf("%w to %s", ErrNotLoggedIn, s.api), "run 'secr login' (or 'secr signup'), or set SECR_TOKEN to a service token")
+	}
+	id, err := crypto.ParseIdentity(login.Identity)
+	if err != nil {
+		return nil, WithHint(fmt.Errorf("stored login for %s is corrupt", s.api), "run 'secr login' again")
+	}
+	s.login, s.identity = login, id
+	s.client = cl.WithSession(login.Session)
+	return s, nil
+}
+
+// API is the server's normalised base URL.
+func (s *Session) API() string { return s.api }
+
+// IsServiceToken reports whether the principal is a service token.
+func (s *Session) IsServiceToken() bool { return s.token != nil }
+
+// User returns the stored login's email and default org ("" for a service
+// token).
+func (s *Session) User() (email, defaultOrg string) {
+	if s.login == nil {
+		return "", ""
+	}
+	return s.login.Email, s.login.DefaultOrg
+}
+
+// WithDefaultOrg fills t's org from the login's default org when nothing
+// else named one.
+func (s *Session) WithDefaultOrg(t Target) Target {
+	if t.Org == "" && s.login != nil {
+		t.Org = s.login.DefaultOrg
+	}
+	return t
+}
+
+// principalID names the principal in cache paths.
+func (s *Session) principalID() string {
+	if s.token != nil {
+		return s.token.ID()
+	}
+	return s.login.UserID
+}
+
+// UseCache turns on the offline cache of encrypted snapshots (for secr
+// run): offline uses only the cache; otherwise, when the server is
+// unreachable, a cache younger than maxStale (0: never) is used with a
+// warning.
+func (s *Session) UseCache(offline bool, maxStale time.Duration) {
+	if dirs, err := s.opts.dirs(); err == nil {
+		s.cache, s.offline, s.maxStale = config.CacheAt(dirs), offline, maxStale
+	}
+}

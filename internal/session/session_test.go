@@ -1,0 +1,406 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/crypto"
+)
+
+func TestResolveTargetPrecedence(t *testing.T) {
+	proj := &config.Project{Org: "fileorg", Project: "fileproj", Environment: "staging", API: "http://file:1"}
+	for _, tc := range []struct {
+		name  string
+		flags Flags
+		env   map[string]string
+		proj  *config.Project
+		want  Target
+	}{
+		{"defaults", Flags{}, nil, nil, Target{API: DefaultAPI, Env: "development"}},
+		{".secr.json", Flags{}, nil, proj, Target{API: "http://file:1", Org: "fileorg", Project: "fileproj", Env: "staging"}},
+		{"environment over .secr.json", Flags{}, map[string]string{"SECR_API_URL": "http://env:2", "SECR_ENV": "production", "SECR_ORG": "envorg", "SECR_PROJECT": "envproj"}, proj,
+			Target{API: "http://env:2", Org: "envorg", Project: "envproj", Env: "production", EnvExplicit: true}},
+		{"flags over environment", Flags{API: "http://flag:3", Org: "flagorg", Env: "preview"}, map[string]string{"SECR_API_URL": "http://env:2", "SECR_ENV": "production"}, proj,
+			Target{API: "http://flag:3", Org: "flagorg", Project: "fileproj", Env: "preview", EnvExplicit: true}},
+		{"env flag is explicit", Flags{Env: "preview"}, nil, nil, Target{API: DefaultAPI, Env: "preview", EnvExplicit: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ResolveTarget(tc.flags, func(k string) string { return tc.env[k] }, tc.proj)
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProjectFile(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "a", "b")
+	os.MkdirAll(sub, 0o755)
+	if p, err := ProjectFile(sub); p != nil || err != nil {
+		t.Fatalf("no .secr.json: %+v, %v", p, err)
+	}
+	os.WriteFile(filepath.Join(root, ".secr.json"), []byte(`{"org":"acme","project":"web"}`), 0o644)
+	if p, err := ProjectFile(sub); err != nil || p.Org != "acme" {
+		t.Fatalf("found from a subdirectory: %+v, %v", p, err)
+	}
+	os.WriteFile(filepath.Join(root, ".secr.json"), []byte(`{"org":"x","project":"y","enviroment":"typo"}`), 0o644)
+	if _, err := ProjectFile(sub); err == nil || !strings.Contains(err.Error(), `unknown field "enviroment"`) {
+		t.Fatalf("malformed .secr.json: %v", err)
+	}
+}
+
+func TestAuthenticateServiceTokenSources(t *testing.T) {
+	tok, _ := crypto.GenerateServiceToken()
+	path := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(path, []byte(tok.String()+"\n"), 0o600)
+	env := map[string]string{"SECR_TOKEN_FILE": path}
+	o := optionsFor(t.TempDir(), env)
+	target := Target{API: DefaultAPI}
+	s, err := Authenticate(target, o)
+	if err != nil || !s.IsServiceToken() || s.token.ID() != tok.ID() {
+		t.Fatalf("token from SECR_TOKEN_FILE not used: %v", err)
+	}
+	other, _ := crypto.GenerateServiceToken()
+	env["SECR_TOKEN"] = other.String()
+	if s, err := Authenticate(target, o); err != nil || s.token.ID() != other.ID() {
+		t.Fatalf("SECR_TOKEN did not win over the file: %v", err)
+	}
+	delete(env, "SECR_TOKEN")
+	os.WriteFile(path, []byte("secr_st_garbage"), 0o600)
+	if _, err := Authenticate(target, o); err == nil || !strings.HasPrefix(err.Error(), "SECR_TOKEN_FILE: malformed") || strings.Contains(err.Error(), "garbage") {
+		t.Fatalf("malformed token file: %v", err)
+	}
+	env["SECR_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	if _, err := Authenticate(target, o); err == nil || !strings.Contains(err.Error(), "SECR_TOKEN_FILE") {
+		t.Fatalf("missing token file: %v", err)
+	}
+	delete(env, "SECR_TOKEN_FILE")
+	if _, err := Authenticate(target, o); !errors.Is(err, ErrNotLoggedIn) || Hint(err) == "" {
+		t.Fatalf("no login: %v (hint %q)", err, Hint(err))
+	}
+}
+
+func TestUpdateLoadHistoryRollback(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.session()
+	if env := f.set(s, "A", "1", "B", "two words"); env.Revision != 1 {
+		t.Fatalf("first write is revision %d", env.Revision)
+	}
+	f.set(s, "A", "changed")
+	if _, err := s.Update(ctx, f.target, func(e *Editor) error { return e.Delete("B") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, f.target, func(e *Editor) error { return e.Delete("NOPE") }); err == nil {
+		t.Fatal("deleting a missing secret succeeded")
+	}
+	env, err := s.Load(ctx, f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Revision != 3 || fmt.Sprint(env.Values()) != "map[A:changed]" || env.Name != "development" || !env.CanWrite {
+		t.Fatalf("loaded %+v %v", env, env.Values())
+	}
+	h, err := s.History(ctx, f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, r := range h.Revisions {
+		changes = append(changes, r.Changes.String())
+	}
+	if got := strings.Join(changes, " | "); got != "+A +B | ~A | -B" {
+		t.Fatalf("history changes: %s", got)
+	}
+	restored, err := s.Rollback(ctx, f.target, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored.Revision != 4 || fmt.Sprint(restored.Values()) != "map[A:1 B:two words]" {
+		t.Fatalf("rollback wrote revision %d: %v", restored.Revision, restored.Values())
+	}
+	// Rolling back to identical contents writes nothing.
+	if again, err := s.Rollback(ctx, f.target, 4); err != nil || again.Revision != 4 {
+		t.Fatalf("no-op rollback: revision %d, %v", again.Revision, err)
+	}
+	if _, err := s.Rollback(ctx, f.target, 99); err == nil {
+		t.Fatal("rollback to a missing revision succeeded")
+	}
+}
+
+// TestUpdateRetriesOnConflict: concurrent writers each lose races and
+// re-apply their edit; every write survives.
+func TestUpdateRetriesOnConflict(t *testing.T) {
+	f := newFixture(t)
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Authenticate(f.target, f.opts)
+			if err == nil {
+				_, err = s.Update(context.Background(), f.target, func(e *Editor) error {
+					return e.Set(fmt.Sprintf("W%d", i), "x", false)
+				})
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	env, err := f.session().Load(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Values()) != writers || env.Revision != writers {
+		t.Fatalf("after %d concurrent writers: revision %d with %d secrets", writers, env.Revision, len(env.Values()))
+	}
+}
+
+// envID returns the ID of the fixture's environment named name.
+func (f *fixture) envID(name string) string {
+	f.t.Helper()
+	var id string
+	err := f.db().QueryRow(`SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id JOIN orgs o ON o.id = p.org_id
+		WHERE o.name = ? AND p.name = 'web' AND e.name = ?`, f.target.Org, name).Scan(&id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// TestIntegrityErrors edits the server's database the way a hostile
+// operator could, and checks that each edit is refused as an integrity
+// failure, not opened or half-trusted.
+func TestIntegrityErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		attack func(f *fixture, dev, prod string)
+		want   string
+	}{
+		{"flipped ciphertext byte", func(f *fixture, dev, _ string) {
+			f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || x'00' || substr(ciphertext, 42) WHERE env_id = ? AND revision = 2`, dev)
+		}, "revision 2"},
+		{"truncated ciphertext", func(f *fixture, dev, _ string) {
+			f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 30) WHERE env_id = ? AND revision = 2`, dev)
+		}, "revision 2"},
+		{"revision moved from another environment", func(f *fixture, dev, prod string) {
+			f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 2`, dev)
+			f.exec(`UPDATE revisions SET env_id = ?, revision = 2 WHERE env_id = ? AND revision = 1`, dev, prod)
+		}, "revision 2"},
+		{"wrapped key of another environment", func(f *fixture, dev, prod string) {
+			f.exec(`UPDATE grants SET wrapped_key = (SELECT wrapped_key FROM grants WHERE env_id = ?) WHERE env_id = ?`, prod, dev)
+		}, "cannot open the key"},
+		{"key version bumped", func(f *fixture, dev, _ string) {
+			f.exec(`UPDATE environments SET key_version = 2 WHERE id = ?`, dev)
+			f.exec(`UPDATE grants SET key_version = 2 WHERE env_id = ?`, dev)
+		}, "cannot open the key"},
+		{"older revision replayed", func(f *fixture, dev, _ string) {
+			f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 2`, dev)
+		}, "older than revision 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			s := f.session()
+			f.set(s, "A", "1")
+			prodTarget := f.target
+			prodTarget.Env = "production"
+			if _, err := s.Update(context.Background(), prodTarget, func(e *Editor) error { return e.Set("P", "prod", false) }); err != nil {
+				t.Fatal(err)
+			}
+			f.set(s, "A", "2")
+			if _, err := s.Load(context.Background(), f.target); err != nil {
+				t.Fatal(err)
+			}
+			tc.attack(f, f.envID("development"), f.envID("production"))
+			env, err := s.Load(context.Background(), f.target)
+			if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v (env %+v), want an integrity error mentioning %q", err, env, tc.want)
+			}
+			if strings.Contains(err.Error(), "prod") && tc.name != "wrapped key of another environment" {
+				t.Fatalf("error mentions another environment's value: %v", err)
+			}
+			// And nothing is written on top of data that did not verify.
+			_, err = s.Update(context.Background(), f.target, func(e *Editor) error { return e.Set("B", "b", false) })
+			if !errors.Is(err, ErrIntegrity) {
+				t.Fatalf("update on tampered data: %v", err)
+			}
+		})
+	}
+}
+
+// TestOfflineCache: the cache serves a run while the server is unreachable
+// only within --max-stale (measured on an injected clock), always with
+// --offline, and is dropped when the server says the principal may no
+// longer read.
+func TestOfflineCache(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.session()
+	f.set(s, "A", "1")
+
+	// A proxy in front of the real server that can be turned off: the
+	// network, not the server, goes away.
+	var mu sync.Mutex
+	up := true
+	backend, _ := url.Parse(f.sh.srv.URL)
+	rp := httputil.NewSingleHostReverseProxy(backend)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ok := up
+		mu.Unlock()
+		if !ok {
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	setUp := func(v bool) { mu.Lock(); up = v; mu.Unlock() }
+	// The login is stored for the real server's URL; copy it to the proxy's.
+	creds := config.CredentialsAt(mustDirs(t, f.opts))
+	login, err := creds.Get(f.sh.srv.URL)
+	if err != nil || login == nil {
+		t.Fatalf("login: %v", err)
+	}
+	if err := creds.Put(proxy.URL, login); err != nil {
+		t.Fatal(err)
+	}
+	target := f.target
+	target.API = proxy.URL
+	open := func(offline bool, maxStale time.Duration) (*Env, error) {
+		s, err := Authenticate(target, f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.UseCache(offline, maxStale)
+		return s.Load(ctx, target)
+	}
+
+	if _, err := open(true, time.Hour); err == nil {
+		t.Fatal("--offline with an empty cache succeeded")
+	}
+	if env, err := open(false, time.Hour); err != nil || env.Values()["A"] != "1" {
+		t.Fatalf("online run: %v", err)
+	}
+	setUp(false)
+	f.advance(30 * time.Minute)
+	if env, err := open(false, time.Hour); err != nil || env.Values()["A"] != "1" {
+		t.Fatalf("unreachable within --max-stale: %v", err)
+	}
+	if len(f.warns) == 0 || !strings.Contains(f.warns[len(f.warns)-1], "unreachable") {
+		t.Fatalf("no warning for a stale cache: %q", f.warns)
+	}
+	f.advance(time.Hour)
+	if _, err := open(false, time.Hour); err == nil {
+		t.Fatal("a cache older than --max-stale was used")
+	}
+	if _, err := open(false, 0); err == nil {
+		t.Fatal("--max-stale 0 used the cache")
+	}
+	if env, err := open(true, 0); err != nil || env.Values()["A"] != "1" {
+		t.Fatalf("--offline uses a cache of any age: %v", err)
+	}
+
+	// The server now refuses this principal (its session ended): the
+	// cache is deleted.
+	setUp(true)
+	f.exec(`DELETE FROM sessions`)
+	if _, err := open(false, time.Hour); err == nil {
+		t.Fatal("a refused session read secrets")
+	}
+	if _, err := open(true, 0); err == nil {
+		t.Fatal("the cache survived a 401")
+	}
+	// Log in again for the other tests sharing the account.
+	if _, err := Login(ctx, optionsFor(f.sh.home, nil), f.sh.srv.URL, "ada@example.com", testPassword); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustDirs(t *testing.T, o Options) config.Dirs {
+	t.Helper()
+	d, err := o.dirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestLoginRefusesServerKDF answers the salt request in the server's
+// place with costs outside what a client accepts: too cheap would let the
+// server brute-force the password, too costly would exhaust the client.
+func TestLoginRefusesServerKDF(t *testing.T) {
+	sh := sharedServer(t)
+	for _, kdf := range []string{`{"t":1,"m":65536,"p":4}`, `{"t":3,"m":4194304,"p":4}`} {
+		liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/auth/params" {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"salt":"AAAAAAAAAAAAAAAAAAAAAA==","kdf":%s}`, kdf)
+				return
+			}
+			t.Errorf("the client went on to %s after refusing the parameters", r.URL.Path)
+		}))
+		_, err := Login(context.Background(), optionsFor(t.TempDir(), nil), liar.URL, "ada@example.com", testPassword)
+		liar.Close()
+		if err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Fatalf("kdf %s: %v", kdf, err)
+		}
+	}
+	// The real server's parameters are accepted.
+	if _, err := Login(context.Background(), optionsFor(t.TempDir(), nil), sh.srv.URL, "ada@example.com", testPassword); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadOnlyTokenCannotWrite(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.session()
+	f.set(s, "A", "1")
+	tok, info, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
+	if err != nil || info.ReadWrite {
+		t.Fatalf("create token: %+v %v", info, err)
+	}
+	f.env["SECR_TOKEN"] = tok
+	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ts.Load(ctx, Target{API: f.target.API})
+	if err != nil || env.Values()["A"] != "1" || env.Name != "development" {
+		t.Fatalf("token reads its own environment: %v", err)
+	}
+	_, err = ts.Update(ctx, Target{API: f.target.API}, func(e *Editor) error { return e.Set("B", "2", false) })
+	if !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("read-only token wrote: %v", err)
+	}
+	if _, _, err := ts.CreateToken(ctx, f.target, TokenRequest{}); err == nil {
+		t.Fatal("a token created a token")
+	}
+	if err := s.RevokeToken(ctx, f.target, tok); err == nil || !strings.Contains(err.Error(), "not the token itself") {
+		t.Fatalf("revoke by secret: %v", err)
+	}
+}

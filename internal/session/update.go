@@ -1,0 +1,119 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/client"
+	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/envdoc"
+)
+
+// Editor changes the secrets of one revision being written. It is valid
+// only inside the edit function given to Update.
+type Editor struct {
+	doc *envdoc.Doc
+}
+
+// Set sets name to value; notSecret marks it as plain configuration.
+func (e *Editor) Set(name, value string, notSecret bool) error {
+	return e.doc.Set(name, value, notSecret)
+}
+
+// Has reports whether name is set.
+func (e *Editor) Has(name string) bool {
+	_, ok := e.doc.Secrets[name]
+	return ok
+}
+
+// Delete removes name; it is an error when name is not set.
+func (e *Editor) Delete(name string) error {
+	if !e.Has(name) {
+		return fmt.Errorf("no secret %q in this environment", name)
+	}
+	delete(e.doc.Secrets, name)
+	return nil
+}
+
+// conflictAttempts bounds the retries of an update that keeps losing the
+// race to other writers.
+const conflictAttempts = 30
+
+// Update applies edit to the latest contents of t's environment and writes
+// them as a new revision. When another writer wins the race, it re-reads,
+// re-applies edit and retries, so concurrent writers never lose an update.
+// An edit that returns ErrNoChange writes nothing. The returned Env is what
+// was written.
+func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error) (*Env, error) {
+	for i := 0; ; i++ {
+		env, err := s.Load(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !env.CanWrite {
+			return nil, WithHint(ErrReadOnly, "create a read-write token with 'secr tokens create --read-write'")
+		}
+		if err := edit(&Editor{doc: env.doc}); err != nil {
+			if errors.Is(err, ErrNoChange) {
+				return env, nil
+			}
+			return nil, err
+		}
+		next := env.Revision + 1
+		sealed, err := crypto.SealRevision(env.key, next, env.doc.Marshal())
+		if err != nil {
+			return nil, err
+		}
+		rev, err := s.client.WriteRevision(ctx, env.Org, env.Project, env.Name, api.WriteRevisionRequest{
+			BaseRevision: env.Revision, KeyVersion: env.key.Version(), Ciphertext: sealed,
+		})
+		if errors.Is(err, client.ErrConflict) && i < conflictAttempts {
+			// Full jitter keeps a crowd of writers from retrying in lockstep.
+			backoff := time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(i, 5)))
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if err != nil {
+			return nil, Explain(err)
+		}
+		if s.seen != nil {
+			_ = s.seen.Record(s.api, env.ID, rev)
+		}
+		env.Revision = rev
+		return env, nil
+	}
+}
+
+// Rollback writes the contents of revision want of t's environment as a
+// new revision, and returns the environment as written. When the latest
+// contents already equal want's, nothing is written.
+func (s *Session) Rollback(ctx context.Context, t Target, want int64) (*Env, error) {
+	h, err := s.History(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var old *envdoc.Doc
+	for _, r := range h.Revisions {
+		if r.Revision == want {
+			old = r.doc
+		}
+	}
+	if old == nil {
+		return nil, fmt.Errorf("environment %q has no revision %d", h.Env, want)
+	}
+	return s.Update(ctx, t, func(e *Editor) error {
+		if envdoc.Diff(e.doc, old).String() == "(no changes)" {
+			return ErrNoChange
+		}
+		e.doc.Secrets = old.Secrets
+		return nil
+	})
+}
