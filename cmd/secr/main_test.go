@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,6 +31,8 @@ import (
 	"github.com/creack/pty"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/secr-dev/secr/internal/server"
+	"github.com/secr-dev/secr/internal/store/sqlstore"
 	_ "modernc.org/sqlite"
 )
 
@@ -66,6 +69,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT2", fmt.Sprint(port2))
+			env.Values[clockKey{}] = &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			return setupPostgres(env)
 		},
 		Condition: func(cond string) (bool, error) {
@@ -83,16 +87,18 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitserver": cmdWaitServer,
-			"blind":      cmdBlind,
-			"dbexec":     cmdDBExec,
-			"dbflip":     cmdDBFlip,
-			"dbcopyrev":  cmdDBCopyRev,
-			"filemode":   cmdFileMode,
-			"envfile":    cmdEnvFile,
-			"gencert":    cmdGenCert,
-			"ptyrun":     cmdPtyRun,
-			"waitfile":   cmdWaitFile,
+			"waitserver":  cmdWaitServer,
+			"blind":       cmdBlind,
+			"dbexec":      cmdDBExec,
+			"dbflip":      cmdDBFlip,
+			"dbcopyrev":   cmdDBCopyRev,
+			"filemode":    cmdFileMode,
+			"envfile":     cmdEnvFile,
+			"gencert":     cmdGenCert,
+			"ptyrun":      cmdPtyRun,
+			"waitfile":    cmdWaitFile,
+			"clockserver": cmdClockServer,
+			"clock":       cmdClock,
 		},
 	})
 }
@@ -147,7 +153,7 @@ func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 		pool.AppendCertsFromPEM([]byte(ts.ReadFile(args[1])))
 		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(eventWait)
 	for time.Now().Before(deadline) {
 		resp, err := hc.Get(url)
 		if err == nil {
@@ -411,7 +417,7 @@ func cmdPtyRun(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(eventWait)
 	for {
 		mu.Lock()
 		ready := strings.Contains(out.String(), args[1])
@@ -449,20 +455,19 @@ func cmdPtyRun(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// waitfile FILE REGEX [SECONDS]: wait (default 5 s) until FILE matches.
+// eventWait bounds every wait for an event (a server answering, a line in
+// a file). It only decides how long a broken build takes to fail: a
+// passing run returns as soon as the event happens, so it is generous for
+// a busy 2-core machine under -race.
+const eventWait = 90 * time.Second
+
+// waitfile FILE REGEX: wait until FILE matches.
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: waitfile FILE REGEX [SECONDS]")
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEX")
 	}
 	re := regexp.MustCompile(args[1])
-	limit := 5 * time.Second
-	if len(args) == 3 {
-		secs, err := strconv.ParseFloat(args[2], 64)
-		if err != nil {
-			ts.Fatalf("waitfile: %v", err)
-		}
-		limit = time.Duration(secs * float64(time.Second))
-	}
+	limit := eventWait
 	deadline := time.Now().Add(limit)
 	for {
 		data, _ := os.ReadFile(ts.MkAbs(args[0]))
@@ -474,4 +479,61 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// clockKey holds a script's fakeClock in its testscript values.
+type clockKey struct{}
+
+// fakeClock is the time of a clockserver: it moves only with 'clock advance'.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// clockserver DB: serve the real API (internal/server on a SQLite file)
+// on 127.0.0.1:$PORT inside the test process, with the script's fake clock.
+// For behaviour over time (rate limits) that must not depend on how fast
+// this machine runs Argon2id: 'secr server' itself has no test hooks.
+func cmdClockServer(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: clockserver DB")
+	}
+	clock := ts.Value(clockKey{}).(*fakeClock)
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := sqlstore.Open(ctx, ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("clockserver: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+ts.Getenv("PORT"))
+	if err != nil {
+		ts.Fatalf("clockserver: %v", err)
+	}
+	srv := &http.Server{Handler: server.New(server.Config{Store: st, SignupOpen: true, Now: clock.now})}
+	go srv.Serve(ln)
+	ts.Defer(func() {
+		srv.Close()
+		st.Close()
+		cancel()
+	})
+}
+
+// clock advance DURATION: move the clockserver's time forward.
+func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || args[0] != "advance" {
+		ts.Fatalf("usage: clock advance DURATION")
+	}
+	d, err := time.ParseDuration(args[1])
+	if err != nil {
+		ts.Fatalf("clock: %v", err)
+	}
+	clock := ts.Value(clockKey{}).(*fakeClock)
+	clock.mu.Lock()
+	clock.t = clock.t.Add(d)
+	clock.mu.Unlock()
 }
