@@ -4,7 +4,7 @@ build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/secr-dev/secr/internal/cli.Version=$$(cat VERSION)" -o secr ./cmd/secr
 
 test:
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 # Cross-compiles and packs every npm package into dist/npm/.
 npm:

@@ -117,7 +117,7 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 		return err
 	}
 	// Check the command first: a typo should not cost a network round trip.
-	cmd, err := runner.Resolve(args, o.command, nil, d.LookPath)
+	cmd, err := runner.Resolve(args, o.command, d.LookPath)
 	if err != nil {
 		return err
 	}

@@ -22,15 +22,17 @@ type Command struct {
 // ErrNotFound means the program is not on PATH.
 var ErrNotFound = errors.New("command not found")
 
-// ExitError carries the exit code of a spawned child, for the caller to
-// exit with. It is only returned on platforms without execve.
+// ExitError carries the exit code of a child that secr started and waited
+// for (a supervised run, or any run on a platform without execve), for the
+// caller to exit with.
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("command exited with status %d", e.Code) }
 
 // Resolve builds a Command from argv, or from a shell command line run
-// with sh -c when shellCommand is set. lookPath finds executables.
-func Resolve(argv []string, shellCommand string, env []string, lookPath func(string) (string, error)) (*Command, error) {
+// with sh -c when shellCommand is set. lookPath finds executables. The
+// caller sets Env once the secrets are known.
+func Resolve(argv []string, shellCommand string, lookPath func(string) (string, error)) (*Command, error) {
 	if shellCommand != "" {
 		if len(argv) > 0 {
 			return nil, errors.New("give either --command or a command after --, not both")
@@ -47,7 +49,7 @@ func Resolve(argv []string, shellCommand string, env []string, lookPath func(str
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q is not an executable on PATH", ErrNotFound, argv[0])
 	}
-	return &Command{Path: path, Args: argv, Env: env}, nil
+	return &Command{Path: path, Args: argv}, nil
 }
 
 // MergeEnv returns base with secrets applied on top (secrets win) and the

@@ -19,17 +19,17 @@ func TestMergeEnv(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	c, err := Resolve(nil, "echo hi && exit 3", nil, exec.LookPath)
+	c, err := Resolve(nil, "echo hi && exit 3", exec.LookPath)
 	if err != nil || !slices.Equal(c.Args, []string{"sh", "-c", "echo hi && exit 3"}) {
 		t.Fatalf("shell command: %+v, %v", c, err)
 	}
-	if _, err := Resolve([]string{"x"}, "y", nil, exec.LookPath); err == nil {
+	if _, err := Resolve([]string{"x"}, "y", exec.LookPath); err == nil {
 		t.Fatal("both argv and --command accepted")
 	}
-	if _, err := Resolve(nil, "", nil, exec.LookPath); err == nil {
+	if _, err := Resolve(nil, "", exec.LookPath); err == nil {
 		t.Fatal("empty command accepted")
 	}
-	if _, err := Resolve([]string{"definitely-not-a-command-xyz"}, "", nil, exec.LookPath); !errors.Is(err, ErrNotFound) {
+	if _, err := Resolve([]string{"definitely-not-a-command-xyz"}, "", exec.LookPath); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing command: %v", err)
 	}
 }
