@@ -437,7 +437,7 @@ func cmdPtyRun(ts *testscript.TestScript, neg bool, args []string) {
 	err = cmd.Wait()
 	select {
 	case <-copied:
-	case <-time.After(2 * time.Second):
+	case <-time.After(eventWait):
 	}
 	ptmx.Close()
 	code := 0

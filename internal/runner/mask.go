@@ -34,13 +34,19 @@ type Masker struct {
 	out     io.Writer
 	pats    []maskPattern // longest first
 	pending []byte
-	timer   *time.Timer
+	timer   resetter
 	err     error
+	// afterFunc starts the hold-back timer (time.AfterFunc; tests inject
+	// their own clock).
+	afterFunc func(time.Duration, func()) resetter
 }
+
+// resetter is the part of *time.Timer the masker uses.
+type resetter interface{ Reset(time.Duration) bool }
 
 // NewMasker masks values (name → value) in what is written to out.
 func NewMasker(out io.Writer, values map[string]string) *Masker {
-	m := &Masker{out: out}
+	m := &Masker{out: out, afterFunc: func(d time.Duration, f func()) resetter { return time.AfterFunc(d, f) }}
 	m.pats = patterns(values)
 	return m
 }
@@ -82,7 +88,7 @@ func (m *Masker) Write(p []byte) (int, error) {
 	m.process(false)
 	if len(m.pending) > 0 {
 		if m.timer == nil {
-			m.timer = time.AfterFunc(MaskPause, m.Flush)
+			m.timer = m.afterFunc(MaskPause, m.Flush)
 		} else {
 			m.timer.Reset(MaskPause)
 		}

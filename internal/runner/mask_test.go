@@ -60,15 +60,38 @@ func TestMasker(t *testing.T) {
 	}
 }
 
+// manualTimer is a hold-back timer that fires only when the test says so.
+type manualTimer struct {
+	d      time.Duration
+	fire   func()
+	resets int
+}
+
+func (t *manualTimer) Reset(d time.Duration) bool { t.d = d; t.resets++; return true }
+
 func TestMaskerFlushesAfterPause(t *testing.T) {
 	var out syncBuffer
 	m := NewMasker(&out, map[string]string{"T": "secret-value"})
+	var timer *manualTimer
+	m.afterFunc = func(d time.Duration, f func()) resetter {
+		timer = &manualTimer{d: d, fire: f}
+		return timer
+	}
 	m.Write([]byte("prompt> secret"))
 	if got := out.String(); got != "prompt> " {
 		t.Fatalf("before the pause: %q", got)
 	}
-	time.Sleep(3 * MaskPause)
-	if got := out.String(); got != "prompt> secret" {
+	if timer == nil || timer.d != MaskPause {
+		t.Fatalf("no hold-back timer of %s started: %+v", MaskPause, timer)
+	}
+	// More of the secret arrives within the pause: the timer restarts and
+	// the value is masked once complete.
+	m.Write([]byte("-val"))
+	if timer.resets != 1 || out.String() != "prompt> " {
+		t.Fatalf("timer not restarted (%d) or prefix leaked: %q", timer.resets, out.String())
+	}
+	timer.fire()
+	if got := out.String(); got != "prompt> secret-val" {
 		t.Fatalf("held-back prefix not flushed after a pause: %q", got)
 	}
 }
