@@ -14,10 +14,11 @@ type Mount struct {
 	path     string
 	maxReads int
 
-	mu      sync.Mutex
-	content []byte
-	closed  bool
-	done    chan struct{}
+	mu         sync.Mutex
+	content    []byte
+	closed     bool
+	generation int // names the next replacement pipe
+	done       chan struct{}
 }
 
 // ErrMountExists means the mount path is already taken.
@@ -51,10 +52,20 @@ func (m *Mount) serve() {
 		f, err := os.OpenFile(m.path, os.O_WRONLY, 0)
 		m.mu.Lock()
 		closed, content := m.closed, m.content
+		if err == nil && !closed {
+			// Later readers get a fresh pipe at the same path, so this
+			// reader alone holds the one it opened: it reads the content
+			// once and then end of file, however slowly it reads. (Writing
+			// again into its pipe would hand it the content many times.)
+			err = m.replacePipe()
+		}
 		m.mu.Unlock()
 		if err != nil || closed {
 			if f != nil {
 				f.Close()
+			}
+			if !closed {
+				m.Close()
 			}
 			return
 		}
@@ -64,15 +75,28 @@ func (m *Mount) serve() {
 	m.Close()
 }
 
+// replacePipe puts a new FIFO at m.path. The caller holds m.mu.
+func (m *Mount) replacePipe() error {
+	next := fmt.Sprintf("%s.%d.tmp", m.path, m.generation)
+	m.generation++
+	if err := mkfifo(next); err != nil {
+		return fmt.Errorf("create named pipe %s: %w", next, err)
+	}
+	if err := os.Rename(next, m.path); err != nil {
+		os.Remove(next)
+		return err
+	}
+	return nil
+}
+
 // Close removes the pipe and stops serving.
 func (m *Mount) Close() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.closed {
-		m.mu.Unlock()
 		return
 	}
 	m.closed = true
-	m.mu.Unlock()
 	// A serving goroutine may be blocked opening the pipe for writing;
 	// opening the read end lets that open return, and it sees closed.
 	r, err := openReadNonblock(m.path)
