@@ -29,6 +29,8 @@ type Deps struct {
 	LookPath func(string) (string, error)
 	// Exec replaces the process with the command (runner.Exec in production).
 	Exec func(*runner.Command) error
+	// Getpid is os.Getpid: as PID 1, secr run supervises instead of exec.
+	Getpid func() int
 	// Server builds the `secr server` command. It is injected by cmd/secr
 	// so that the client's commands do not link the server and its
 	// database drivers; nil means this build has no server.
@@ -44,6 +46,7 @@ func SystemDeps() *Deps {
 		Getwd:    os.Getwd,
 		LookPath: exec.LookPath,
 		Exec:     runner.Exec,
+		Getpid:   os.Getpid,
 	}
 }
 

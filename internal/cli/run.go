@@ -47,12 +47,13 @@ COMMAND's environment.
 
 By default secr replaces itself with COMMAND (execve): the secrets live only
 in COMMAND, and signals and the exit status are COMMAND's own. Options that
-need secr to stay as the parent (--mask, --watch, --mount) start COMMAND as a
-child instead: secr forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+need secr to stay as the parent (--mask, --watch, --mount), and running as
+PID 1 (a container's entrypoint), start COMMAND as a child instead: secr
+forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 SIGUSR2 and SIGWINCH (to COMMAND's whole process group when there is no
 terminal), exits with COMMAND's status (128+N if signal N killed it), on
-SIGTERM gives COMMAND --kill-timeout before SIGKILL, and as PID 1 in a
-container reaps orphaned processes.
+SIGTERM gives COMMAND --kill-timeout before SIGKILL, and as PID 1 reaps
+orphaned processes.
 
 The response from the server is cached on disk still encrypted: when the
 server is unreachable a cache younger than --max-stale is used with a
@@ -117,6 +118,12 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 		return err
 	}
 	// Check the command first: a typo should not cost a network round trip.
+	switch {
+	case o.command != "" && len(args) > 0:
+		return usageErrorf("give either --command or a command after --, not both")
+	case o.command == "" && len(args) == 0:
+		return usageErrorf("no command to run: use 'secr run -- COMMAND [ARGS...]'")
+	}
 	cmd, err := runner.Resolve(args, o.command, d.LookPath)
 	if err != nil {
 		return err
@@ -131,16 +138,23 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 		return err
 	}
 	values := env.Values()
-	if cmd.Env, err = runner.BuildEnv(d.Environ(), values, o.envOptions(), d.IO.Warnf); err != nil {
+	var applied int
+	if cmd.Env, applied, err = runner.BuildEnv(d.Environ(), values, o.envOptions(), d.IO.Warnf); err != nil {
 		return err
 	}
+	if err := runner.CheckSize(cmd, values); err != nil {
+		return withHint(fmt.Errorf("cannot start %s: %w", cmd.Args[0], err), "use --only to pass fewer secrets, or keep large values out of the environment")
+	}
 	noun := "secrets"
-	if len(values) == 1 {
+	if applied == 1 {
 		noun = "secret"
 	}
 	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d %s from %s/%s/%s (revision %d)\n",
-		len(values), noun, env.Org, env.Project, env.Name, env.Revision)
-	if !o.mask && !o.watch && o.mount == "" {
+		applied, noun, env.Org, env.Project, env.Name, env.Revision)
+	// As PID 1 (a container's entrypoint) secr must stay to forward
+	// signals and reap orphans: the program would otherwise become PID 1,
+	// which ignores SIGTERM unless it installs a handler.
+	if !o.mask && !o.watch && o.mount == "" && d.Getpid() != 1 {
 		return d.Exec(cmd)
 	}
 	return o.supervise(ctx, s, t, cmd, env, onChangeSignal)
@@ -207,7 +221,12 @@ func (o *runOptions) supervise(ctx context.Context, s *session.Session, t sessio
 		// The watcher keeps its own view; the child's environment is
 		// rebuilt from the inherited one each time.
 		go s.Watch(ctx, t, env.Revision, func(next *session.Env) {
-			childEnv, err := runner.BuildEnv(d.Environ(), next.Values(), o.envOptions(), d.IO.Warnf)
+			childEnv, _, err := runner.BuildEnv(d.Environ(), next.Values(), o.envOptions(), d.IO.Warnf)
+			if err == nil {
+				restartedCmd := *cmd
+				restartedCmd.Env = childEnv
+				err = runner.CheckSize(&restartedCmd, next.Values())
+			}
 			if err != nil {
 				d.IO.Warnf("secrets changed (revision %d) but cannot be applied, keeping the current ones: %v", next.Revision, err)
 				return

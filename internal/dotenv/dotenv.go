@@ -138,12 +138,12 @@ func (p *parser) next() (Entry, bool, error) {
 	p.skipBlank()
 	if p.eof() || p.peek() != '=' {
 		if ValidName(name) && (p.eof() || p.peek() == '\n') {
-			return Entry{}, false, p.errorf(line, "missing '=' after %s", name)
+			return Entry{}, false, p.errorf(line, "missing '=': a word on a line of its own (a NAME without =value, or a value pasted on its own line?)")
 		}
 		return Entry{}, false, p.errorf(line, "expected NAME=value")
 	}
 	if !ValidName(name) {
-		return Entry{}, false, p.errorf(line, "invalid variable name %s: use letters, digits and _, not starting with a digit", showName(name))
+		return Entry{}, false, p.errorf(line, "invalid variable name (not shown: it may be a value): use letters, digits and _, not starting with a digit")
 	}
 	p.pos++ // '='
 	p.skipBlank()
@@ -219,19 +219,6 @@ func (p *parser) value(line int) (string, error) {
 // showName quotes an invalid name for an error message when it looks like a
 // mistyped name (MY-VAR, 1PORT). Anything else may be a value pasted onto a
 // line of its own, and is not repeated.
-func showName(name string) string {
-	if len(name) > 64 {
-		return "(not shown: it may be a value)"
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return "(not shown: it may be a value)"
-		}
-	}
-	return fmt.Sprintf("%q", name)
-}
-
 // Quote returns value as a .env value that Parse reads back unchanged.
 // Values without a single quote or carriage return are single-quoted, which
 // every loader reads literally (no $ expansion, no escapes, newlines kept).

@@ -68,6 +68,11 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// MaxVariableSize is the longest "NAME=value" (with its final NUL) that
+// Linux passes to a program in one environment variable (MAX_ARG_STRLEN).
+// A longer secret would be stored but could never be run.
+const MaxVariableSize = 32 * 4096
+
 // Set validates and stores one secret.
 func (d *Doc) Set(name, value string, notSecret bool) error {
 	if err := ValidateName(name); err != nil {
@@ -75,6 +80,10 @@ func (d *Doc) Set(name, value string, notSecret bool) error {
 	}
 	if strings.IndexByte(value, 0) >= 0 {
 		return fmt.Errorf("value of %s contains a NUL byte, which an environment variable cannot hold", name)
+	}
+	if size := len(name) + 1 + len(value) + 1; size > MaxVariableSize {
+		return fmt.Errorf("value of %s is %d bytes: one environment variable holds at most %d bytes with its name (Linux's limit), so no program could be started with it; keep large files out of the environment",
+			name, len(value), MaxVariableSize-len(name)-2)
 	}
 	d.Secrets[name] = Secret{Value: value, NotSecret: notSecret}
 	return nil

@@ -113,3 +113,15 @@ func BenchmarkParseEncodingJSON1000(b *testing.B) {
 		}
 	}
 }
+
+func TestSetRefusesValuesTooLargeForAnEnvironment(t *testing.T) {
+	d := New()
+	max := MaxVariableSize - len("BIG") - 2
+	if err := d.Set("BIG", strings.Repeat("x", max), false); err != nil {
+		t.Fatalf("value at the limit: %v", err)
+	}
+	err := d.Set("BIG", strings.Repeat("x", max+1), false)
+	if err == nil || !strings.Contains(err.Error(), "at most 131067 bytes") || strings.Contains(err.Error(), "xxx") {
+		t.Fatalf("value over the limit: %v", err)
+	}
+}

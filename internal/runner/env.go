@@ -36,9 +36,9 @@ func Reserved(name string) bool {
 	return strings.HasPrefix(name, "LD_")
 }
 
-// BuildEnv combines base and secrets under o. warn receives one message per
-// secret that was skipped.
-func BuildEnv(base []string, secrets map[string]string, o EnvOptions, warn func(format string, args ...any)) ([]string, error) {
+// BuildEnv combines base and secrets under o and reports how many secrets
+// it applied. warn receives one message per secret that was skipped.
+func BuildEnv(base []string, secrets map[string]string, o EnvOptions, warn func(format string, args ...any)) ([]string, int, error) {
 	chosen := secrets
 	if len(o.Only) > 0 {
 		chosen = make(map[string]string, len(o.Only))
@@ -53,7 +53,7 @@ func BuildEnv(base []string, secrets map[string]string, o EnvOptions, warn func(
 		}
 		if len(missing) > 0 {
 			sort.Strings(missing)
-			return nil, fmt.Errorf("--only names %s, which the environment does not have", strings.Join(missing, ", "))
+			return nil, 0, fmt.Errorf("--only names %s, which the environment does not have", strings.Join(missing, ", "))
 		}
 	}
 	if o.Pristine {
@@ -81,5 +81,11 @@ func BuildEnv(base []string, secrets map[string]string, o EnvOptions, warn func(
 			apply[n] = v
 		}
 	}
-	return MergeEnv(base, apply, o.Drop...), nil
+	applied := 0
+	for n := range apply {
+		if !slices.Contains(o.Drop, n) {
+			applied++
+		}
+	}
+	return MergeEnv(base, apply, o.Drop...), applied, nil
 }

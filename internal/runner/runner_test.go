@@ -42,7 +42,7 @@ func TestBuildEnv(t *testing.T) {
 	env := func(o EnvOptions) map[string]string {
 		t.Helper()
 		o.Drop = []string{"SECR_TOKEN"}
-		out, err := BuildEnv(base, secrets, o, warn)
+		out, _, err := BuildEnv(base, secrets, o, warn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,10 @@ func TestBuildEnv(t *testing.T) {
 	if m := env(EnvOptions{Only: []string{"DB"}}); m["DB"] != "db" || m["API_KEY"] != "inherited" || m["DEBUG"] != "1" {
 		t.Fatalf("only DB: %v", m)
 	}
-	if _, err := BuildEnv(base, secrets, EnvOptions{Only: []string{"DB", "NOPE"}}, warn); err == nil || !strings.Contains(err.Error(), "NOPE") {
+	if _, applied, _ := BuildEnv(base, secrets, EnvOptions{}, warn); applied != 3 {
+		t.Fatalf("applied %d secrets, want 3 (PATH and LD_PRELOAD are skipped)", applied)
+	}
+	if _, _, err := BuildEnv(base, secrets, EnvOptions{Only: []string{"DB", "NOPE"}}, warn); err == nil || !strings.Contains(err.Error(), "NOPE") {
 		t.Fatalf("only a missing name: %v", err)
 	}
 	if m := env(EnvOptions{Pristine: true}); m["OTHER"] != "" || m["PATH"] != "/bin" || m["LANG"] != "C" || m["DB"] != "db" || m["API_KEY"] != "secret" {

@@ -16,9 +16,9 @@ type Env struct {
 	// CanWrite reports whether this principal may write the environment.
 	CanWrite bool
 
-	env api.Environment
-	key *crypto.EnvKey
-	doc *envdoc.Doc
+	snap api.Snapshot // as the server sent it (still encrypted)
+	key  *crypto.EnvKey
+	doc  *envdoc.Doc
 }
 
 // Secret is one variable of an environment.

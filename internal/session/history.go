@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
 )
@@ -76,8 +77,14 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 		prev = doc
 	}
 	var latest int64
-	if n := len(out.Revisions); n > 0 {
-		latest = out.Revisions[n-1].Revision
+	if n := len(h.Revisions); n > 0 {
+		latest = h.Revisions[n-1].Revision
+		if latest > marks.Get(s.api, h.Environment.ID) {
+			// This raises the rollback mark: keep the cache as new as it.
+			last := h.Revisions[n-1]
+			s.putCache(s.cacheKey(t), api.Snapshot{Org: t.Org, Project: t.Project, Environment: h.Environment,
+				Revision: &last, WrappedKey: h.WrappedKeys[last.KeyVersion]})
+		}
 	}
 	if err := s.checkRollback(h.Environment, latest, marks); err != nil {
 		return nil, err

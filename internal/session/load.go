@@ -21,15 +21,11 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	var snap api.Snapshot
 	var err error
 	marks := s.marks()
-	tokenPath := s.viaToken(t)
-	cacheKey := "token"
-	if !tokenPath {
-		cacheKey = t.Org + "/" + t.Project + "/" + t.Env
-	}
+	cacheKey := s.cacheKey(t)
 	if s.offline {
 		return s.fromCache(cacheKey, marks, 0)
 	}
-	if tokenPath {
+	if s.viaToken(t) {
 		snap, err = s.client.TokenSnapshot(ctx)
 		if err == nil && t.EnvExplicit && snap.Environment.Name != t.Env {
 			return nil, WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
@@ -44,10 +40,12 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	var unreachable *client.UnreachableError
 	switch {
 	case err == nil:
-	case errors.As(err, &unreachable) && s.cache != nil && s.maxStale > 0:
+	case errors.As(err, &unreachable) && s.fallback && s.maxStale > 0:
 		env, cerr := s.fromCache(cacheKey, marks, s.maxStale)
 		if cerr != nil {
-			return nil, Explain(err)
+			// Say why the cache did not help, or a refused cache looks
+			// like no cache at all.
+			return nil, Explain(fmt.Errorf("%w; the offline cache was not used: %v", err, cerr))
 		}
 		return env, nil
 	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
@@ -61,14 +59,38 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.cache != nil && (env.Revision > marks.Get(s.api, snap.Environment.ID) || !s.cache.Has(s.api, s.principalID(), cacheKey)) {
-		if raw, err := json.Marshal(snap); err == nil {
-			if err := s.cache.Put(s.api, s.principalID(), cacheKey, raw, s.opts.now()); err != nil {
-				s.opts.warnf("could not cache the secrets for offline use: %v", err)
-			}
-		}
+	// Only a revision newer than the mark can be newer than the cache: every
+	// revision that raised the mark was cached when it did.
+	if env.Revision > marks.Get(s.api, snap.Environment.ID) || (s.fallback && !s.cacheHas(cacheKey)) {
+		s.putCache(cacheKey, snap)
 	}
 	return env, nil
+}
+
+// cacheKey names t's environment in the offline cache.
+func (s *Session) cacheKey(t Target) string {
+	if s.viaToken(t) {
+		return "token"
+	}
+	return t.Org + "/" + t.Project + "/" + t.Env
+}
+
+func (s *Session) cacheHas(key string) bool {
+	return s.cache != nil && s.cache.Has(s.api, s.principalID(), key)
+}
+
+// putCache stores snap (still encrypted) as the newest for key.
+func (s *Session) putCache(key string, snap api.Snapshot) {
+	if s.cache == nil {
+		return
+	}
+	raw, err := json.Marshal(snap)
+	if err == nil {
+		err = s.cache.Put(s.api, s.principalID(), key, raw, s.opts.now())
+	}
+	if err != nil {
+		s.opts.warnf("could not cache the secrets for offline use: %v", err)
+	}
 }
 
 // fromCache opens the cached snapshot for key. maxAge 0 means any age (an
@@ -125,7 +147,7 @@ func (s *Session) open(snap api.Snapshot, marks config.Marks) (*Env, error) {
 		return nil, integrityErrorf("cannot open the key of environment %q: %v", env.Name, err)
 	}
 	e := &Env{Org: snap.Org, Project: snap.Project, Name: env.Name, ID: env.ID, CanWrite: snap.CanWrite,
-		env: env, key: key, doc: envdoc.New()}
+		snap: snap, key: key, doc: envdoc.New()}
 	if r := snap.Revision; r != nil {
 		if r.KeyVersion != env.KeyVersion {
 			return nil, integrityErrorf("revision %d of %q is sealed under key version %d, but the environment is on version %d",

@@ -56,8 +56,10 @@ type Session struct {
 	token    *crypto.ServiceToken // nil for a user
 	seen     *config.Seen         // nil when there is nowhere to keep state
 
-	// cache, when set (secr run), keeps the last snapshot for offline use.
+	// cache keeps the newest snapshot this machine opened or wrote, still
+	// encrypted, for offline runs (nil when there is nowhere to keep it).
 	cache    *config.SnapshotCache
+	fallback bool          // UseCache was called: reading the cache is allowed
 	offline  bool          // use only the cache
 	maxStale time.Duration // fall back to a cache this young when unreachable
 }
@@ -72,7 +74,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	s := &Session{opts: o, api: cl.BaseURL()}
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
-		s.seen = config.SeenAt(dirs)
+		s.seen, s.cache = config.SeenAt(dirs), config.CacheAt(dirs)
 	}
 	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
 	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {
@@ -143,12 +145,12 @@ func (s *Session) principalID() string {
 	return s.login.UserID
 }
 
-// UseCache turns on the offline cache of encrypted snapshots (for secr
-// run): offline uses only the cache; otherwise, when the server is
+// UseCache lets Load read the offline cache of encrypted snapshots (for
+// secr run): offline uses only the cache; otherwise, when the server is
 // unreachable, a cache younger than maxStale (0: never) is used with a
-// warning.
+// warning. Every session keeps the cache up to date, whether or not it
+// reads it, so it always holds the newest revision this machine has opened
+// or written.
 func (s *Session) UseCache(offline bool, maxStale time.Duration) {
-	if dirs, err := s.opts.dirs(); err == nil {
-		s.cache, s.offline, s.maxStale = config.CacheAt(dirs), offline, maxStale
-	}
+	s.fallback, s.offline, s.maxStale = true, offline, maxStale
 }

@@ -324,6 +324,35 @@ func TestOfflineCache(t *testing.T) {
 		t.Fatalf("--offline uses a cache of any age: %v", err)
 	}
 
+	// This machine's own writes, and history reads that raise the rollback
+	// mark, keep the cache current: no false replay alarm offline.
+	setUp(true)
+	ps, err := Authenticate(target, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.Update(ctx, target, func(e *Editor) error { return e.Set("A", "2", false) }); err != nil {
+		t.Fatal(err)
+	}
+	if env, err := open(true, 0); err != nil || env.Values()["A"] != "2" {
+		t.Fatalf("offline after this machine's write: %v", err)
+	}
+	other := f.session() // another machine's write, seen here only through history
+	if _, err := other.Update(ctx, f.target, func(e *Editor) error { return e.Set("A", "3", false) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.History(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if env, err := open(true, 0); err != nil || env.Values()["A"] != "3" {
+		t.Fatalf("offline after history raised the mark: %v", err)
+	}
+	setUp(false)
+	f.advance(48 * time.Hour)
+	if _, err := open(false, time.Hour); err == nil || !strings.Contains(err.Error(), "the offline cache was not used") || !strings.Contains(err.Error(), "older than --max-stale") {
+		t.Fatalf("an unreachable server with a stale cache does not say why the cache was refused: %v", err)
+	}
+
 	// The server now refuses this principal (its session ended): the
 	// cache is deleted.
 	setUp(true)

@@ -87,7 +87,12 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		if s.seen != nil {
 			_ = s.seen.Record(s.api, env.ID, rev)
 		}
-		env.Revision = rev
+		// The cache must hold what this machine wrote: the next offline run
+		// would otherwise find a revision older than the mark just raised.
+		snap := env.snap
+		snap.Revision = &api.Revision{Revision: rev, KeyVersion: env.key.Version(), Ciphertext: sealed}
+		s.putCache(s.cacheKey(t), snap)
+		env.snap, env.Revision = snap, rev
 		return env, nil
 	}
 }
