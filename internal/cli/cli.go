@@ -204,7 +204,7 @@ func Report(err error, stderr io.Writer) int {
 		return ExitIntegrity
 	case errors.As(err, &unreachable):
 		return ExitUnreachable
-	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, session.ErrNotLoggedIn):
+	case errors.Is(err, client.ErrUnauthorized) || errors.Is(err, session.ErrNotLoggedIn) || errors.Is(err, session.ErrInvalidToken):
 		return ExitAuth
 	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound) || errors.Is(err, session.ErrReadOnly):
 		return ExitNoAccess

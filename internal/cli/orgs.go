@@ -20,7 +20,6 @@ type objectOptions struct {
 }
 
 func newOrgsCmd(d *Deps) *cobra.Command {
-	c := &cobra.Command{Use: "orgs", Short: "Create and list organisations"}
 	co := &objectOptions{d: d}
 	create := &cobra.Command{
 		Use:     "create NAME",
@@ -44,8 +43,7 @@ func newOrgsCmd(d *Deps) *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&lo.jsonOut, "json", false, "print as JSON")
-	c.AddCommand(create, list)
-	return c
+	return groupCmd("orgs", "Create and list organisations", "", create, list)
 }
 
 func runOrgsCreate(ctx context.Context, o *objectOptions, name string) error {
@@ -84,7 +82,6 @@ func runOrgsList(ctx context.Context, o *objectOptions) error {
 }
 
 func newProjectsCmd(d *Deps) *cobra.Command {
-	c := &cobra.Command{Use: "projects", Short: "Create and list projects"}
 	co := &objectOptions{d: d}
 	create := &cobra.Command{
 		Use:   "create NAME",
@@ -114,8 +111,7 @@ account key, so only you can read it until you grant others access.`,
 	}
 	lo.f.addOrg(list)
 	list.Flags().BoolVar(&lo.jsonOut, "json", false, "print as JSON")
-	c.AddCommand(create, list)
-	return c
+	return groupCmd("projects", "Create and list projects", "", create, list)
 }
 
 func runProjectsCreate(ctx context.Context, o *objectOptions, name string) error {
@@ -165,7 +161,6 @@ func runProjectsList(ctx context.Context, o *objectOptions) error {
 }
 
 func newEnvsCmd(d *Deps) *cobra.Command {
-	c := &cobra.Command{Use: "envs", Short: "Create and list a project's environments"}
 	co := &objectOptions{d: d}
 	create := &cobra.Command{
 		Use:     "create NAME",
@@ -192,8 +187,7 @@ func newEnvsCmd(d *Deps) *cobra.Command {
 	}
 	lo.f.addProject(list)
 	list.Flags().BoolVar(&lo.jsonOut, "json", false, "print as JSON")
-	c.AddCommand(create, list)
-	return c
+	return groupCmd("envs", "Create and list a project's environments", "", create, list)
 }
 
 func runEnvsCreate(ctx context.Context, o *objectOptions, name string) error {

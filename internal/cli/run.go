@@ -145,12 +145,8 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	if err := runner.CheckSize(cmd, values); err != nil {
 		return withHint(fmt.Errorf("cannot start %s: %w", cmd.Args[0], err), "use --only to pass fewer secrets, or keep large values out of the environment")
 	}
-	noun := "secrets"
-	if applied == 1 {
-		noun = "secret"
-	}
-	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %d %s from %s/%s/%s (revision %d)\n",
-		applied, noun, env.Org, env.Project, env.Name, env.Revision)
+	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %s from %s/%s/%s (revision %d)\n",
+		plural(applied, "secret"), env.Org, env.Project, env.Name, env.Revision)
 	// As PID 1 (a container's entrypoint) secr must stay to forward
 	// signals and reap orphans: the program would otherwise become PID 1,
 	// which ignores SIGTERM unless it installs a handler.

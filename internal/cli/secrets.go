@@ -18,16 +18,12 @@ import (
 )
 
 func newSecretsCmd(d *Deps) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "secrets",
-		Short: "Set, read, import, export and roll back an environment's secrets",
-		Long: `Manage the secrets of one environment (development unless --env, $SECR_ENV or
+	return groupCmd("secrets", "Set, read, import, export and roll back an environment's secrets",
+		`Manage the secrets of one environment (development unless --env, $SECR_ENV or
 .secr.json say otherwise). Every change writes a new revision; 'history' lists
 them and 'rollback' restores one.`,
-	}
-	c.AddCommand(newSecretsSetCmd(d), newSecretsGetCmd(d), newSecretsListCmd(d), newSecretsDeleteCmd(d),
+		newSecretsSetCmd(d), newSecretsGetCmd(d), newSecretsListCmd(d), newSecretsDeleteCmd(d),
 		newSecretsImportCmd(d), newSecretsExportCmd(d), newSecretsHistoryCmd(d), newSecretsRollbackCmd(d))
-	return c
 }
 
 // loadEnv resolves, authenticates and opens the environment's latest
@@ -55,27 +51,41 @@ func (d *Deps) write(ctx context.Context, f *targetFlags, edit func(*session.Edi
 }
 
 type setOptions struct {
-	d         *Deps
-	f         targetFlags
-	notSecret bool
+	d          *Deps
+	f          targetFlags
+	notSecret  bool
+	allowEmpty bool
+	fromFile   string
+	stdin      bool
 }
 
 func newSecretsSetCmd(d *Deps) *cobra.Command {
 	o := &setOptions{d: d}
 	c := &cobra.Command{
-		Use:   "set NAME=VALUE... | NAME",
+		Use:   "set NAME | NAME --from-file PATH | --stdin | NAME=VALUE...",
 		Short: "Set one or more secrets",
-		Long: `Set secrets in one new revision.
+		Long: `Set secrets in one new revision. Names must be valid environment variable
+names.
 
-With NAME=VALUE arguments, each value is taken as given. With a single NAME
-and no '=', the value is read from standard input (one trailing newline is
-removed) or, on a terminal, from a no-echo prompt; this keeps values out of
-your shell history. Names must be valid environment variable names.`,
-		Example: `  secr secrets set DATABASE_URL=postgres://u:p@db/web STRIPE_SECRET_KEY=sk_test_123
-  secr secrets set TLS_KEY < key.pem
-  secr secrets set --env production DATABASE_URL=postgres://prod
+Prefer the forms that keep values out of the command line, where your shell
+history and every user of this machine (through /proc/PID/cmdline) can see them:
+
+  NAME                   the value from standard input (one trailing newline is
+                         removed) or, on a terminal, from a no-echo prompt; an
+                         empty value needs --allow-empty
+  NAME --from-file PATH  the file's exact contents (a key, a certificate)
+  --stdin                several secrets as dotenv (NAME=value lines) from
+                         standard input
+
+NAME=VALUE arguments also work, each value taken as given, for values that
+are not secret or in throwaway environments.`,
+		Example: `  secr secrets set STRIPE_SECRET_KEY            # prompts without echo
+  printf '%s' "$TOKEN" | secr secrets set API_TOKEN
+  secr secrets set TLS_KEY --from-file key.pem
+  secr secrets set --stdin < secrets.env
+  secr secrets set --env production DATABASE_URL
   secr secrets set --not-secret PUBLIC_URL=https://example.com`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.f.bind(c)
 			return runSet(c.Context(), o, args)
@@ -83,12 +93,44 @@ your shell history. Names must be valid environment variable names.`,
 	}
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.notSecret, "not-secret", false, "mark the values as plain configuration (shown by 'list', never masked)")
+	c.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "accept an empty value from standard input")
+	c.Flags().StringVar(&o.fromFile, "from-file", "", "read the value of the single NAME from this file, exactly")
+	c.Flags().BoolVar(&o.stdin, "stdin", false, "read NAME=value lines (dotenv) from standard input")
 	return c
 }
 
 func runSet(ctx context.Context, o *setOptions, args []string) error {
 	values := map[string]string{}
 	var order []string
+	switch {
+	case o.stdin && (len(args) > 0 || o.fromFile != ""):
+		return usageErrorf("--stdin reads every NAME=value from standard input: give no arguments and no --from-file")
+	case o.stdin:
+		data, err := readAllLimited(o.d.IO.In)
+		if err != nil {
+			return err
+		}
+		entries, err := dotenv.Parse("standard input", data)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return usageErrorf("standard input holds no NAME=value lines")
+		}
+		for _, e := range entries {
+			if _, dup := values[e.Name]; !dup {
+				order = append(order, e.Name)
+			}
+			values[e.Name] = e.Value
+		}
+		args = nil
+	case o.fromFile != "":
+		if len(args) != 1 || strings.Contains(args[0], "=") {
+			return usageErrorf("--from-file sets one secret: give its NAME alone (secr secrets set NAME --from-file PATH)")
+		}
+	case len(args) == 0:
+		return usageErrorf("nothing to set: give NAME (the value from standard input), NAME --from-file PATH, --stdin, or NAME=VALUE")
+	}
 	for _, a := range args {
 		name, value, hasValue := strings.Cut(a, "=")
 		if err := session.ValidateName(name); err != nil {
@@ -121,19 +163,37 @@ func runSet(ctx context.Context, o *setOptions, args []string) error {
 	})
 }
 
+// readValue reads the value of the single NAME: from --from-file, a no-echo
+// prompt on a terminal, or standard input.
 func (o *setOptions) readValue(name string) (string, error) {
 	io := o.d.IO
+	if o.fromFile != "" {
+		b, err := os.ReadFile(o.fromFile)
+		if err != nil {
+			return "", fmt.Errorf("--from-file: %w", err)
+		}
+		return string(b), nil
+	}
+	var v string
 	if io.IsStdinTTY() {
 		if !io.CanPrompt() {
 			return "", usageErrorf("no value for %s: pipe it on standard input", name)
 		}
-		return io.ReadSecret(fmt.Sprintf("Value for %s: ", name))
+		var err error
+		if v, err = io.ReadSecret(fmt.Sprintf("Value for %s: ", name)); err != nil {
+			return "", err
+		}
+	} else {
+		b, err := readAllLimited(io.In)
+		if err != nil {
+			return "", err
+		}
+		v = trimOneNewline(string(b))
 	}
-	b, err := readAllLimited(io.In)
-	if err != nil {
-		return "", err
+	if v == "" && !o.allowEmpty {
+		return "", usageErrorf("no value for %s: standard input was empty; pass --allow-empty to store an empty value (or give %s= as an argument)", name, name)
 	}
-	return trimOneNewline(string(b)), nil
+	return v, nil
 }
 
 func readAllLimited(r io.Reader) ([]byte, error) {
@@ -310,7 +370,12 @@ parsed completely first: if any line cannot be read, nothing is imported and
 the error names the line. Existing secrets with the same names are replaced
 unless --keep-existing. Use - for standard input.`,
 		Example: "  secr secrets import .env\n  secr secrets import --env production .env.production",
-		Args:    cobra.ExactArgs(1),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("give the one .env file to import, or - for standard input (see 'secr secrets import --help')")
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			o.f.bind(c)
 			return runImport(c.Context(), o, args[0])
@@ -353,7 +418,7 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 		}
 		return nil
 	}, func(env *session.Env) string {
-		return fmt.Sprintf("Imported %d secrets from %s into %s (revision %d).", imported, file, env.Name, env.Revision)
+		return fmt.Sprintf("Imported %s from %s into %s (revision %d).", plural(imported, "secret"), file, env.Name, env.Revision)
 	})
 }
 
@@ -571,4 +636,12 @@ func runRollback(ctx context.Context, o *rollbackOptions, arg string) error {
 	}
 	o.d.IO.Infof("Restored revision %d of %s as revision %d.", want, env.Name, env.Revision)
 	return nil
+}
+
+// plural returns "1 secret", "2 secrets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

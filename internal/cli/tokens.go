@@ -13,15 +13,11 @@ import (
 )
 
 func newTokensCmd(d *Deps) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "tokens",
-		Short: "Manage service tokens for CI, containers and deploys",
-		Long: `A service token reads (or with --read-write, also writes) exactly one
+	return groupCmd("tokens", "Manage service tokens for CI, containers and deploys",
+		`A service token reads (or with --read-write, also writes) exactly one
 environment. Put it in SECR_TOKEN; 'secr run' then needs no login and no
 .secr.json. The server never sees the token's secret part.`,
-	}
-	c.AddCommand(newTokensCreateCmd(d), newTokensListCmd(d), newTokensRevokeCmd(d))
-	return c
+		newTokensCreateCmd(d), newTokensListCmd(d), newTokensRevokeCmd(d))
 }
 
 // parseExpiry accepts 12h, 30d, 2w, or a date (2026-12-31) or RFC 3339 time.
@@ -169,8 +165,9 @@ type tokensRevokeOptions struct {
 func newTokensRevokeCmd(d *Deps) *cobra.Command {
 	o := &tokensRevokeOptions{d: d}
 	c := &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke a service token: it stops working at once",
+		Use:        "revoke ID",
+		Short:      "Revoke a service token: it stops working at once",
+		SuggestFor: []string{"delete", "remove", "rm"},
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.f.bind(c)

@@ -17,6 +17,9 @@ var (
 	ErrNotLoggedIn = errors.New("not logged in")
 	// ErrReadOnly: a read-only service token was asked to write.
 	ErrReadOnly = errors.New("this service token is read-only")
+	// ErrInvalidToken: SECR_TOKEN (or SECR_TOKEN_FILE) does not hold a
+	// service token secr can use.
+	ErrInvalidToken = errors.New("invalid service token")
 	// ErrNoChange is returned by an Update edit function that changed
 	// nothing; Update then writes no revision.
 	ErrNoChange = errors.New("no change")
@@ -86,4 +89,17 @@ func isTLSTrustError(err error) bool {
 
 func integrityErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrIntegrity}, args...)...)
+}
+
+// tokenError is a malformed service token from source (SECR_TOKEN or
+// SECR_TOKEN_FILE). It matches ErrInvalidToken and never holds the token.
+type tokenError struct {
+	source string
+	err    error
+}
+
+func (e *tokenError) Error() string { return e.source + ": " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+func (e *tokenError) Is(target error) bool {
+	return target == ErrInvalidToken
 }

@@ -22,6 +22,9 @@ func (s *Session) WhoAmI(ctx context.Context) (api.WhoAmI, error) {
 // CreateOrg creates an org owned by this user, and makes it the login's
 // default org when it has none.
 func (s *Session) CreateOrg(ctx context.Context, name string) (api.Org, error) {
+	if err := validSlug("org", name); err != nil {
+		return api.Org{}, err
+	}
 	org, err := s.client.CreateOrg(ctx, name)
 	if err != nil {
 		return org, Explain(err)
@@ -44,6 +47,9 @@ func (s *Session) ListOrgs(ctx context.Context) ([]api.Org, error) {
 // CreateProject creates a project in org with DefaultEnvironments, each
 // with a fresh key generated here and wrapped to this principal.
 func (s *Session) CreateProject(ctx context.Context, org, name string) (api.Project, error) {
+	if err := validSlug("project", name); err != nil {
+		return api.Project{}, err
+	}
 	req := api.CreateProjectRequest{Name: name}
 	for _, env := range DefaultEnvironments {
 		ne, err := s.newEnvironment(env)
@@ -81,8 +87,8 @@ func (s *Session) ListEnvs(ctx context.Context, t Target) ([]api.Environment, er
 // newEnvironment generates an environment ID and key, wrapped to this
 // principal.
 func (s *Session) newEnvironment(name string) (api.NewEnvironment, error) {
-	if !api.ValidSlug(name) {
-		return api.NewEnvironment{}, usageErrorf("invalid environment name %q: use lower-case letters, digits, '.', '_' and '-'", name)
+	if err := validSlug("environment", name); err != nil {
+		return api.NewEnvironment{}, err
 	}
 	id := api.NewID("env")
 	ek, err := crypto.GenerateEnvKey(id, 1)
@@ -148,4 +154,12 @@ func (s *Session) RevokeToken(ctx context.Context, t Target, id string) error {
 		return usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
 	}
 	return Explain(s.client.RevokeToken(ctx, t.Org, t.Project, id))
+}
+
+// validSlug checks an org, project or environment name before it is sent.
+func validSlug(what, name string) error {
+	if !api.ValidSlug(name) {
+		return usageErrorf("invalid %s name %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters", what, name)
+	}
+	return nil
 }

@@ -88,7 +88,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	if raw != "" {
 		tok, err := crypto.ParseServiceToken(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
+			return nil, WithHint(&tokenError{source: source, err: err}, "create a new token with 'secr tokens create --env ENV' and put it in %s", source)
 		}
 		s.token, s.identity = tok, tok.Identity()
 		s.client = cl.WithServiceToken(tok.ID(), tok.AuthKey())
