@@ -211,10 +211,18 @@ func (s *State) VerifyHeader(h *Header) error {
 	return nil
 }
 
-// OpenRevision verifies h (VerifyHeader), checks that ciphertext is the one
-// h signs, and opens it with k, h's environment key version. Use it for
-// history; for the revision a command will act on, use OpenLatest.
-func (s *State) OpenRevision(h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
+// OpenRevision verifies h (VerifyHeader), checks that it is a revision of
+// envID, the environment the caller looked up by name in the chain
+// (LookupEnv), and that ciphertext is the one h signs, and opens it with k,
+// h's environment key version. Use it for history; for the revision a
+// command will act on, use OpenLatest.
+//
+// envID is required because everything else the server sends (header,
+// ciphertext, grant) could be another environment's, authentic but swapped.
+func (s *State) OpenRevision(envID string, h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
+	if h.envID != envID {
+		return nil, fmt.Errorf("%w: revision belongs to environment %q, not %q", ErrInvalid, h.envID, envID)
+	}
 	if err := s.VerifyHeader(h); err != nil {
 		return nil, err
 	}
@@ -246,11 +254,11 @@ func (s *State) OpenRevision(h *Header, ciphertext []byte, k EnvKey) ([]byte, er
 // will act on: it also requires h's key version to be the environment's
 // current one (ErrStaleKey). Check the history up to h first with
 // CheckLinks, from the Position seen last time.
-func (s *State) OpenLatest(h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
+func (s *State) OpenLatest(envID string, h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
 	if env, ok := s.Env(h.envID); ok && env.KeyVersion != h.keyVersion {
 		return nil, fmt.Errorf("revision %d: %w: it uses key version %d, the org chain is at %d", h.revision, ErrStaleKey, h.keyVersion, env.KeyVersion)
 	}
-	return s.OpenRevision(h, ciphertext, k)
+	return s.OpenRevision(envID, h, ciphertext, k)
 }
 
 // CheckLinks checks that headers continue the history from from: each is
