@@ -53,9 +53,13 @@ func TestAttackUnauthorizedSigner(t *testing.T) {
 		}
 	}
 
+	// A token, even one with access, signs no chain entries.
+	_, err := f.st.Extend([]*Entry{forge(f.st, f.token.Signer(), RotateKey{"env_prod", 2})})
+	wantErr(t, err, ErrUnauthorized)
+
 	// A removed member signs after their removal.
 	f.add(f.alice, RemoveMember{"usr_bob"})
-	_, err := f.st.Extend([]*Entry{forge(f.st, f.bob.s, AddMember{f.erin.p, Admin})})
+	_, err = f.st.Extend([]*Entry{forge(f.st, f.bob.s, AddMember{f.erin.p, Admin})})
 	wantErr(t, err, ErrUnauthorized)
 	// Not even by pretending to be earlier: the entry would not link.
 	e := newEntry(9, f.entries[8].Hash(), AddMember{f.erin.p, Admin}, "usr_bob")
@@ -96,6 +100,8 @@ func TestAttackRuleBreaking(t *testing.T) {
 	}
 	// The last owner stays.
 	_, err := f.st.Extend([]*Entry{forge(f.st, f.alice.s, SetRole{"usr_alice", Admin})})
+	wantErr(t, err, ErrInvalid)
+	_, err = f.st.Extend([]*Entry{forge(f.st, f.alice.s, RemoveMember{"usr_alice"})})
 	wantErr(t, err, ErrInvalid)
 }
 
@@ -197,6 +203,19 @@ func TestAttackForkAndTruncation(t *testing.T) {
 	alt := forge(st4, f.bob.s, CreateEnv{"env_dev", "prj_web", "dev"})
 	rewritten := append(slices.Clone(f.entries[:5]), alt)
 	_, err = pinned.Extend(rewritten)
+	wantErr(t, err, ErrFork)
+
+	// A fork before the pinned head, served from the head onwards only:
+	// the first new entry does not link to the head.
+	st8, _ := Verify(f.entries[:9], nil)
+	alt9 := forge(st8, f.bob.s, GrantAccess{"usr_dave", []string{"env_dev"}, Read})
+	st9, err := st8.Extend([]*Entry{alt9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt10 := forge(st9, f.bob.s, GrantAccess{"usr_carol", []string{"env_dev"}, Read})
+	headOnly, _ := ParseState(f.entries9State(t).Bytes())
+	_, err = headOnly.Extend([]*Entry{alt10})
 	wantErr(t, err, ErrFork)
 
 	// Truncation: shorter than the pinned head, or nothing at all.
@@ -352,4 +371,13 @@ func TestAttackRevisionHistory(t *testing.T) {
 	// A different ciphertext under r2's header.
 	_, err = f.st.OpenRevision("env_dev", r2.h, r3.ct, k)
 	wantErr(t, err, ErrBadSignature)
+}
+
+// entries9State verifies the fixture's first ten entries (seq 0 to 9).
+func (f *fixture) entries9State(t *testing.T) *State {
+	st, err := Verify(f.entries[:10], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
