@@ -126,7 +126,7 @@ func forgeHeader(f *fixture, a *actor, k EnvKey, prev *Header, chainSeq uint64) 
 		h.revision, h.prev = prev.revision+1, prev.Hash()
 	}
 	h.ctHash[0] = 1
-	h.sig = a.s.sign(h.signedMessage())
+	h.sig = a.s.sign(h.signedMessage(f.st.Anchor()))
 	return h
 }
 
@@ -284,14 +284,14 @@ func TestAttackReplayedGrant(t *testing.T) {
 	v2, _ := crypto.GenerateEnvKey("env_dev", 2)
 	forged := &Grant{envID: "env_dev", version: 2, recipient: "usr_carol", granter: "usr_bob"}
 	forged.wrapped, _ = crypto.WrapKey(v2, f.carol.p.Recipient())
-	forged.sig = f.bob.s.sign(forged.signedMessage())
+	forged.sig = f.bob.s.sign(forged.signedMessage(f.st.Anchor()))
 	_, err = f.st.OpenGrant(forged, f.carol.box)
 	wantErr(t, err, ErrUnauthorized)
 
 	// The server's own wrap: signed by a non-member, or by nobody (a real
 	// grant's signature kept over the substituted blob).
 	forged.granter = "usr_erin"
-	forged.sig = f.erin.s.sign(forged.signedMessage())
+	forged.sig = f.erin.s.sign(forged.signedMessage(f.st.Anchor()))
 	_, err = f.st.OpenGrant(forged, f.carol.box)
 	wantErr(t, err, ErrUnauthorized)
 	real, err := f.st.MakeGrant(f.carol.s, v2, "usr_dave")
@@ -311,7 +311,7 @@ func TestAttackReplayedGrant(t *testing.T) {
 	v3, _ := crypto.GenerateEnvKey("env_dev", 3)
 	future := &Grant{envID: "env_dev", version: 3, recipient: "usr_dave", granter: "usr_carol"}
 	future.wrapped, _ = crypto.WrapKey(v3, f.dave.p.Recipient())
-	future.sig = f.carol.s.sign(future.signedMessage())
+	future.sig = f.carol.s.sign(future.signedMessage(f.st.Anchor()))
 	_, err = f.st.OpenGrant(future, f.dave.box)
 	wantErr(t, err, ErrStaleKey)
 }
@@ -380,4 +380,30 @@ func (f *fixture) entries9State(t *testing.T) *State {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestAttackCrossOrgReplay: the same people, keys and IDs in two orgs. A
+// revision or grant made in one is refused in the other, because both
+// signatures cover the org anchor.
+func TestAttackCrossOrgReplay(t *testing.T) {
+	a := newFixture(t)
+	b := newFixtureOf(t, "Other", a)
+	if a.st.Anchor() == b.st.Anchor() {
+		t.Fatal("the two orgs share an anchor")
+	}
+	k := newTestKey("env_dev", 1)
+	r := a.seal(a.carol, k, nil, "{}")
+	_, err := b.st.OpenLatest("env_dev", r.h, r.ct, k)
+	wantErr(t, err, ErrBadSignature)
+
+	ek, _ := crypto.GenerateEnvKey("env_dev", 1)
+	g, err := a.st.MakeGrant(a.bob.s, ek, "usr_carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.st.OpenGrant(g, b.carol.box)
+	wantErr(t, err, ErrBadSignature)
+	if _, err := a.st.OpenGrant(g, a.carol.box); err != nil {
+		t.Fatal(err)
+	}
 }

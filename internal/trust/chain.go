@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -93,6 +94,7 @@ type SetRole struct {
 // RemoveMember (member.remove) is signed by an owner or admin (an owner for
 // an owner, never the last one). It ends all the member's access; the
 // remover should then rotate the keys of the environments they could read.
+// Tokens the member created stay until revoked (RevokeToken).
 type RemoveMember struct {
 	MemberID string
 }
@@ -455,8 +457,19 @@ func ParseEntry(b []byte) (*Entry, error) {
 // Seq returns the entry's position in the chain; the root is 0.
 func (e *Entry) Seq() uint64 { return e.seq }
 
-// Op returns the entry's body, one of the Op types of this package.
-func (e *Entry) Op() Op { return e.op }
+// Op returns the entry's body, one of the Op types of this package. It is
+// a copy: changing it changes neither the entry nor how it verifies.
+func (e *Entry) Op() Op {
+	switch o := e.op.(type) {
+	case GrantAccess:
+		o.EnvIDs = slices.Clone(o.EnvIDs)
+		return o
+	case RevokeAccess:
+		o.EnvIDs = slices.Clone(o.EnvIDs)
+		return o
+	}
+	return e.op
+}
 
 // Signer returns the principal ID of the entry's signer.
 func (e *Entry) Signer() string { return e.signer }

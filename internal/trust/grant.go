@@ -10,11 +10,12 @@ import (
 // Grant is a wrapped copy of one environment key version for one principal,
 // signed by the principal that wrapped it (the granter):
 //
-//	sig = Ed25519(granter, "secr/v2/grant" ‖ envID ‖ keyVersion ‖ recipient ID ‖ SHA-256(wrapped))
+//	sig = Ed25519(granter, "secr/v2/grant" ‖ org anchor ‖ envID ‖ keyVersion ‖ recipient ID ‖ SHA-256(wrapped))
 //
 // An anonymous box can be made by anyone who knows a public key, the server
 // included; the signature is what lets the recipient refuse a key that no
-// key holder made. Make one with State.MakeGrant; open one with
+// key holder made. (The org anchor, which TRUST.md §3 does not list, keeps a
+// grant from being replayed into another org's chain.) Make one with State.MakeGrant; open one with
 // State.OpenGrant; store and serve it as Bytes.
 type Grant struct {
 	envID     string
@@ -25,9 +26,10 @@ type Grant struct {
 	sig       []byte
 }
 
-func (g *Grant) signedMessage() []byte {
+func (g *Grant) signedMessage(anchor [32]byte) []byte {
 	var e encoder
 	e.raw([]byte("secr/v2/grant"))
+	e.raw(anchor[:])
 	e.str(g.envID)
 	e.u64(uint64(g.version))
 	e.str(g.recipient)
@@ -61,7 +63,7 @@ func (s *State) MakeGrant(granter *Signer, ek *crypto.EnvKey, recipientID string
 		return nil, err
 	}
 	g := &Grant{envID: env.ID, version: ek.Version(), recipient: recipientID, granter: granter.id, wrapped: wrapped}
-	g.sig = granter.sign(g.signedMessage())
+	g.sig = granter.sign(g.signedMessage(s.Anchor()))
 	if err := s.checkGrant(g); err != nil {
 		return nil, fmt.Errorf("cannot grant: %w", err)
 	}
@@ -115,7 +117,7 @@ func (s *State) checkGrant(g *Grant) error {
 	if g.version < len(e.keys) {
 		hi = e.keys[g.version] - 1
 	}
-	msg, held := g.signedMessage(), false
+	msg, held := g.signedMessage(s.Anchor()), false
 	t := p.access[g.envID]
 	for i, a := range t {
 		end := s.Seq()

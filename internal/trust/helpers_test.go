@@ -79,15 +79,21 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{
-		t:     t,
+	return newFixtureOf(t, "Acme", &fixture{
 		alice: newActor(t, "usr_alice", "alice@example.com"),
 		bob:   newActor(t, "usr_bob", "bob@example.com"),
 		carol: newActor(t, "usr_carol", "carol@example.com"),
 		dave:  newActor(t, "usr_dave", "dave@example.com"),
 		erin:  newActor(t, "usr_erin", "erin@example.com"),
-	}
-	root, err := NewOrg(f.alice.s, f.alice.p, "org_acme", "Acme")
+	})
+}
+
+// newFixtureOf builds the fixture's org, named name, with people's actors:
+// the same people, keys and IDs can make a second org.
+func newFixtureOf(t testing.TB, name string, people *fixture) *fixture {
+	t.Helper()
+	f := &fixture{t: t, alice: people.alice, bob: people.bob, carol: people.carol, dave: people.dave, erin: people.erin}
+	root, err := NewOrg(f.alice.s, f.alice.p, "org_acme", name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,13 +68,13 @@ func TestKnownAnswers(t *testing.T) {
 	for i := range h.prev {
 		h.prev[i], h.ctHash[i] = 0x40+byte(i), 0x60+byte(i)
 	}
-	h.sig = alice.s.sign(h.signedMessage())
+	h.sig = alice.s.sign(h.signedMessage(anchor))
 	link := h.Hash()
 	got["header"] = hex.EncodeToString(h.Bytes())
 	got["header_hash"] = hex.EncodeToString(link[:])
 
 	g := &Grant{envID: "env_dev", version: 2, recipient: "usr_bob", granter: "usr_alice", wrapped: []byte("wrapped key")}
-	g.sig = alice.s.sign(g.signedMessage())
+	g.sig = alice.s.sign(g.signedMessage(anchor))
 	got["grant"] = hex.EncodeToString(g.Bytes())
 
 	const path = "testdata/vectors.json"

@@ -34,16 +34,19 @@ var ErrChainBehind = errors.New("revision relies on org chain entries not verifi
 // Header describes and authenticates one revision of an environment:
 //
 //	header = {envID, keyVersion, revision, prev, author, chainSeq}
-//	AD     = "secr/v2/rev" ‖ encoding(header)     (the AEAD's associated data)
+//	AD     = "secr/v2/rev" ‖ org anchor ‖ encoding(header)   (the AEAD's associated data)
 //	sig    = Ed25519(author, AD ‖ SHA-256(ciphertext))
-//	prev   = SHA-256(AD ‖ SHA-256(ciphertext)) of the previous revision
+//	prev   = Hash of the previous revision's header
 //
 // chainSeq is the org chain entry the author relied on: the author must have
 // been allowed to write the environment at that point, and keyVersion must
-// be the one that was current there. A Header carries SHA-256 of its
-// ciphertext and its signature, so a client can check signatures and links
-// from headers alone. Make one with State.SealRevision; read one with
-// ParseHeader.
+// be the one that was current there. The org anchor (which TRUST.md §4 does
+// not list) keeps a revision from being replayed into another org whose
+// chain happens to use the same environment ID.
+//
+// A Header carries SHA-256 of its ciphertext and its signature, so a client
+// can check signatures and links from headers alone. Make one with
+// State.SealRevision; read one with ParseHeader.
 type Header struct {
 	envID      string
 	keyVersion int
@@ -55,28 +58,45 @@ type Header struct {
 	sig        []byte
 }
 
-func (h *Header) ad() []byte {
-	var e encoder
-	e.raw([]byte("secr/v2/rev"))
+func (h *Header) fields(e *encoder) {
 	e.str(h.envID)
 	e.u64(uint64(h.keyVersion))
 	e.u64(uint64(h.revision))
 	e.raw(h.prev[:])
 	e.str(h.author)
 	e.u64(h.chainSeq)
+}
+
+// ad returns the associated data the ciphertext is sealed with.
+func (h *Header) ad(anchor [32]byte) []byte {
+	var e encoder
+	e.raw([]byte("secr/v2/rev"))
+	e.raw(anchor[:])
+	h.fields(&e)
 	return e.b
 }
 
-func (h *Header) signedMessage() []byte { return append(h.ad(), h.ctHash[:]...) }
+func (h *Header) signedMessage(anchor [32]byte) []byte { return append(h.ad(anchor), h.ctHash[:]...) }
 
-// Hash returns SHA-256(AD ‖ SHA-256(ciphertext)): what the next revision's
-// prev must be. (TRUST.md §4 hashes the ciphertext itself; hashing its
-// digest instead lets a client check links from headers alone.)
-func (h *Header) Hash() [32]byte { return sha256.Sum256(h.signedMessage()) }
+// unsigned returns "secr/v2/rev" ‖ encoding(header) ‖ SHA-256(ciphertext):
+// Bytes without the signature.
+func (h *Header) unsigned() []byte {
+	var e encoder
+	e.raw([]byte("secr/v2/rev"))
+	h.fields(&e)
+	e.raw(h.ctHash[:])
+	return e.b
+}
+
+// Hash returns SHA-256("secr/v2/rev" ‖ encoding(header) ‖ SHA-256(ciphertext)):
+// what the next revision's prev must be. TRUST.md §4 hashes the ciphertext
+// itself; hashing its digest instead lets a client check links from headers
+// alone, and the digest is signed.
+func (h *Header) Hash() [32]byte { return sha256.Sum256(h.unsigned()) }
 
 // Bytes returns the canonical encoding of h with its ciphertext digest and
 // signature, for the server to store beside the ciphertext.
-func (h *Header) Bytes() []byte { return append(h.signedMessage(), h.sig...) }
+func (h *Header) Bytes() []byte { return append(h.unsigned(), h.sig...) }
 
 // ParseHeader parses the encoding produced by Header.Bytes. It checks no
 // signature: that needs the org chain (State.VerifyHeader).
@@ -170,9 +190,9 @@ func (s *State) SealRevision(author *Signer, k EnvKey, prev *Header, doc []byte)
 	if _, err := rand.Read(ct); err != nil {
 		return nil, nil, fmt.Errorf("read random nonce: %w", err)
 	}
-	ct = aead.Seal(ct, ct, padded, h.ad())
+	ct = aead.Seal(ct, ct, padded, h.ad(s.Anchor()))
 	h.ctHash = sha256.Sum256(ct)
-	h.sig = author.sign(h.signedMessage())
+	h.sig = author.sign(h.signedMessage(s.Anchor()))
 	if err := s.VerifyHeader(h); err != nil {
 		return nil, nil, fmt.Errorf("cannot seal: %w", err)
 	}
@@ -199,7 +219,7 @@ func (s *State) VerifyHeader(h *Header) error {
 	if p == nil || p.identityAt(h.chainSeq) == nil {
 		return fmt.Errorf("revision %d: %w: author %q is not in the org chain at entry %d", h.revision, ErrUnauthorized, h.author, h.chainSeq)
 	}
-	if !p.identityAt(h.chainSeq).verify(h.signedMessage(), h.sig) {
+	if !p.identityAt(h.chainSeq).verify(h.signedMessage(s.Anchor()), h.sig) {
 		return fmt.Errorf("revision %d by %q: %w", h.revision, h.author, ErrBadSignature)
 	}
 	if s.Access(h.author, h.envID, h.chainSeq) != Write {
@@ -239,7 +259,7 @@ func (s *State) OpenRevision(envID string, h *Header, ciphertext []byte, k EnvKe
 	if len(ciphertext) < aead.NonceSize()+aead.Overhead() {
 		return nil, crypto.ErrDecrypt
 	}
-	padded, err := aead.Open(nil, ciphertext[:aead.NonceSize()], ciphertext[aead.NonceSize():], h.ad())
+	padded, err := aead.Open(nil, ciphertext[:aead.NonceSize()], ciphertext[aead.NonceSize():], h.ad(s.Anchor()))
 	if err != nil {
 		return nil, crypto.ErrDecrypt
 	}
