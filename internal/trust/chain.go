@@ -45,8 +45,10 @@ type Access uint8
 
 const (
 	NoAccess Access = 0
-	Read     Access = 1
-	Write    Access = 2
+	// Read lets a principal hold the environment's key and open revisions.
+	Read Access = 1
+	// Write also lets it sign new revisions (and create read-write tokens).
+	Write Access = 2
 )
 
 func (a Access) String() string {

@@ -20,6 +20,9 @@
 //   - A [Token] is a v2 service token. It derives its auth key, its X25519
 //     Identity and its SigningKey from one secret, and carries the first 16
 //     bytes of its org's anchor.
+//   - An [Invite] is an invitation code: a secret whose MAC over the
+//     invitee's Principal lets the admin's client refuse a substituted key
+//     before it signs [AddMember], and the org anchor for the invitee.
 //   - An [Entry] is one signed step of the org chain; its body is an [Op]
 //     such as [AddMember] or [RotateKey]. Each Op's documentation says who
 //     may sign it.

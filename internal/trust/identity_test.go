@@ -77,6 +77,13 @@ func TestKnownAnswers(t *testing.T) {
 	g.sig = alice.s.sign(g.signedMessage(anchor))
 	got["grant"] = hex.EncodeToString(g.Bytes())
 
+	var inv Invite
+	copy(inv.secret[:], tok.secret[:16])
+	copy(inv.anchor[:], anchor[:16])
+	got["invite"] = inv.String()
+	got["invite_id"] = inv.ID()
+	got["invite_mac"] = hex.EncodeToString(inv.MAC(alice.p))
+
 	const path = "testdata/vectors.json"
 	if *update {
 		b, _ := json.MarshalIndent(got, "", "  ")

@@ -342,13 +342,6 @@ func (p *principal) accessAt(envID string, seq uint64) Access {
 	return t[i-1].access
 }
 
-func (x *State) role(id string) Role {
-	if p := x.principals[id]; p != nil {
-		return p.role
-	}
-	return 0
-}
-
 func (x *State) member(id string) *principal {
 	if p := x.principals[id]; p != nil && p.kind == KindUser && p.role != 0 {
 		return p
@@ -378,13 +371,13 @@ func invalid(format string, args ...any) error {
 // records op at seq. The signature has been checked (or queued) already.
 func (x *State) apply(seq uint64, signer string, op Op) error {
 	admin := func() error {
-		if r := x.role(signer); r != Owner && r != Admin {
+		if r := x.Role(signer); r != Owner && r != Admin {
 			return unauthorized("a %s may not sign %s", r, op.Type())
 		}
 		return nil
 	}
 	ownerFor := func(roles ...Role) error {
-		if slices.Contains(roles, Owner) && x.role(signer) != Owner {
+		if slices.Contains(roles, Owner) && x.Role(signer) != Owner {
 			return unauthorized("only an owner may give, change or take the owner role")
 		}
 		return nil
@@ -401,7 +394,7 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 		x.putPrincipal(o.Owner, seq).role = Owner
 
 	case AddMember:
-		if err := errorsJoin(admin(), ownerFor(o.Role)); err != nil {
+		if err := firstErr(admin(), ownerFor(o.Role)); err != nil {
 			return err
 		}
 		id := o.Member.id
@@ -426,7 +419,7 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 		if p == nil {
 			return invalid("%q is not a member", o.MemberID)
 		}
-		if err := errorsJoin(ownerFor(p.role, o.Role), lastOwner(p, o.Role)); err != nil {
+		if err := firstErr(ownerFor(p.role, o.Role), lastOwner(p, o.Role)); err != nil {
 			return err
 		}
 		p = x.mutPrincipal(o.MemberID)
@@ -441,7 +434,7 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 		if p == nil {
 			return invalid("%q is not a member", o.MemberID)
 		}
-		if err := errorsJoin(ownerFor(p.role), lastOwner(p, 0)); err != nil {
+		if err := firstErr(ownerFor(p.role), lastOwner(p, 0)); err != nil {
 			return err
 		}
 		p = x.mutPrincipal(o.MemberID)
@@ -539,7 +532,7 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 		if t == nil || t.kind != KindToken || t.revoked {
 			return invalid("no live token %q", o.TokenID)
 		}
-		if r := x.role(signer); r != Owner && r != Admin && x.principals[signer].effective(t.tokenEnv) == NoAccess {
+		if r := x.Role(signer); r != Owner && r != Admin && x.principals[signer].effective(t.tokenEnv) == NoAccess {
 			return unauthorized("only an owner, an admin or a member with access to the token's environment may revoke it")
 		}
 		t = x.mutPrincipal(o.TokenID)
@@ -566,7 +559,8 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 	return nil
 }
 
-func errorsJoin(errs ...error) error {
+// firstErr returns the first non-nil error of errs.
+func firstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -639,7 +633,12 @@ func (s *State) Members() []Member {
 }
 
 // Role returns id's current role in the org, or 0 if id is not a member.
-func (s *State) Role(id string) Role { return s.role(id) }
+func (s *State) Role(id string) Role {
+	if p := s.principals[id]; p != nil {
+		return p.role
+	}
+	return 0
+}
 
 // Principal returns the current identity of any user or token the chain
 // has recorded, including removed members and revoked tokens, so that old
@@ -660,7 +659,8 @@ type Env struct {
 	KeySeq     uint64
 }
 
-func (s *State) envInfo(id string) (Env, bool) {
+// Env returns the environment with ID id.
+func (s *State) Env(id string) (Env, bool) {
 	e := s.envs[id]
 	if e == nil {
 		return Env{}, false
@@ -668,16 +668,13 @@ func (s *State) envInfo(id string) (Env, bool) {
 	return Env{ID: id, ProjectID: e.project, Name: e.name, KeyVersion: len(e.keys), KeySeq: e.keys[len(e.keys)-1]}, true
 }
 
-// Env returns the environment with ID id.
-func (s *State) Env(id string) (Env, bool) { return s.envInfo(id) }
-
 // LookupEnv returns the environment named name in project projectID. Names
 // are bound to IDs by the signed chain, so a server cannot swap two
 // environments' names: look the ID up here, never take it from the server.
 func (s *State) LookupEnv(projectID, name string) (Env, bool) {
 	for id, e := range s.envs {
 		if e.project == projectID && e.name == name {
-			return s.envInfo(id)
+			return s.Env(id)
 		}
 	}
 	return Env{}, false
