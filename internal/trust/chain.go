@@ -354,12 +354,7 @@ func checkOp(op Op) error {
 	default:
 		errs = append(errs, fmt.Errorf("%w: unknown entry type %T", ErrMalformed, op))
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return firstErr(errs...)
 }
 
 // Entry is one signed entry of an org chain:

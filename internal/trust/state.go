@@ -177,7 +177,9 @@ func (s *State) extend(entries []*Entry) (*State, error) {
 		x.hashes = append(x.hashes, e.Hash())
 	}
 	if j := verifyBatch(jobs); j >= 0 {
-		return fail(jobs[j].index, ErrBadSignature)
+		k := jobs[j].index
+		jobs = nil // checked already
+		return fail(k, ErrBadSignature)
 	}
 	x.owned = nil
 	return x, nil
