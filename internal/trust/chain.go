@@ -151,8 +151,14 @@ type RevokeToken struct {
 }
 
 // RotateKey (key.rotate) is signed by a member with access to the
-// environment, after wrapping the new key to every remaining reader.
-// Version is the current version plus one.
+// environment. Version is the current version plus one.
+//
+// A rotation is one unit: Append the RotateKey, extend a local copy of the
+// State with it, MakeGrant the new key to every principal in Readers and
+// SealRevision the newest document under it on that State, then send all of
+// it in one request that the server commits atomically. A reader who saw
+// the key.rotate without the rest would have no grant, or a newest revision
+// under an old key (ErrStaleKey).
 type RotateKey struct {
 	EnvID   string
 	Version int

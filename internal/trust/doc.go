@@ -86,10 +86,9 @@
 //
 //	h, ct, err := st.SealRevision(me, ek, newest, doc)
 //
-// Removing access is three steps: append [RemoveMember] or [RevokeAccess];
-// generate the next key version and [State.MakeGrant] it to every
-// [State.Readers] principal left; append [RotateKey]; then re-seal the
-// newest revision under the new key.
+// Removing access is one entry and one rotation: append [RemoveMember] or
+// [RevokeAccess], then rotate each environment the member could read, as
+// [RotateKey] describes.
 //
 // # What it does not do
 //

@@ -194,3 +194,63 @@ func TestCheckLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationFlow: removing a member as RotateKey describes it, then a
+// remaining reader with the new chain reads the re-sealed revision, and the
+// removed member's old grant does not let anyone write.
+func TestRotationFlow(t *testing.T) {
+	f := newFixture(t)
+	v1 := newTestKey("env_prod", 1)
+	r1 := f.seal(f.carol, v1, nil, `{"K":"old"}`)
+
+	f.add(f.alice, RemoveMember{"usr_dave"})
+	// bob's client: one unit of key.rotate, grants and re-sealed revision.
+	rot, err := f.st.Append(f.bob.s, RotateKey{"env_prod", 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := f.st.Extend([]*Entry{rot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek2, _ := crypto.GenerateEnvKey("env_prod", 2)
+	var grants []*Grant
+	for _, p := range local.Readers("env_prod") {
+		g, err := local.MakeGrant(f.bob.s, ek2, p.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		grants = append(grants, g)
+	}
+	if len(grants) != 3 { // bob, carol and the token; not dave
+		t.Fatalf("%d grants", len(grants))
+	}
+	v2 := newTestKey("env_prod", 2)
+	h, ct, err := local.SealRevision(f.bob.s, v2, r1.h, []byte(`{"K":"old"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// carol, after the server committed all of it.
+	carol, err := f.st.Extend([]*Entry{rot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckLinks(r1.h.Position(), []*Header{h}); err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := carol.OpenLatest("env_prod", h, ct, v2); err != nil || string(doc) != `{"K":"old"}` {
+		t.Fatalf("%q %v", doc, err)
+	}
+	for _, g := range grants {
+		if g.Recipient() == "usr_carol" {
+			if k, err := carol.OpenGrant(g, f.carol.box); err != nil || k.Version() != 2 {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Before the rotation committed, the re-sealed revision is from the future.
+	if err := f.st.VerifyHeader(h); err != ErrChainBehind {
+		t.Fatalf("%v, want ErrChainBehind", err)
+	}
+}
