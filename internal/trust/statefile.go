@@ -1,0 +1,150 @@
+package trust
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// Bytes returns a compact encoding of s for a client to cache on disk, so
+// that it resumes with Extend instead of verifying the chain again. It holds
+// the replayed state, not the entries: identities, roles, access timelines,
+// key versions and the hash of every entry (to recognise a fork anywhere).
+//
+// The cache is trusted as much as the machine's disk: ParseState checks
+// its structure and a checksum against corruption, not signatures. Store it
+// with mode 0600 beside the other per-org state.
+func (s *State) Bytes() []byte {
+	var e encoder
+	e.str("secr/v2/state")
+	e.str(s.orgID)
+	e.str(s.orgName)
+	e.u64(uint64(len(s.hashes)))
+	for _, h := range s.hashes {
+		e.raw(h[:])
+	}
+	e.u64(uint64(len(s.principals)))
+	for _, id := range slices.Sorted(maps.Keys(s.principals)) {
+		p := s.principals[id]
+		e.str(id)
+		e.u8(uint8(p.kind))
+		e.u8(uint8(p.role))
+		e.u64(uint64(len(p.idents)))
+		for _, i := range p.idents {
+			e.u64(i.seq)
+			e.bytes(i.p.Bytes())
+		}
+		e.u64(uint64(len(p.grants)))
+		for _, env := range slices.Sorted(maps.Keys(p.grants)) {
+			e.str(env)
+			e.u8(uint8(p.grants[env]))
+		}
+		e.str(p.tokenEnv)
+		e.u8(uint8(p.tokenAccess))
+		e.u64(uint64(p.expires))
+		e.u8(b2u(p.revoked))
+		e.u64(uint64(len(p.access)))
+		for _, env := range slices.Sorted(maps.Keys(p.access)) {
+			e.str(env)
+			e.u64(uint64(len(p.access[env])))
+			for _, a := range p.access[env] {
+				e.u64(a.seq)
+				e.u8(uint8(a.access))
+			}
+		}
+	}
+	e.u64(uint64(len(s.projects)))
+	for _, id := range slices.Sorted(maps.Keys(s.projects)) {
+		e.str(id)
+		e.str(s.projects[id].name)
+		e.u64(s.projects[id].seq)
+	}
+	e.u64(uint64(len(s.envs)))
+	for _, id := range slices.Sorted(maps.Keys(s.envs)) {
+		env := s.envs[id]
+		e.str(id)
+		e.str(env.project)
+		e.str(env.name)
+		e.u64(uint64(len(env.keys)))
+		for _, k := range env.keys {
+			e.u64(k)
+		}
+	}
+	sum := sha256.Sum256(e.b)
+	return append(e.b, sum[:]...)
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ParseState parses the encoding produced by State.Bytes.
+func ParseState(b []byte) (*State, error) {
+	if len(b) < sha256.Size || sha256.Sum256(b[:len(b)-sha256.Size]) != [32]byte(b[len(b)-sha256.Size:]) {
+		return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
+	}
+	d := decoder{b: b[:len(b)-sha256.Size]}
+	if tag := d.str(); d.err == nil && tag != "secr/v2/state" {
+		d.fail("not a cached org chain state")
+	}
+	s := newState()
+	s.orgID, s.orgName = d.str(), d.str()
+	s.hashes = make([][32]byte, d.count(32))
+	for i := range s.hashes {
+		d.raw(s.hashes[i][:])
+	}
+	for range d.count(20) {
+		id := d.str()
+		p := &principal{kind: Kind(d.u8()), role: Role(d.u8()), grants: map[string]Access{}, access: map[string][]accessAt{}}
+		p.idents = make([]identAt, d.count(12))
+		for i := range p.idents {
+			p.idents[i].seq = d.u64()
+			p.idents[i].p = decodeEmbeddedPrincipal(&d)
+		}
+		for range d.count(5) {
+			env := d.str()
+			p.grants[env] = Access(d.u8())
+		}
+		p.tokenEnv, p.tokenAccess = d.str(), Access(d.u8())
+		p.expires, p.revoked = int64(d.u64()), d.u8() == 1
+		for range d.count(12) {
+			env := d.str()
+			t := make([]accessAt, d.count(9))
+			for i := range t {
+				t[i] = accessAt{d.u64(), Access(d.u8())}
+			}
+			p.access[env] = t
+		}
+		if d.err == nil && (len(p.idents) == 0 || p.identity().id != id) {
+			d.fail("principal %q without its identity", id)
+		}
+		s.principals[id] = p
+	}
+	for range d.count(20) {
+		id := d.str()
+		s.projects[id] = &project{name: d.str(), seq: d.u64()}
+	}
+	for range d.count(20) {
+		id := d.str()
+		e := &env{project: d.str(), name: d.str()}
+		e.keys = make([]uint64, d.count(8))
+		for i := range e.keys {
+			e.keys[i] = d.u64()
+		}
+		if d.err == nil && len(e.keys) == 0 {
+			d.fail("environment %q without a key version", id)
+		}
+		s.envs[id] = e
+	}
+	if err := d.done(); err != nil {
+		return nil, fmt.Errorf("cached org chain state: %w", err)
+	}
+	if len(s.hashes) == 0 {
+		return nil, fmt.Errorf("cached org chain state: %w: no entries", ErrMalformed)
+	}
+	return s, nil
+}
