@@ -84,7 +84,7 @@ func newSignupCmd(d *Deps) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "signup --email EMAIL",
 		Short: "Create an account on a secr server",
-		Long: `Create an account and log in.
+		Long: `Create an account and log in. The password must be at least 10 characters.
 
 Your password never leaves this machine: it is stretched with Argon2id into
 a login key (the server stores only its hash) and a key that seals your
@@ -255,8 +255,12 @@ func expirySuffix(t *time.Time) string {
 	if t == nil {
 		return ", never expires"
 	}
-	return ", expires " + t.Local().Format("2006-01-02 15:04")
+	return ", expires " + formatTime(*t)
 }
+
+// formatTime is the one way secr shows a time, in text and JSON alike:
+// RFC 3339 in UTC.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func trimOneNewline(s string) string {
 	if strings.HasSuffix(s, "\r\n") {

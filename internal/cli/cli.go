@@ -50,10 +50,6 @@ func SystemDeps() *Deps {
 	}
 }
 
-// Version is secr's version, set at build time with
-// -ldflags "-X github.com/secr-dev/secr/internal/cli.Version=1.2.3".
-var Version = "dev"
-
 // Run parses args and runs the command.
 func Run(ctx context.Context, args []string, d *Deps) error {
 	root := newRoot(d, args)
@@ -77,6 +73,7 @@ var commands = []struct {
 	{"secrets", newSecretsCmd},
 	{"run", newRunCmd},
 	{"tokens", newTokensCmd},
+	{"version", newVersionCmd},
 }
 
 // newRoot builds the tree for args. When args start with a command name it
@@ -131,7 +128,7 @@ SECR_ENV (environment). Flags win over environment variables, which win
 over .secr.json, which wins over stored login defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildVersion(),
 	}
 	root.PersistentFlags().String("api", "", "secr server URL (default $SECR_API_URL, then .secr.json, then http://127.0.0.1:7700)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

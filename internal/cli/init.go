@@ -27,8 +27,9 @@ func newInitCmd(d *Deps) *cobra.Command {
 		Use:   "init --org ORG --project PROJECT [--env ENV]",
 		Short: "Link this directory to a secr project by writing .secr.json",
 		Long: `Write .secr.json in the current directory. It names the org, project and
-default environment (development unless --env), and the server when --api is
-given. It holds no secrets: commit it. secr finds it from any subdirectory.`,
+default environment (development unless --env), and the server unless it is
+the default http://127.0.0.1:7700 (from --api, SECR_API_URL or an existing
+.secr.json). It holds no secrets: commit it. secr finds it from any subdirectory.`,
 		Example: "  secr init --org acme --project web\n  secr init --org acme --project web --env staging --api https://secr.example.com",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -76,7 +77,13 @@ func runInit(ctx context.Context, o *initOptions) error {
 	} else {
 		return err
 	}
-	p := &config.Project{Org: t.Org, Project: t.Project, Environment: t.Env, API: o.f.API}
+	// Record the server whenever it is not the default, however it was
+	// given (flag, SECR_API_URL, an earlier .secr.json): a teammate or a CI
+	// job running in this repository must reach the same one.
+	p := &config.Project{Org: t.Org, Project: t.Project, Environment: t.Env}
+	if t.API != session.DefaultAPI {
+		p.API = t.API
+	}
 	path := filepath.Join(wd, config.ProjectFileName)
 	if err := config.WriteProject(path, p, o.force); err != nil {
 		return err

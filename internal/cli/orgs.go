@@ -76,7 +76,7 @@ func runOrgsList(ctx context.Context, o *objectOptions) error {
 	}
 	rows := [][]string{}
 	for _, org := range orgs {
-		rows = append(rows, []string{org.Name, org.Role, org.CreatedAt.Local().Format("2006-01-02")})
+		rows = append(rows, []string{org.Name, org.Role, formatTime(org.CreatedAt)})
 	}
 	return o.d.IO.Table([]string{"ORG", "ROLE", "CREATED"}, rows)
 }
@@ -155,7 +155,7 @@ func runProjectsList(ctx context.Context, o *objectOptions) error {
 		for _, e := range p.Environments {
 			names = append(names, e.Name)
 		}
-		rows = append(rows, []string{p.Name, strings.Join(names, ","), p.CreatedAt.Local().Format("2006-01-02")})
+		rows = append(rows, []string{p.Name, strings.Join(names, ","), formatTime(p.CreatedAt)})
 	}
 	return o.d.IO.Table([]string{"PROJECT", "ENVIRONMENTS", "CREATED"}, rows)
 }

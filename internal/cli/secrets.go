@@ -555,7 +555,7 @@ func newSecretsHistoryCmd(d *Deps) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "history",
 		Short: "List revisions: who changed which names, and when",
-		Long:  "List every revision of the environment with its author, time and the names added (+), changed (~) or removed (-). Values are never shown.",
+		Long:  "List every revision of the environment, newest first, with its author, time (RFC 3339, UTC) and the names added (+), changed (~) or removed (-). Values are never shown.",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.f.bind(c)
@@ -585,16 +585,17 @@ func runHistory(ctx context.Context, o *historyOptions) error {
 	if err != nil {
 		return err
 	}
+	// Newest first, in JSON as in the table.
 	items := []historyItem{}
-	for _, r := range h.Revisions {
-		items = append(items, historyItem{Revision: r.Revision, Author: r.Author, Time: r.Time.Local().Format("2006-01-02 15:04:05"), Changes: r.Changes})
+	for i := len(h.Revisions) - 1; i >= 0; i-- {
+		r := h.Revisions[i]
+		items = append(items, historyItem{Revision: r.Revision, Author: r.Author, Time: formatTime(r.Time), Changes: r.Changes})
 	}
 	if o.jsonOut {
 		return d.IO.JSON(items)
 	}
 	rows := [][]string{}
-	for i := len(items) - 1; i >= 0; i-- {
-		r := items[i]
+	for _, r := range items {
 		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), r.Author, r.Time, r.Changes.String()})
 	}
 	return d.IO.Table([]string{"REVISION", "AUTHOR", "TIME", "CHANGES"}, rows)

@@ -76,6 +76,11 @@ func runTokensCreate(ctx context.Context, o *tokensCreateOptions) error {
 	if err != nil {
 		return err
 	}
+	if !t.EnvExplicit {
+		// A token for the wrong environment is easy to make and hard to
+		// notice: name it every time.
+		return usageErrorf("--env is required: say which environment the token reads (e.g. --env production)")
+	}
 	req := session.TokenRequest{Name: o.name, ReadWrite: o.readWrite}
 	if req.Name == "" {
 		req.Name = "token"
@@ -92,11 +97,13 @@ func runTokensCreate(ctx context.Context, o *tokensCreateOptions) error {
 		return err
 	}
 	if o.jsonOut {
-		return d.IO.JSON(map[string]any{"token": token, "info": info})
+		return d.IO.JSON(map[string]any{"token": token, "api_url": s.API(), "info": info})
 	}
 	d.IO.Infof("Created %s token %s for %s/%s/%s%s. It is shown only now; store it as SECR_TOKEN:",
 		access(info.ReadWrite), info.ID, info.Org, info.Project, info.Environment, expirySuffix(info.ExpiresAt))
 	fmt.Fprintln(d.IO.Out, token)
+	// The token does not say where its server is: a CI job needs both.
+	d.IO.Infof("The job also needs the server's address: SECR_API_URL=%s", s.API())
 	return nil
 }
 
@@ -132,8 +139,14 @@ func newTokensListCmd(d *Deps) *cobra.Command {
 
 func runTokensList(ctx context.Context, o *tokensListOptions) error {
 	d := o.d
-	s, t, err := d.projectSession(&o.f)
+	s, t, err := d.userSession(&o.f)
 	if err != nil {
+		return err
+	}
+	if s.IsServiceToken() {
+		return usageErrorf("a service token cannot list tokens: unset SECR_TOKEN (and SECR_TOKEN_FILE) and log in")
+	}
+	if err := t.RequireProject(); err != nil {
 		return err
 	}
 	ts, err := s.ListTokens(ctx, t)
@@ -147,7 +160,7 @@ func runTokensList(ctx context.Context, o *tokensListOptions) error {
 	for _, tk := range ts {
 		exp := "never"
 		if tk.ExpiresAt != nil {
-			exp = tk.ExpiresAt.Local().Format("2006-01-02 15:04")
+			exp = formatTime(*tk.ExpiresAt)
 			if tk.ExpiresAt.Before(o.now()) {
 				exp += " (expired)"
 			}

@@ -123,6 +123,9 @@ func Login(ctx context.Context, o Options, apiURL, email, password string) (*Acc
 		return nil, err
 	}
 	resp, err := cl.Login(ctx, api.LoginRequest{Email: email, AuthKey: keys.AuthKey()})
+	if errors.Is(err, client.ErrUnauthorized) {
+		return nil, WithHint(err, "check the email and password; if you forgot the password, run 'secr recover --email %s' with your recovery code", email)
+	}
 	if err != nil {
 		return nil, Explain(err)
 	}
