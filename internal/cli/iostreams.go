@@ -67,7 +67,7 @@ func (s *IOStreams) IsStdinTTY() bool { return s.inTTY }
 // echo.
 func (s *IOStreams) ReadSecret(prompt string) (string, error) {
 	fmt.Fprint(s.ErrOut, prompt)
-	b, err := term.ReadPassword(s.inFd)
+	b, err := readPassword(s.inFd)
 	fmt.Fprintln(s.ErrOut)
 	if err != nil {
 		return "", fmt.Errorf("read from terminal: %w", err)
