@@ -166,16 +166,25 @@ type owner struct {
 	valueLine int32
 }
 
-// String describes the scanner without any value.
-func (s *Scanner) String() string {
-	if s == nil {
-		return "scan.Scanner(nil)"
-	}
+// String describes the scanner without any value. (Value receivers, so
+// that a Scanner printed by value does not show its fields either.)
+func (s Scanner) String() string {
 	return fmt.Sprintf("scan.Scanner{%d secrets, %d patterns}", len(s.secrets), len(s.owners))
 }
 
 // GoString is used by %#v.
-func (s *Scanner) GoString() string { return s.String() }
+func (s Scanner) GoString() string { return s.String() }
+
+// Close overwrites the scanner's copies of the values (the patterns) with
+// zeros and drops them; the scanner finds nothing afterwards. The strings
+// in the []Secret given to New are the caller's: Go cannot wipe a string.
+func (s *Scanner) Close() {
+	for _, p := range s.m.patterns {
+		clear(p)
+	}
+	s.m = newMatcher(nil)
+	s.owners = nil
+}
 
 // New prepares a scanner for secrets. Values shorter than MinValueLen and
 // those flagged NotSecret are not searched for. Two secrets with the same
@@ -388,6 +397,7 @@ func (s *Scanner) findings(hits []hit) []Finding {
 	})
 	var out []Finding
 	var maxEnd int64 = -1
+	seen := map[Finding]bool{} // the same value twice on one line: one finding
 	for i, h := range hits {
 		if i > 0 && hits[i-1].owner.secret != h.owner.secret {
 			maxEnd = -1
@@ -397,7 +407,11 @@ func (s *Scanner) findings(hits []hit) []Finding {
 		}
 		maxEnd = h.end
 		sec := s.secrets[h.owner.secret]
-		out = append(out, Finding{Line: h.line, Name: sec.Name, Environment: sec.Environment, Encoding: h.owner.enc, ValueLine: int(h.owner.valueLine)})
+		f := Finding{Line: h.line, Name: sec.Name, Environment: sec.Environment, Encoding: h.owner.enc, ValueLine: int(h.owner.valueLine)}
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out

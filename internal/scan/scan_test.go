@@ -641,3 +641,21 @@ func TestSecureDelete(t *testing.T) {
 		}
 	}
 }
+
+func TestFileRootsDuplicatesAndClose(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "prod.env")
+	write(t, path, "A="+value+" B="+value+"\n")
+	s := mustNew(t, secrets, Options{})
+	res := tree(t, s, path)
+	if len(res.Findings) != 1 || res.Findings[0].Path != path || res.Findings[0].Line != 1 {
+		t.Fatalf("findings %v", res.Findings)
+	}
+	if len(res.Dotenv) != 1 || res.Dotenv[0].Path != path {
+		t.Fatalf("dotenv %v", res.Dotenv)
+	}
+	s.Close()
+	if res := tree(t, s, path); len(res.Findings) != 0 {
+		t.Fatal("found something after Close")
+	}
+}

@@ -96,7 +96,7 @@ func (t *treeScan) root(root string) error {
 	}
 	if !info.IsDir() {
 		if IsDotenvName(info.Name()) {
-			t.res.Dotenv = append(t.res.Dotenv, DotenvFile{Path: root})
+			t.addDotenv(DotenvFile{Path: root})
 		}
 		if info.Mode().IsRegular() {
 			return t.send(fileJob{root, info})
