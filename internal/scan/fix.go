@@ -123,6 +123,22 @@ func FixPlan(path string, entries []dotenv.Entry, known []Secret) Plan {
 	return p
 }
 
+// FixFile reads and parses the dotenv file at path and returns its
+// FixPlan. A file that does not parse gets a plan that keeps it, and the
+// parse error (which names the line, never the value).
+func FixFile(path string, known []Secret) (Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Plan{Path: path, Reason: "cannot read it"}, err
+	}
+	entries, err := dotenv.Parse(path, data)
+	clear(data)
+	if err != nil {
+		return Plan{Path: path, Reason: "it does not parse as a dotenv file"}, err
+	}
+	return FixPlan(path, entries, known), nil
+}
+
 // ErrNotRegular is returned by SecureDelete for anything but a regular file
 // (a symbolic link is never followed: its target may be outside the tree).
 var ErrNotRegular = errors.New("not a regular file")

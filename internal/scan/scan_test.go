@@ -659,3 +659,35 @@ func TestFileRootsDuplicatesAndClose(t *testing.T) {
 		t.Fatal("found something after Close")
 	}
 }
+
+func TestDotenvFilesAndFixFile(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, ".gitignore"), ".env*\n")
+	write(t, filepath.Join(root, ".env"), "API_KEY="+value+"\n")
+	write(t, filepath.Join(root, "sub", ".env.local"), "API_KEY="+value+"\nOTHER=x\n")
+	write(t, filepath.Join(root, "bad.env"), "API_KEY\n")
+	list, err := DotenvFiles(context.Background(), []string{root})
+	if err != nil || len(list) != 3 || !list[0].Ignored {
+		t.Fatalf("list %v err %v", list, err)
+	}
+	known := []Secret{{Name: "API_KEY", Environment: "production", Value: value}}
+	var plans []Plan
+	for _, d := range list {
+		p, err := FixFile(d.Path, known)
+		if filepath.Base(d.Path) == "bad.env" {
+			if err == nil || p.Deletable {
+				t.Fatalf("bad.env: %v %v", p, err)
+			}
+			newLeakCheck(t, value).check("parse error", err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, p)
+	}
+	if len(plans) != 2 || !plans[0].Deletable || plans[1].Deletable {
+		t.Fatalf("plans %v", plans)
+	}
+	newLeakCheck(t, value).check("plans", plans)
+}

@@ -31,7 +31,26 @@ func IsDotenvName(name string) bool {
 // every dotenv-looking file, ignored or not. Files that cannot be read are
 // listed in Res.Skipped; only a missing root or ctx ending is an error.
 func (s *Scanner) Tree(ctx context.Context, roots []string) (*Result, error) {
-	t := &treeScan{s: s, ctx: ctx, jobs: make(chan fileJob, 256), res: &Result{}}
+	return s.tree(ctx, roots, false)
+}
+
+// DotenvFiles lists the dotenv-looking files under roots (.gitignore'd
+// ones included, marked Ignored) without reading any file: the walk of
+// Tree, for `secr scan --fix` alone.
+func DotenvFiles(ctx context.Context, roots []string) ([]DotenvFile, error) {
+	s, err := New(nil, Options{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.tree(ctx, roots, true)
+	if err != nil {
+		return nil, err
+	}
+	return res.Dotenv, nil
+}
+
+func (s *Scanner) tree(ctx context.Context, roots []string, listOnly bool) (*Result, error) {
+	t := &treeScan{s: s, ctx: ctx, jobs: make(chan fileJob, 256), res: &Result{}, listOnly: listOnly}
 	var wg sync.WaitGroup
 	for range s.opts.Workers {
 		wg.Add(1)
@@ -76,11 +95,12 @@ type fileJob struct {
 }
 
 type treeScan struct {
-	s    *Scanner
-	ctx  context.Context
-	jobs chan fileJob
-	mu   sync.Mutex
-	res  *Result
+	s        *Scanner
+	listOnly bool // DotenvFiles: read no file
+	ctx      context.Context
+	jobs     chan fileJob
+	mu       sync.Mutex
+	res      *Result
 }
 
 func (t *treeScan) skip(path, reason string) {
@@ -109,6 +129,9 @@ func (t *treeScan) root(root string) error {
 }
 
 func (t *treeScan) send(j fileJob) error {
+	if t.listOnly {
+		return nil
+	}
 	select {
 	case t.jobs <- j:
 		return nil
@@ -147,7 +170,7 @@ func (t *treeScan) walk(dir string, rel []string, pats []gitignore.Pattern, igno
 			if IsDotenvName(name) {
 				t.addDotenv(DotenvFile{Path: path, Ignored: ign, Symlink: true})
 			}
-			if !ign || t.s.opts.IncludeIgnored {
+			if !t.listOnly && (!ign || t.s.opts.IncludeIgnored) {
 				t.skip(path, "symbolic link, not followed")
 			}
 		case isDir:
