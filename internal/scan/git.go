@@ -24,9 +24,12 @@ func openRepo(repoPath string) (*git.Repository, error) {
 }
 
 // GitHistory searches every blob reachable from any ref (branches, tags,
-// remote-tracking branches, HEAD) once, in pure Go (no git binary). Commits
-// are visited parents first, so a finding's Commit is the commit that
-// introduced that blob: the first one whose tree holds it. Paths are
+// remote-tracking branches, the stash, HEAD) once, in pure Go (no git
+// binary). Commits are visited parents first, so a finding's Commit is the
+// commit that introduced the value at that path: a value is reported once
+// per path, secret and encoding, at the first commit whose tree holds it
+// there (later versions of the file that keep it are not reported again;
+// the same blob at a second path is not searched twice). Paths are
 // slash-separated and relative to the repository's top. Res.Dotenv lists
 // every dotenv-looking path ever committed, with the commit that added it.
 // .gitignore plays no part: what was committed is what leaked.
@@ -40,7 +43,7 @@ func (s *Scanner) GitHistory(ctx context.Context, repoPath string) (*Result, err
 		return nil, err
 	}
 	h := &historyScan{s: s, ctx: ctx, repo: repo, res: &Result{},
-		seenTree: map[plumbing.Hash]bool{}, seenBlob: map[plumbing.Hash]bool{}}
+		seenTree: map[plumbing.Hash]bool{}, seenBlob: map[plumbing.Hash]bool{}, reported: map[Finding]bool{}}
 	for _, c := range commits {
 		tree, err := repo.TreeObject(c.TreeHash)
 		if err != nil {
@@ -61,6 +64,9 @@ type historyScan struct {
 	res      *Result
 	seenTree map[plumbing.Hash]bool
 	seenBlob map[plumbing.Hash]bool
+	// reported holds (path, secret, encoding) already reported: a later
+	// version of a file that still holds the value did not introduce it.
+	reported map[Finding]bool
 	buf      []byte
 }
 
@@ -95,7 +101,15 @@ func (h *historyScan) tree(t *object.Tree, dir, commit string) error {
 			if err != nil {
 				return fmt.Errorf("scan: blob %s at %s: %w", e.Hash, p, err)
 			}
-			h.res.add(p, commit, fs, n, reason)
+			kept := fs[:0]
+			for _, f := range fs {
+				key := Finding{Path: p, Name: f.Name, Environment: f.Environment, Encoding: f.Encoding, ValueLine: f.ValueLine}
+				if !h.reported[key] {
+					h.reported[key] = true
+					kept = append(kept, f)
+				}
+			}
+			h.res.add(p, commit, kept, n, reason)
 		}
 		// Symlinks (their blob is a path) and submodules are not searched.
 	}

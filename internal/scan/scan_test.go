@@ -456,6 +456,9 @@ func TestGitHistory(t *testing.T) {
 	write(t, filepath.Join(dir, "config", "app.yml"), "db:\n  password: "+value+"\n")
 	write(t, filepath.Join(dir, ".env"), "API_KEY="+base64.StdEncoding.EncodeToString([]byte(value))+"\n")
 	c2 := commitAll(t, repo, "add config", t0.Add(time.Hour))
+	// A later version of the file that keeps the value did not introduce it.
+	write(t, filepath.Join(dir, "config", "app.yml"), "db:\n  host: x\n  password: "+value+"\n")
+	commitAll(t, repo, "add host", t0.Add(90*time.Minute))
 	os.Remove(filepath.Join(dir, "config", "app.yml"))
 	os.Remove(filepath.Join(dir, ".env"))
 	commitAll(t, repo, "remove the leak", t0.Add(2*time.Hour))
