@@ -350,6 +350,9 @@ func (s *Scanner) scanReader(r io.Reader, buf *[]byte) ([]Finding, int64, error)
 			if end <= kept {
 				return // wholly in the overlap: found with the previous chunk
 			}
+			if len(hits)+len(chunk) >= maxHitsPerFile {
+				return // a pathological file ("aaaa…" for a value "aaaaaaaa"): memory stays bounded
+			}
 			for _, o := range s.owners[pat] {
 				chunk = append(chunk, hit{start: base + int64(start), end: base + int64(end), owner: o})
 			}
@@ -377,6 +380,10 @@ func (s *Scanner) scanReader(r io.Reader, buf *[]byte) ([]Finding, int64, error)
 }
 
 var newline = []byte{'\n'}
+
+// maxHitsPerFile bounds the matches kept for one file, before the
+// findings are deduplicated.
+const maxHitsPerFile = 100_000
 
 // findings turns hits into findings, dropping a hit that lies inside
 // another hit of the same secret (the unpadded base64 inside the padded

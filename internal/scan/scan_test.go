@@ -694,3 +694,14 @@ func TestDotenvFilesAndFixFile(t *testing.T) {
 	}
 	newLeakCheck(t, value).check("plans", plans)
 }
+
+// A value made of one repeated byte in a large file of that byte: every
+// position matches; memory and findings stay bounded.
+func TestPathologicalRepeats(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a.txt"), strings.Repeat("a", 4<<20))
+	res := tree(t, mustNew(t, []Secret{{Name: "A", Environment: "e", Value: "aaaaaaaa"}}, Options{}), root)
+	if len(res.Findings) != 1 || res.Findings[0].Line != 1 {
+		t.Fatalf("findings %d", len(res.Findings))
+	}
+}
