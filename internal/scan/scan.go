@@ -69,11 +69,17 @@ const (
 	URLPath      Encoding = "url-path"  // url.PathEscape
 	JSON         Encoding = "json"      // inside a JSON string, escaped
 	Line         Encoding = "line"      // one line of a multi-line value; see Finding.ValueLine
+	// Base64Embedded is the value inside a longer base64 text (a whole
+	// .env file base64-encoded into a Kubernetes Secret, say) at any of the
+	// three byte alignments: only the characters that depend on the value's
+	// bits alone are searched, so there is still no false positive.
+	Base64Embedded    Encoding = "base64-embedded"
+	Base64URLEmbedded Encoding = "base64url-embedded"
 )
 
 // AllEncodings lists every encoding New searches for by default, in the
 // order a finding prefers when two encodings produce the same bytes.
-var AllEncodings = []Encoding{Raw, Line, JSON, URLQuery, URLPath, Base64, Base64Raw, Base64URL, Base64URLRaw, HexLower, HexUpper}
+var AllEncodings = []Encoding{Raw, Line, JSON, URLQuery, URLPath, Base64, Base64Raw, Base64URL, Base64URLRaw, HexLower, HexUpper, Base64Embedded, Base64URLEmbedded}
 
 // Options tune a Scanner. The zero value is the default of `secr scan`.
 type Options struct {
@@ -288,6 +294,10 @@ func encode(v string, e Encoding) []string {
 		return []string{hex.EncodeToString([]byte(v))}
 	case HexUpper:
 		return []string{strings.ToUpper(hex.EncodeToString([]byte(v)))}
+	case Base64Embedded:
+		return base64Cores(base64.RawStdEncoding, v)
+	case Base64URLEmbedded:
+		return base64Cores(base64.RawURLEncoding, v)
 	case URLQuery:
 		return []string{url.QueryEscape(v)}
 	case URLPath:
@@ -307,6 +317,24 @@ func encode(v string, e Encoding) []string {
 		return out
 	}
 	return nil
+}
+
+// base64Cores returns, for each alignment k of the value in a byte stream
+// (its offset mod 3), the base64 characters that only the value's bits
+// determine: character j covers bits [6j, 6j+6) of the stream, the value
+// bits [8k, 8(k+len)).
+func base64Cores(enc *base64.Encoding, v string) []string {
+	var out []string
+	for k := range 3 {
+		b := make([]byte, k+len(v))
+		copy(b[k:], v)
+		s := enc.EncodeToString(b)
+		start, end := (8*k+5)/6, 8*(k+len(v))/6
+		if end > start {
+			out = append(out, s[start:end])
+		}
+	}
+	return out
 }
 
 // hit is one occurrence of one secret's pattern in one file.

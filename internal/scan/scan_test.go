@@ -124,6 +124,11 @@ func TestTreeFindsEveryEncoding(t *testing.T) {
 		"path.txt":       "https://example.com/" + url.PathEscape(value) + "/x",
 		"config.json":    "{\n  \"nested\": " + jsonString(value) + "\n}\n",
 		"sub/deep/a.txt": "\n\n\n\n" + value,
+		// A whole .env file base64-encoded into a Kubernetes Secret, the
+		// value at each of the three alignments.
+		"k8s-0.yaml": "data:\n  .env: " + base64.StdEncoding.EncodeToString([]byte("A=1\nKEY="+value+"\n")),
+		"k8s-1.yaml": "data:\n  .env: " + base64.StdEncoding.EncodeToString([]byte("KEY="+value+"\n")),
+		"k8s-2.yaml": "data:\n  .env: " + base64.URLEncoding.EncodeToString([]byte("A=12\nKEY="+value+"~\n")),
 	}
 	for name, content := range files {
 		write(t, filepath.Join(root, name), content)
@@ -139,6 +144,9 @@ func TestTreeFindsEveryEncoding(t *testing.T) {
 		"b64urlraw.txt:3:API_KEY:base64url-nopad",
 		"config.json:2:API_KEY:json",
 		"hex.txt:1:API_KEY:hex",
+		"k8s-0.yaml:2:API_KEY:base64-embedded",
+		"k8s-1.yaml:2:API_KEY:base64-embedded",
+		"k8s-2.yaml:2:API_KEY:base64url-embedded",
 		"path.txt:1:API_KEY:url-path",
 		"query.txt:1:API_KEY:url-query",
 		"raw.txt:3:API_KEY:raw",
