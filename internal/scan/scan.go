@@ -2,19 +2,29 @@
 // tree, in a git repository's history and in its staged files.
 //
 // secr is the one tool that knows the real values, so the search is for the
-// exact bytes of each value and of its common encodings (base64, hex, URL
-// and JSON escaping, each line of a multi-line value): no guessing, no false
-// positives. Decrypted values stay in the Scanner's memory; they are never
-// written anywhere, and no error, Finding, Result or String/GoString of an
+// exact bytes of each value and of its common encodings (base64, also
+// inside a longer base64 text, hex, URL and JSON escaping, each line of a
+// multi-line value): no guessing, no false positives. Decrypted values stay
+// in the Scanner's memory (Close zeroes its copies); they are never written
+// anywhere, and no error, Finding, Result, Plan or String/GoString of an
 // exported type contains one. Findings name the file, the line, the secret
 // and the encoding, never the value.
 //
 // A typical use by the CLI:
 //
 //	s, err := scan.New(secrets, scan.Options{IncludeIgnored: all})
+//	defer s.Close()
 //	res, err := s.Tree(ctx, paths)      // or s.GitHistory / s.Staged
 //	for _, f := range res.Findings { fmt.Println(f) }
-//	for _, d := range res.Dotenv { ... scan.FixPlan(...) ... }
+//	for _, d := range res.Dotenv { plan, err := scan.FixFile(d.Path, known) ... }
+//
+// Limits: a value is found byte for byte, so a copy with different case
+// (other than upper-case hex), whitespace or line wrapping (base64 wrapped
+// at 76 columns), or in another encoding (gzip, a password hash) is not
+// found. Tree skips files that .gitignore excludes even when git tracks
+// them (GitHistory and Staged read those). GitHistory searches each blob
+// once, so a blob copied unchanged to a second path is reported at its
+// first path only.
 package scan
 
 import (
@@ -182,8 +192,10 @@ func (s Scanner) String() string {
 func (s Scanner) GoString() string { return s.String() }
 
 // Close overwrites the scanner's copies of the values (the patterns) with
-// zeros and drops them; the scanner finds nothing afterwards. The strings
-// in the []Secret given to New are the caller's: Go cannot wipe a string.
+// zeros and drops them; the scanner finds nothing afterwards. Call it after
+// the last scan has returned, not during one. It is best effort: the
+// strings in the []Secret given to New are the caller's, and Go can wipe
+// neither a string nor what the garbage collector has not yet reclaimed.
 func (s *Scanner) Close() {
 	for _, p := range s.m.patterns {
 		clear(p)
