@@ -3,14 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/session"
 )
@@ -67,11 +66,18 @@ func runInit(ctx context.Context, o *initOptions) error {
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(envs, func(e api.Environment) bool {
-			return e.Name == t.Env
-		}) {
-			return withHint(usageErrorf("project %s/%s has no environment %q", t.Org, t.Project, t.Env), "create it with 'secr envs create %s'", t.Env)
+		var names []string
+		for _, e := range envs {
+			names = append(names, e.Name)
 		}
+		match, notice, err := session.MatchEnv(t.Env, names)
+		if err != nil {
+			return fmt.Errorf("project %s/%s: %w", t.Org, t.Project, err)
+		}
+		if notice != "" {
+			d.IO.Infof("%s", notice)
+		}
+		t.Env = match
 	} else if errors.Is(err, session.ErrNotLoggedIn) {
 		d.IO.Warnf("not logged in, so %s/%s was not checked on the server", t.Org, t.Project)
 	} else {

@@ -46,6 +46,13 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 	}
 	marks := s.marks()
 	h, err := s.client.History(ctx, t.Org, t.Project, t.Env)
+	if isEnvNotFound(err, t) {
+		if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
+			return nil, rerr
+		} else if resolved.Env != t.Env {
+			return s.History(ctx, resolved)
+		}
+	}
 	if err != nil {
 		return nil, Explain(err)
 	}

@@ -36,6 +36,14 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			return nil, err
 		}
 		snap, err = s.client.Snapshot(ctx, t.Org, t.Project, t.Env)
+		if isEnvNotFound(err, t) {
+			// "prod" for production, or a typo: say which one was meant.
+			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
+				return nil, rerr
+			} else if resolved.Env != t.Env {
+				return s.Load(ctx, resolved)
+			}
+		}
 	}
 	var unreachable *client.UnreachableError
 	switch {
