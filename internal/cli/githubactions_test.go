@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,78 @@ func TestExportGitHubActions(t *testing.T) {
 	}
 	if err := exportGitHubActions(&out, "", doc); err == nil {
 		t.Error("exported without GITHUB_ENV")
+	}
+}
+
+// The runner rejects ::add-mask:: with empty or whitespace-only data (a
+// warning annotation in the job's summary), so neither a blank value nor a
+// blank line of a multi-line value is registered; the variables are still
+// exported unchanged.
+func TestExportGitHubActionsSkipsBlankMasks(t *testing.T) {
+	doc := envdoc.New()
+	values := map[string]string{
+		"SPACES":   "   ",
+		"TABS":     "\t \t",
+		"NBSP":     "\u00a0\u2003",
+		"NEWLINES": "\n\r\n",
+		"GAPS":     "first\n   \n\tsecond\n\n",
+	}
+	for n, v := range values {
+		if err := doc.Set(n, v, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envFile := filepath.Join(t.TempDir(), "github_env")
+	var out bytes.Buffer
+	if err := exportGitHubActions(&out, envFile, doc); err != nil {
+		t.Fatal(err)
+	}
+	var masks []string
+	for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		data, ok := strings.CutPrefix(line, "::add-mask::")
+		if !ok {
+			t.Fatalf("stdout line is not a mask command: %q", line)
+		}
+		data = strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%").Replace(data)
+		if strings.TrimSpace(data) == "" || strings.Trim(data, " \t\r\n\u00a0\u2003") == "" {
+			t.Errorf("blank mask registered: %q", data)
+		}
+		masks = append(masks, data)
+	}
+	want := []string{values["GAPS"], "first", "\tsecond"}
+	if strings.Join(masks, "|") != strings.Join(want, "|") {
+		t.Errorf("masks %q, want %q", masks, want)
+	}
+	data, _ := os.ReadFile(envFile)
+	got, err := ghaenv.Parse(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, v := range values {
+		if got[n] != v {
+			t.Errorf("%s = %q, want %q", n, got[n], v)
+		}
+	}
+}
+
+// formatNextJS (nextjs.go) names every value it cannot write, not only the
+// first, and points to `secr run -- next build`, which needs no file.
+func TestFormatNextJSNamesEveryRefusedValue(t *testing.T) {
+	out, err := formatNextJS(map[string]string{"OK": "fine $x", "TICK": "a`b", "CR": "a\r\nb", "ALSO_TICK": "`"})
+	if err == nil {
+		t.Fatalf("wrote %q", out)
+	}
+	if !strings.Contains(err.Error(), "cannot write ALSO_TICK, CR, TICK for Next.js: their values contain") || strings.Contains(err.Error(), "OK") {
+		t.Errorf("error: %v", err)
+	}
+	var he *hintError
+	if !errors.As(err, &he) || !strings.Contains(he.hint, "secr run -- next build") {
+		t.Errorf("no hint pointing to secr run: %#v", err)
+	}
+	if _, err := formatNextJS(map[string]string{"ONE": "`"}); err == nil || !strings.Contains(err.Error(), "cannot write ONE for Next.js: its value contains") {
+		t.Errorf("one refused value: %v", err)
+	}
+	if out, err := formatNextJS(map[string]string{"OK": "fine $x"}); err != nil || string(out) != "OK=`fine \\$x`\n" {
+		t.Errorf("good value: %q %v", out, err)
 	}
 }
