@@ -25,8 +25,7 @@ func npmProject(t *testing.T, pkgs ...string) string {
 }
 
 func TestVercel(t *testing.T) {
-	dir := npmTarballs(t)
-	v := version(t)
+	dir, v := npmTarballs(t)
 	prefix := npmInstall(t, filepath.Join(dir, "secr-cli-"+v+".tgz"), filepath.Join(dir, "secr-cli-linux-x64-"+v+".tgz"),
 		filepath.Join(dir, "secr-vercel-"+v+".tgz"))
 	secrVercel := filepath.Join(prefix, "bin", "secr-vercel")

@@ -162,7 +162,16 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	if _, err := layout.Write(dir, idx); err != nil {
+	// index.json names one multi-arch index, as `docker buildx` writes an
+	// OCI layout: skopeo, crane and containerd take it as one image.
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+		"org.opencontainers.image.ref.name": meta.Version,
+		"io.containerd.image.name":          "ghcr.io/secr-dev/secr:" + meta.Version,
+	})); err != nil {
 		log.Fatal(err)
 	}
 	out := filepath.Join(*dist, fmt.Sprintf("secr_%s_oci.tar", meta.Version))
