@@ -82,7 +82,7 @@ func TestVercel(t *testing.T) {
 	// A value Next.js cannot read back exactly is refused, and nothing is written.
 	// Every such value is named, with the way out.
 	s.secr("has `backtick`", "secrets", "set", "--org", "acme", "--project", "web", "--env", "staging", "BAD")
-	s.secr("cr\r\n", "secrets", "set", "--org", "acme", "--project", "web", "--env", "staging", "ALSO_BAD")
+	s.secr("carriage\rreturn", "secrets", "set", "--org", "acme", "--project", "web", "--env", "staging", "ALSO_BAD")
 	cmd = exec.Command(secrVercel, "bad.env")
 	cmd.Dir = app
 	cmd.Env = s.env("SECR_TOKEN=" + s.token("staging"))
