@@ -19,6 +19,7 @@ snapshot:
 	@start=$$(date +%s); set -e; \
 	scripts/goreleaser.sh release --snapshot --clean; \
 	$(MAKE) --no-print-directory image npm-pack; \
+	bash scripts/check-dist.sh dist; \
 	echo "make snapshot: $$(( $$(date +%s) - start ))s"
 
 # The container image from dist/'s linux binaries (no compile, no Docker engine).

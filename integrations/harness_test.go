@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if snapDir != "" {
+		os.RemoveAll(filepath.Dir(snapDir))
+	}
 	os.Exit(code)
 }
 
