@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if snapDir != "" {
+		os.RemoveAll(filepath.Dir(snapDir))
+	}
 	os.Exit(code)
 }
 
@@ -125,9 +128,12 @@ var (
 	packDir  string
 )
 
-// npmTarballs builds the npm packages for this machine's platform with the
-// repository's build script (what `make npm` runs for all platforms).
-func npmTarballs(t *testing.T) string {
+// npmTarballs packs the npm packages for this machine's platform from the
+// test run's snapshot (see snapshot in release_test.go) with the
+// repository's build script, as `make npm` does for every platform, and
+// returns the directory of the tarballs and their version. build.sh runs
+// with a `go` on PATH that fails: it must not compile anything.
+func npmTarballs(t *testing.T) (dir, version string) {
 	t.Helper()
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("the npm tests install the linux-x64 package")
@@ -135,19 +141,24 @@ func npmTarballs(t *testing.T) string {
 	if _, err := exec.LookPath("npm"); err != nil {
 		t.Skip("npm is not installed")
 	}
+	dist, v := snapshot(t)
 	packOnce.Do(func() {
-		cmd := exec.Command("bash", "npm/build.sh", "linux-x64")
+		noGo := filepath.Join(filepath.Dir(dist), "no-go")
+		os.MkdirAll(noGo, 0o755)
+		os.WriteFile(filepath.Join(noGo, "go"), []byte("#!/bin/sh\necho 'build.sh ran go' >&2\nexit 97\n"), 0o755)
+		cmd := exec.Command("bash", "npm/build.sh", dist)
+		cmd.Env = append(os.Environ(), "PATH="+noGo+":"+os.Getenv("PATH"))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		if packErr = cmd.Run(); packErr != nil {
+		if packErr = cmd.Run(); packErr != nil || strings.Contains(out.String(), "build.sh ran go") {
 			packErr = fmt.Errorf("build.sh: %v\n%s", packErr, out.String())
 		}
-		packDir, _ = filepath.Abs("../dist/npm")
+		packDir = filepath.Join(dist, "npm")
 	})
 	if packErr != nil {
 		t.Fatal(packErr)
 	}
-	return packDir
+	return packDir, v
 }
 
 func version(t *testing.T) string {

@@ -12,8 +12,7 @@ import (
 // TestNetlify runs Netlify's real build (@netlify/build, offline) on a
 // fixture site that uses the plugin, against a local secr server.
 func TestNetlify(t *testing.T) {
-	dir := npmTarballs(t)
-	v := version(t)
+	dir, v := npmTarballs(t)
 	site := npmProject(t, "@netlify/build@35",
 		filepath.Join(dir, "secr-cli-"+v+".tgz"), filepath.Join(dir, "secr-cli-linux-x64-"+v+".tgz"),
 		filepath.Join(dir, "secr-netlify-plugin-"+v+".tgz"))

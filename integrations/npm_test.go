@@ -11,8 +11,7 @@ import (
 )
 
 func TestNPMLauncher(t *testing.T) {
-	dir := npmTarballs(t)
-	v := version(t)
+	dir, v := npmTarballs(t)
 	launcher := filepath.Join(dir, "secr-cli-"+v+".tgz")
 	platform := filepath.Join(dir, "secr-cli-linux-x64-"+v+".tgz")
 	prefix := npmInstall(t, launcher, platform)
@@ -54,11 +53,25 @@ func TestNPMLauncher(t *testing.T) {
 		t.Fatalf("launcher after SIGTERM: %v, want exit 42", err)
 	}
 
-	// The launcher without its platform package says what to install.
+	// The launcher without its platform package says what to install: with
+	// -g for a global install,
 	alone := npmInstall(t, launcher)
 	_, stderr, code := run(t, exec.Command(filepath.Join(alone, "bin", "secr"), "--version"))
-	if code == 0 || !strings.Contains(stderr, "@secr/cli-linux-x64") || !strings.Contains(stderr, "npm install @secr/cli-linux-x64@"+v) {
-		t.Fatalf("launcher alone: exit %d, stderr %q", code, stderr)
+	if code == 0 || !strings.Contains(stderr, "@secr/cli-linux-x64") || !strings.Contains(stderr, "npm install -g @secr/cli-linux-x64@"+v+"\n") {
+		t.Fatalf("launcher alone, global: exit %d, stderr %q", code, stderr)
+	}
+	// and without in a project.
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"app","version":"1.0.0","private":true}`), 0o644)
+	install := exec.Command("npm", "install", "--offline", "--no-audit", "--no-fund", "--omit=optional", launcher)
+	install.Dir = project
+	install.Env = append(os.Environ(), "npm_config_cache="+filepath.Join(t.TempDir(), "npm-cache"))
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm install in a project: %v\n%s", err, out)
+	}
+	_, stderr, code = run(t, exec.Command(filepath.Join(project, "node_modules", ".bin", "secr"), "--version"))
+	if code == 0 || !strings.Contains(stderr, "Install it: npm install @secr/cli-linux-x64@"+v+"\n") {
+		t.Fatalf("launcher alone, in a project: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -25,8 +25,7 @@ func npmProject(t *testing.T, pkgs ...string) string {
 }
 
 func TestVercel(t *testing.T) {
-	dir := npmTarballs(t)
-	v := version(t)
+	dir, v := npmTarballs(t)
 	prefix := npmInstall(t, filepath.Join(dir, "secr-cli-"+v+".tgz"), filepath.Join(dir, "secr-cli-linux-x64-"+v+".tgz"),
 		filepath.Join(dir, "secr-vercel-"+v+".tgz"))
 	secrVercel := filepath.Join(prefix, "bin", "secr-vercel")
@@ -81,12 +80,15 @@ func TestVercel(t *testing.T) {
 	}
 
 	// A value Next.js cannot read back exactly is refused, and nothing is written.
+	// Every such value is named, with the way out.
 	s.secr("has `backtick`", "secrets", "set", "--org", "acme", "--project", "web", "--env", "staging", "BAD")
+	s.secr("carriage\rreturn", "secrets", "set", "--org", "acme", "--project", "web", "--env", "staging", "ALSO_BAD")
 	cmd = exec.Command(secrVercel, "bad.env")
 	cmd.Dir = app
 	cmd.Env = s.env("SECR_TOKEN=" + s.token("staging"))
-	if _, stderr, code := run(t, cmd); code == 0 || !strings.Contains(stderr, "cannot write BAD for Next.js") {
-		t.Fatalf("backtick value: %d %s", code, stderr)
+	if _, stderr, code := run(t, cmd); code == 0 || !strings.Contains(stderr, "cannot write ALSO_BAD, BAD for Next.js") ||
+		!strings.Contains(stderr, "secr run -- next build") {
+		t.Fatalf("backtick and CR values: %d %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(app, "bad.env")); err == nil {
 		t.Error("bad.env was written")

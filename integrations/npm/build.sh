@@ -1,49 +1,65 @@
 #!/usr/bin/env bash
-# Lays out and packs every npm package with one version number:
+# Lays out and packs every npm package from the binaries GoReleaser already
+# built (this script compiles nothing):
 #   @secr/cli (the launcher), @secr/cli-<platform> (one per platform, holding
 #   the CGO_ENABLED=0 binary), @secr/vercel and @secr/netlify-plugin.
-# Usage: integrations/npm/build.sh [PLATFORM...]   (default: all five)
-# PLATFORM is one of linux-x64 linux-arm64 darwin-x64 darwin-arm64 win32-x64.
-# Output: one `npm pack` tarball per package in dist/npm/.
+# Usage: integrations/npm/build.sh [DIST]   (default: dist, as `make snapshot`
+# or `goreleaser release` leave it). Every package gets GoReleaser's version
+# (DIST/metadata.json): the tag without its "v" on a release, the snapshot
+# version otherwise. A platform whose binary is not in DIST/artifacts.json
+# (a --single-target build) gets no package; the launcher still lists all five.
+# Output: one `npm pack` tarball per package in DIST/npm/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-version=${SECR_VERSION:-$(cat VERSION)}
-platforms=("$@")
-[ ${#platforms[@]} -gt 0 ] || platforms=(linux-x64 linux-arm64 darwin-x64 darwin-arm64 win32-x64)
-out=dist/npm
+dist=${1:-dist}
+for f in metadata.json artifacts.json; do
+  if [ ! -f "$dist/$f" ]; then
+    echo "build.sh: no $dist/$f: run 'make snapshot' (or goreleaser) first" >&2
+    exit 1
+  fi
+done
+mkdir -p "$dist/npm"
+out=$(cd "$dist/npm" && pwd)
 build=$out/build
 rm -rf "$build" && mkdir -p "$build"
 rm -f "$out"/*.tgz
 
-for p in "${platforms[@]}"; do
-  case $p in
-    linux-x64) goos=linux goarch=amd64 os=linux cpu=x64 ;;
-    linux-arm64) goos=linux goarch=arm64 os=linux cpu=arm64 ;;
-    darwin-x64) goos=darwin goarch=amd64 os=darwin cpu=x64 ;;
-    darwin-arm64) goos=darwin goarch=arm64 os=darwin cpu=arm64 ;;
-    win32-x64) goos=windows goarch=amd64 os=win32 cpu=x64 ;;
-    *) echo "unknown platform $p" >&2; exit 2 ;;
-  esac
-  exe=secr; [ "$goos" = windows ] && exe=secr.exe
-  dir=$build/cli-$p
-  mkdir -p "$dir/bin"
-  echo "building $p" >&2
-  CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath \
-    -ldflags "-s -w -X github.com/secr-dev/secr/internal/cli.Version=$version" -o "$dir/bin/$exe" ./cmd/secr
-  cat > "$dir/package.json" <<JSON
-{
-  "name": "@secr/cli-$p",
-  "version": "$version",
-  "description": "The secr binary for $os/$cpu (installed by @secr/cli)",
-  "license": "Apache-2.0",
-  "homepage": "https://github.com/secr-dev/secr",
-  "os": ["$os"],
-  "cpu": ["$cpu"],
-  "files": ["bin"],
-  "preferUnplugged": true
+# One line per platform binary: npm-platform os cpu path.
+node - "$dist" "$build" <<'JS'
+const fs = require('fs'), path = require('path');
+const [dist, build] = process.argv.slice(2);
+const meta = JSON.parse(fs.readFileSync(path.join(dist, 'metadata.json'), 'utf8'));
+const artifacts = JSON.parse(fs.readFileSync(path.join(dist, 'artifacts.json'), 'utf8'));
+const version = meta.version;
+const npmOS = { linux: 'linux', darwin: 'darwin', windows: 'win32' };
+const npmCPU = { amd64: 'x64', arm64: 'arm64' };
+const repository = (dir) => ({ type: 'git', url: 'git+https://github.com/secr-dev/secr.git', directory: dir });
+fs.writeFileSync(path.join(build, 'VERSION'), version + '\n');
+for (const a of artifacts) {
+  if (a.type !== 'Binary' || !npmOS[a.goos] || !npmCPU[a.goarch]) continue;
+  const os = npmOS[a.goos], cpu = npmCPU[a.goarch], p = `${os}-${cpu}`;
+  const dir = path.join(build, `cli-${p}`);
+  const exe = a.goos === 'windows' ? 'secr.exe' : 'secr';
+  fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+  fs.copyFileSync(a.path, path.join(dir, 'bin', exe));
+  fs.chmodSync(path.join(dir, 'bin', exe), 0o755);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
+    name: `@secr/cli-${p}`,
+    version,
+    description: `The secr binary for ${os}/${cpu} (installed by @secr/cli)`,
+    license: 'Apache-2.0',
+    homepage: 'https://github.com/secr-dev/secr',
+    repository: repository('integrations/npm'),
+    os: [os],
+    cpu: [cpu],
+    files: ['bin'],
+    preferUnplugged: true,
+    publishConfig: { access: 'public' },
+  }, null, 2) + '\n');
+  console.error(`build.sh: @secr/cli-${p}@${version} from ${a.path}`);
 }
-JSON
-done
+JS
+version=$(cat "$build/VERSION") && rm "$build/VERSION"
 
 # The JavaScript packages, with every version set to the one number.
 for pkg in cli vercel netlify-plugin; do
@@ -63,6 +79,6 @@ for pkg in cli vercel netlify-plugin; do
 done
 
 for dir in "$build"/*/; do
-  (cd "$dir" && npm pack --silent --pack-destination "$OLDPWD/$out" >/dev/null)
+  (cd "$dir" && npm pack --silent --pack-destination "$out" >/dev/null)
 done
-ls "$out"/*.tgz
+ls "$dist"/npm/*.tgz

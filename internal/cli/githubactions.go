@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/secr-dev/secr/internal/session"
 )
@@ -20,9 +21,11 @@ func escapeCommandData(s string) string {
 // exportGitHubActions registers every secret value with the runner's log
 // masker (before anything else is written), then appends each variable to
 // the $GITHUB_ENV file as a NAME<<DELIMITER block with a fresh random
-// delimiter, one append per variable. Empty values and values marked not
-// secret are not masked. No value is printed except inside ::add-mask::,
-// which the runner consumes.
+// delimiter, one append per variable. Values marked not secret are not
+// masked, nor is an empty or whitespace-only value or line: the runner
+// refuses to mask those (it logs a warning annotation instead), and a mask
+// of blanks would hide nothing anyway. No value is printed except inside
+// ::add-mask::, which the runner consumes.
 func exportGitHubActions(out io.Writer, envFile string, secrets []session.Secret) error {
 	if envFile == "" {
 		return usageErrorf("GITHUB_ENV is not set: --format github-actions runs inside a GitHub Actions step")
@@ -32,7 +35,7 @@ func exportGitHubActions(out io.Writer, envFile string, secrets []session.Secret
 		if err := session.ValidateName(sec.Name); err != nil {
 			return err
 		}
-		if sec.Value == "" || sec.NotSecret {
+		if blank(sec.Value) || sec.NotSecret {
 			continue
 		}
 		masks.WriteString("::add-mask::" + escapeCommandData(sec.Value) + "\n")
@@ -40,6 +43,9 @@ func exportGitHubActions(out io.Writer, envFile string, secrets []session.Secret
 		// also needs each of its lines registered.
 		if strings.ContainsAny(sec.Value, "\r\n") {
 			for _, line := range strings.FieldsFunc(sec.Value, func(r rune) bool { return r == '\n' || r == '\r' }) {
+				if blank(line) {
+					continue
+				}
 				masks.WriteString("::add-mask::" + escapeCommandData(line) + "\n")
 			}
 		}
@@ -66,6 +72,12 @@ func exportGitHubActions(out io.Writer, envFile string, secrets []session.Secret
 		}
 	}
 	return f.Close()
+}
+
+// blank reports whether s is empty or only whitespace, which the runner's
+// add-mask command rejects (string.IsNullOrWhiteSpace).
+func blank(s string) bool {
+	return strings.TrimFunc(s, unicode.IsSpace) == ""
 }
 
 // heredocDelimiter returns a fresh delimiter with 128 random bits.

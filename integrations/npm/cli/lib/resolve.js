@@ -35,12 +35,28 @@ function resolveBinary() {
   try {
     return require.resolve(`${pkg}/bin/${exe}`);
   } catch {
+    const install = isGlobalInstall() ? `npm install -g ${pkg}@${version}` : `npm install ${pkg}@${version}`;
     throw new Error(
       `secr: error: the package ${pkg}, which holds the secr binary for this platform, is not installed\n` +
         `secr: hint: it is an optional dependency of @secr/cli; npm leaves it out with --omit=optional, or when the\n` +
-        `secr: hint: lockfile was made on another platform. Install it: npm install ${pkg}@${version}`,
+        `secr: hint: lockfile was made on another platform. Install it: ${install}`,
     );
   }
 }
 
-module.exports = { resolveBinary, platformPackage, PLATFORMS };
+// isGlobalInstall reports whether this launcher was installed with
+// `npm install -g`: a project's node_modules sits beside the project's
+// package.json, the global one (<prefix>/lib/node_modules, or
+// %APPDATA%\npm\node_modules on Windows) has none beside it.
+function isGlobalInstall() {
+  const path = require('path');
+  const fs = require('fs');
+  // __dirname is <node_modules>/@secr/cli/lib.
+  const nodeModules = path.resolve(__dirname, '..', '..', '..');
+  if (path.basename(nodeModules) !== 'node_modules') {
+    return false;
+  }
+  return !fs.existsSync(path.join(path.dirname(nodeModules), 'package.json'));
+}
+
+module.exports = { resolveBinary, platformPackage, isGlobalInstall, PLATFORMS };
