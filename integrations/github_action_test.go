@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secr-dev/secr/internal/ghaenv"
 )
 
 // actionStep reads integrations/github-action/action.yml: the composite
@@ -83,7 +82,7 @@ func TestGitHubAction(t *testing.T) {
 	}
 
 	data, _ := os.ReadFile(files["GITHUB_ENV"])
-	got, err := ghaenv.Parse(string(data))
+	got, err := parseGitHubEnv(string(data))
 	if err != nil {
 		t.Fatalf("the runner would reject GITHUB_ENV: %v", err)
 	}
@@ -217,7 +216,7 @@ func TestGitHubActionInputsMustMatchToken(t *testing.T) {
 			t.Errorf("inputs %v: %d\n%s\n%s", in, code, stdout, stderr)
 			continue
 		}
-		got, err := ghaenv.Parse(envData)
+		got, err := parseGitHubEnv(envData)
 		if err != nil || got["DB_URL"] != tricky["DB_URL"] {
 			t.Errorf("inputs %v: GITHUB_ENV %v %v", in, got, err)
 		}

@@ -1,7 +1,4 @@
-// Package ghaenv reads a $GITHUB_ENV file exactly as the GitHub Actions
-// runner does on Linux, so tests can check what the next workflow step
-// would see.
-package ghaenv
+package integrations
 
 import (
 	"errors"
@@ -9,11 +6,13 @@ import (
 	"strings"
 )
 
-// Parse is a port of the runner's SetEnvFileCommand: lines end at "\n";
+// parseGitHubEnv reads a $GITHUB_ENV file exactly as the GitHub Actions
+// runner does on Linux, so tests can check what the next workflow step
+// would see. It is a port of the runner's SetEnvFileCommand: lines end at "\n";
 // a line is NAME=VALUE, or NAME<<DELIMITER followed by the value's lines up
 // to a line equal to DELIMITER (the "\n" before it is not part of the
 // value). Later assignments win.
-func Parse(text string) (map[string]string, error) {
+func parseGitHubEnv(text string) (map[string]string, error) {
 	vars := map[string]string{}
 	index := 0
 	readLine := func() (line string, newline, ok bool) {
