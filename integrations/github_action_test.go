@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
 )
 
 // actionStep reads integrations/github-action/action.yml: the composite

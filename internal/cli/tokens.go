@@ -181,7 +181,7 @@ func newTokensRevokeCmd(d *Deps) *cobra.Command {
 		Use:        "revoke ID",
 		Short:      "Revoke a service token: it stops working at once",
 		SuggestFor: []string{"delete", "remove", "rm"},
-		Args:  cobra.ExactArgs(1),
+		Args:       cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.f.bind(c)
 			return runTokensRevoke(c.Context(), o, args[0])
