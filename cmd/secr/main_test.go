@@ -537,3 +537,25 @@ func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
 	clock.t = clock.t.Add(d)
 	clock.mu.Unlock()
 }
+
+// TestExitCodeTableIsCovered keeps docs/cli.md's exit-code table and
+// exitcodes.txtar together: every documented code is run there.
+func TestExitCodeTableIsCovered(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("testdata/script/exitcodes.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`(?m)^\| (\d+) \|`).FindAllSubmatch(doc, -1)
+	if len(rows) < 8 {
+		t.Fatalf("found only %d rows in docs/cli.md's exit-code table", len(rows))
+	}
+	for _, r := range rows {
+		if !bytes.Contains(script, []byte("stdout '^code="+string(r[1])+"$'")) {
+			t.Errorf("exit code %s is documented in docs/cli.md but not run in exitcodes.txtar", r[1])
+		}
+	}
+}

@@ -90,7 +90,11 @@ func newRoot(d *Deps, args []string) *cobra.Command {
 			}
 		}
 	}
-	return NewRootCmd(d)
+	root := NewRootCmd(d)
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		addCompletions(root, d)
+	}
+	return root
 }
 
 // NewRootCmd builds the whole command tree.

@@ -127,3 +127,40 @@ func TestRootBuildsOnlyTheNamedCommand(t *testing.T) {
 		t.Fatalf("secrets export not found: %v", err)
 	}
 }
+
+// TestWriteFile0600 is export --output: never through a symbolic link (the
+// plaintext and the mode change would land on its target), never into
+// anything but a regular file, and an existing file ends up 0600.
+func TestWriteFile0600(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("keep"), 0o644)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile0600(link, []byte("SECRET=1")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("wrote through a symlink: %v", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "keep" {
+		t.Fatalf("the link's target changed: %q", data)
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the link's target mode changed: %v", fi.Mode())
+	}
+	if err := writeFile0600(dir, []byte("x")); err == nil {
+		t.Fatal("wrote over a directory")
+	}
+	if err := writeFile0600(target, []byte("SECRET=1")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", fi.Mode())
+	}
+	if data, _ := os.ReadFile(target); string(data) != "SECRET=1" {
+		t.Fatalf("content %q", data)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".target.secr-*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %q", leftovers)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,17 +25,25 @@ func newSecretsCmd(d *Deps) *cobra.Command {
 .secr.json say otherwise). Every change writes a new revision; 'history' lists
 them and 'rollback' restores one.`,
 		newSecretsSetCmd(d), newSecretsGetCmd(d), newSecretsListCmd(d), newSecretsDeleteCmd(d),
-		newSecretsImportCmd(d), newSecretsExportCmd(d), newSecretsHistoryCmd(d), newSecretsRollbackCmd(d))
+		newSecretsImportCmd(d), newSecretsExportCmd(d), newSecretsHistoryCmd(d), newSecretsDiffCmd(d), newSecretsRollbackCmd(d))
 }
 
-// loadEnv resolves, authenticates and opens the environment's latest
-// revision.
-func (d *Deps) loadEnv(ctx context.Context, f *targetFlags) (*session.Env, error) {
+// loadEnv resolves, authenticates and opens revision rev of the
+// environment (the latest when rev is 0).
+func (d *Deps) loadEnv(ctx context.Context, f *targetFlags, rev int64) (*session.Env, error) {
+	if rev < 0 {
+		return nil, usageErrorf("invalid --revision %d: give a number from 'secr secrets history'", rev)
+	}
 	s, t, err := d.authenticate(f)
 	if err != nil {
 		return nil, err
 	}
-	return s.Load(ctx, t)
+	return s.LoadRevision(ctx, t, rev)
+}
+
+// addRevisionFlag adds --revision to a command that reads secrets.
+func addRevisionFlag(c *cobra.Command, rev *int64) {
+	c.Flags().Int64Var(rev, "revision", 0, "read this revision (see 'secr secrets history') instead of the latest")
 }
 
 // write runs a read-modify-write with automatic retry and reports it.
@@ -209,10 +219,11 @@ func readAllLimited(r io.Reader) ([]byte, error) {
 }
 
 type getOptions struct {
-	d       *Deps
-	f       targetFlags
-	plain   bool
-	jsonOut bool
+	d        *Deps
+	f        targetFlags
+	plain    bool
+	jsonOut  bool
+	revision int64
 }
 
 func newSecretsGetCmd(d *Deps) *cobra.Command {
@@ -232,18 +243,19 @@ with no trailing newline, for piping into files and other programs.`,
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.plain, "plain", false, "print the value exactly, without a trailing newline")
 	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
+	addRevisionFlag(c, &o.revision)
 	return c
 }
 
 func runGet(ctx context.Context, o *getOptions, name string) error {
 	d := o.d
-	env, err := d.loadEnv(ctx, &o.f)
+	env, err := d.loadEnv(ctx, &o.f, o.revision)
 	if err != nil {
 		return err
 	}
 	sec, ok := env.Lookup(name)
 	if !ok {
-		return withHint(fmt.Errorf("no secret %q in environment %q", name, env.Name), "run 'secr secrets list' to see the names")
+		return withHint(fmt.Errorf("no secret %q in environment %q (revision %d)", name, env.Name, env.Revision), "run 'secr secrets list' to see the names")
 	}
 	switch {
 	case o.jsonOut:
@@ -257,10 +269,11 @@ func runGet(ctx context.Context, o *getOptions, name string) error {
 }
 
 type listSecretsOptions struct {
-	d       *Deps
-	f       targetFlags
-	reveal  bool
-	jsonOut bool
+	d        *Deps
+	f        targetFlags
+	reveal   bool
+	jsonOut  bool
+	revision int64
 }
 
 func newSecretsListCmd(d *Deps) *cobra.Command {
@@ -277,12 +290,13 @@ func newSecretsListCmd(d *Deps) *cobra.Command {
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.reveal, "reveal", false, "show the values")
 	c.Flags().BoolVar(&o.jsonOut, "json", false, "print as JSON")
+	addRevisionFlag(c, &o.revision)
 	return c
 }
 
 func runListSecrets(ctx context.Context, o *listSecretsOptions) error {
 	d := o.d
-	env, err := d.loadEnv(ctx, &o.f)
+	env, err := d.loadEnv(ctx, &o.f, o.revision)
 	if err != nil {
 		return err
 	}
@@ -355,9 +369,10 @@ func runDelete(ctx context.Context, o *deleteOptions, names []string) error {
 }
 
 type importOptions struct {
-	d    *Deps
-	f    targetFlags
-	keep bool
+	d         *Deps
+	f         targetFlags
+	keep      bool
+	notSecret []string
 }
 
 func newSecretsImportCmd(d *Deps) *cobra.Command {
@@ -367,9 +382,15 @@ func newSecretsImportCmd(d *Deps) *cobra.Command {
 		Short: "Import a .env file (all or nothing)",
 		Long: `Import every variable of a dotenv file in one new revision. The file is
 parsed completely first: if any line cannot be read, nothing is imported and
-the error names the line. Existing secrets with the same names are replaced
-unless --keep-existing. Use - for standard input.`,
-		Example: "  secr secrets import .env\n  secr secrets import --env production .env.production",
+the error names the line (never its content). Existing secrets with the same
+names are replaced unless --keep-existing. Use - for standard input.
+
+Every variable is a secret unless --not-secret names it. After importing,
+secr points out names that are usually plain configuration: NODE_ENV, PORT,
+HOST, HOSTNAME, LOG_LEVEL, DEBUG, TZ, LANG, ENV, APP_ENV, RAILS_ENV, RACK_ENV,
+FLASK_ENV, GO_ENV, ENVIRONMENT, and NEXT_PUBLIC_*, VITE_* and REACT_APP_*
+(which front-end builds publish anyway).`,
+		Example: "  secr secrets import .env\n  secr secrets import --not-secret NODE_ENV,PORT .env\n  secr secrets import --env production .env.production",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("give the one .env file to import, or - for standard input (see 'secr secrets import --help')")
@@ -383,6 +404,7 @@ unless --keep-existing. Use - for standard input.`,
 	}
 	o.f.addEnv(c)
 	c.Flags().BoolVar(&o.keep, "keep-existing", false, "do not replace secrets that already exist")
+	c.Flags().StringSliceVar(&o.notSecret, "not-secret", nil, "mark these variables as plain configuration (comma-separated): listed with their values, never masked")
 	return c
 }
 
@@ -404,14 +426,21 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 	if len(entries) == 0 {
 		return fmt.Errorf("%s has no variables to import", file)
 	}
+	plain := map[string]bool{}
+	for _, n := range o.notSecret {
+		if !slices.ContainsFunc(entries, func(e dotenv.Entry) bool { return e.Name == n }) {
+			return usageErrorf("--not-secret names %s, which %s does not have", n, file)
+		}
+		plain[n] = true
+	}
 	imported := 0
-	return o.d.write(ctx, &o.f, func(e *session.Editor) error {
+	err = o.d.write(ctx, &o.f, func(e *session.Editor) error {
 		imported = 0
 		for _, entry := range entries {
 			if o.keep && e.Has(entry.Name) {
 				continue
 			}
-			if err := e.Set(entry.Name, entry.Value, false); err != nil {
+			if err := e.Set(entry.Name, entry.Value, plain[entry.Name]); err != nil {
 				return fmt.Errorf("%s:%d: %w", file, entry.Line, err)
 			}
 			imported++
@@ -420,13 +449,39 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 	}, func(env *session.Env) string {
 		return fmt.Sprintf("Imported %s from %s into %s (revision %d).", plural(imported, "secret"), file, env.Name, env.Revision)
 	})
+	if err != nil {
+		return err
+	}
+	var looksPlain []string
+	for _, e := range entries {
+		if !plain[e.Name] && looksLikeConfig(e.Name) {
+			looksPlain = append(looksPlain, e.Name)
+		}
+	}
+	if len(looksPlain) > 0 {
+		o.d.IO.Infof("secr: hint: %s look like plain configuration; --mask hides every secret value, these too. To show them and never mask them: secr secrets import --not-secret %s %s",
+			strings.Join(looksPlain, ", "), strings.Join(looksPlain, ","), file)
+	}
+	return nil
+}
+
+// looksLikeConfig is the documented heuristic for names that are usually
+// not secret. It only suggests: import marks nothing by itself.
+func looksLikeConfig(name string) bool {
+	switch name {
+	case "NODE_ENV", "PORT", "HOST", "HOSTNAME", "LOG_LEVEL", "DEBUG", "TZ", "LANG", "ENV", "APP_ENV",
+		"RAILS_ENV", "RACK_ENV", "FLASK_ENV", "GO_ENV", "ENVIRONMENT":
+		return true
+	}
+	return strings.HasPrefix(name, "NEXT_PUBLIC_") || strings.HasPrefix(name, "VITE_") || strings.HasPrefix(name, "REACT_APP_")
 }
 
 type exportOptions struct {
-	d      *Deps
-	f      targetFlags
-	format string
-	output string
+	d        *Deps
+	f        targetFlags
+	format   string
+	output   string
+	revision int64
 }
 
 func newSecretsExportCmd(d *Deps) *cobra.Command {
@@ -435,7 +490,8 @@ func newSecretsExportCmd(d *Deps) *cobra.Command {
 		Use:   "export",
 		Short: "Print all secrets as dotenv, JSON, YAML or shell",
 		Long: `Print the environment's secrets. This writes plaintext: prefer 'secr run'.
-With --output the file is created with mode 0600.
+With --output the file is created with mode 0600; an existing file is
+replaced only if it is a regular file (never through a symbolic link).
 
 dotenv output reads back exactly (with 'secr secrets import' and common
 loaders): values are single-quoted, or double-quoted with backslash escapes
@@ -457,7 +513,8 @@ return cannot be written that way and is refused.`,
 	}
 	o.f.addEnv(c)
 	c.Flags().StringVar(&o.format, "format", "dotenv", "dotenv, json, yaml, shell, github-actions or nextjs")
-	c.Flags().StringVarP(&o.output, "output", "o", "", "write to this file (mode 0600) instead of standard output")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "write to this new file (mode 0600) instead of standard output")
+	addRevisionFlag(c, &o.revision)
 	return c
 }
 
@@ -467,7 +524,7 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if !ok && o.format != "github-actions" && o.format != "nextjs" {
 		return usageErrorf("unknown --format %q: use dotenv, json, yaml, shell, github-actions or nextjs", o.format)
 	}
-	env, err := d.loadEnv(ctx, &o.f)
+	env, err := d.loadEnv(ctx, &o.f, o.revision)
 	if err != nil {
 		return err
 	}
@@ -490,21 +547,36 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	return writeFile0600(o.output, out)
 }
 
+// writeFile0600 writes plaintext secrets to path with mode 0600. It never
+// follows a symbolic link (which could point the plaintext, and the mode
+// change, at another file) and refuses anything but a regular file: the
+// data goes to a new temporary file in the same directory, renamed over
+// path.
 func writeFile0600(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		what := "not a regular file"
+		if fi.Mode()&os.ModeSymlink != 0 {
+			what = "a symbolic link"
+		}
+		return fmt.Errorf("refusing to write secrets to %s: it is %s", path, what)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".secr-*")
 	if err != nil {
 		return err
 	}
-	// An existing file keeps its mode through O_TRUNC; tighten it.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
 		return err
 	}
-	return f.Close()
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 var exportFormats = map[string]func(map[string]string) []byte{

@@ -29,6 +29,8 @@ type History struct {
 	// Env is the environment's name.
 	Env       string
 	Revisions []Revision
+
+	org, project, envID string
 }
 
 // History fetches and opens every revision of t's environment, and diffs
@@ -57,7 +59,7 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 		return nil, Explain(err)
 	}
 	keys := map[int]*crypto.EnvKey{}
-	out := &History{Env: h.Environment.Name}
+	out := &History{Env: h.Environment.Name, org: t.Org, project: t.Project, envID: h.Environment.ID}
 	var prev *envdoc.Doc
 	for _, r := range h.Revisions {
 		k, ok := keys[r.KeyVersion]
@@ -98,3 +100,28 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 	}
 	return out, nil
 }
+
+// LoadRevision opens revision rev of t's environment (the latest when rev
+// is 0). An older revision comes from History, with every check it makes.
+func (s *Session) LoadRevision(ctx context.Context, t Target, rev int64) (*Env, error) {
+	if rev == 0 {
+		return s.Load(ctx, t)
+	}
+	h, err := s.History(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range h.Revisions {
+		if r.Revision == rev {
+			return &Env{Org: h.org, Project: h.project, Name: h.Env, ID: h.envID, Revision: rev, doc: r.doc}, nil
+		}
+	}
+	latest := int64(0)
+	if n := len(h.Revisions); n > 0 {
+		latest = h.Revisions[n-1].Revision
+	}
+	return nil, WithHint(fmt.Errorf("environment %q has no revision %d", h.Env, rev), "its revisions are 1 to %d: see 'secr secrets history'", latest)
+}
+
+// Diff lists the names that differ from a to b.
+func Diff(a, b *Env) Changes { return envdoc.Diff(a.doc, b.doc) }
