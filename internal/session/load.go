@@ -27,9 +27,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	}
 	if s.viaToken(t) {
 		snap, err = s.client.TokenSnapshot(ctx)
-		if err == nil && t.EnvExplicit && snap.Environment.Name != t.Env {
-			return nil, WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
-				"unset SECR_ENV / --env, or use a token for %q", t.Env)
+		if err == nil {
+			if err := tokenScope(t, snap); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		if err := t.RequireProject(); err != nil {
@@ -192,6 +193,21 @@ func (s *Session) checkRollback(env api.Environment, rev int64, marks config.Mar
 	}
 	if err := s.seen.Record(s.api, env.ID, rev); err != nil {
 		s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
+	}
+	return nil
+}
+
+// tokenScope refuses a service token's environment when the target names a
+// different org, project or environment: a CI job that says acme/web must
+// not quietly run with another project's secrets.
+func tokenScope(t Target, snap api.Snapshot) error {
+	switch {
+	case t.Org != "" && t.Org != snap.Org, t.Project != "" && t.Project != snap.Project:
+		return WithHint(usageErrorf("SECR_TOKEN is for %s/%s, not %s/%s", snap.Org, snap.Project, first(t.Org, snap.Org), first(t.Project, snap.Project)),
+			"check --org/--project, SECR_ORG/SECR_PROJECT and .secr.json, or use a token for that project")
+	case t.EnvExplicit && snap.Environment.Name != t.Env:
+		return WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
+			"unset SECR_ENV / --env, or use a token for %q", t.Env)
 	}
 	return nil
 }
