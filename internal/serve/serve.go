@@ -33,6 +33,7 @@ type options struct {
 	signup           string
 	logFormat        string
 	shutdownDeadline time.Duration
+	insecureHTTP     bool
 }
 
 // NewCommand returns the `secr server` command. getenv supplies the
@@ -67,6 +68,7 @@ sign-ups, for a server whose users already exist.`,
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	c.Flags().StringVar(&o.signup, "signup", "open", "who may sign up: open or closed")
 	c.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
 	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	return c
 }
@@ -77,6 +79,11 @@ func (o *options) run(ctx context.Context) error {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if o.tlsCert == "" && !o.insecureHTTP && !loopbackListen(o.listen) {
+		return usageErrorf("refusing to serve plain HTTP on %s, which is not a loopback address: sessions and "+
+			"token auth keys would cross the network in cleartext. Use --tls-cert and --tls-key, or --insecure-http "+
+			"behind a TLS-terminating proxy", o.listen)
 	}
 	var handler slog.Handler = slog.NewTextHandler(o.stderr, nil)
 	if o.logFormat == "json" {
@@ -113,7 +120,7 @@ func (o *options) run(ctx context.Context) error {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	if !addr.IP.IsLoopback() && scheme == "http" {
-		log.Warn("serving plain HTTP on a non-loopback address: use --tls-cert/--tls-key or a TLS-terminating proxy")
+		log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only safe behind a TLS-terminating proxy")
 	}
 	dbDesc := dbPath
 	if sqlstore.IsPostgres(dbPath) {
@@ -155,6 +162,22 @@ func (o *options) run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// loopbackListen reports whether a --listen address binds only loopback:
+// its host is "localhost" or a loopback IP. An empty host, 0.0.0.0 and ::
+// mean every interface; any other name is not trusted to be loopback (it is
+// not resolved here).
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // usageError is a wrong flag value; secr exits 2 for it (the CLI looks for
