@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -34,6 +35,7 @@ type options struct {
 	logFormat        string
 	shutdownDeadline time.Duration
 	insecureHTTP     bool
+	trustedProxies   []string
 }
 
 // NewCommand returns the `secr server` command. getenv supplies the
@@ -69,6 +71,7 @@ sign-ups, for a server whose users already exist.`,
 	c.Flags().StringVar(&o.signup, "signup", "open", "who may sign up: open or closed")
 	c.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
+	c.Flags().StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR (or address) of a reverse proxy whose X-Forwarded-For names the client; repeatable")
 	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	return c
 }
@@ -84,6 +87,10 @@ func (o *options) run(ctx context.Context) error {
 		return usageErrorf("refusing to serve plain HTTP on %s, which is not a loopback address: sessions and "+
 			"token auth keys would cross the network in cleartext. Use --tls-cert and --tls-key, or --insecure-http "+
 			"behind a TLS-terminating proxy", o.listen)
+	}
+	trusted, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return err
 	}
 	var handler slog.Handler = slog.NewTextHandler(o.stderr, nil)
 	if o.logFormat == "json" {
@@ -126,7 +133,7 @@ func (o *options) run(ctx context.Context) error {
 	if sqlstore.IsPostgres(dbPath) {
 		dbDesc = "postgres"
 	}
-	apiServer := server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open"})
+	apiServer := server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open", TrustedProxies: trusted})
 	// Revisions written through other replicas (PostgreSQL) reach this
 	// one's event streams.
 	go st.ListenRevisions(ctx, apiServer.Publish, func(err error) {
@@ -162,6 +169,23 @@ func (o *options) run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// parsePrefixes parses --trusted-proxy values: CIDRs, or single addresses.
+func parsePrefixes(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, usageErrorf("--trusted-proxy %q is not a CIDR or an IP address", v)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // loopbackListen reports whether a --listen address binds only loopback:

@@ -211,11 +211,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // proveAccount checks a password's auth key, or with recoveryAuthKey set
-// a recovery code's, for email. Failures are rate limited per account and
-// per client address, and an unknown email costs the same comparison.
+// a recovery code's, for email. Failures are rate limited (see limiter.go),
+// and an unknown email costs the same comparison.
 func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAuthKey []byte) (store.User, error) {
-	keys := []string{"email|" + email, "addr|" + clientAddr(r)}
-	if wait := s.limiter.wait(keys...); wait > 0 {
+	addr := s.clientAddr(r)
+	keys := limiterKeys(email, addr)
+	wait, err := s.tryLogin(r.Context(), keys)
+	if err != nil {
+		return store.User{}, err
+	}
+	if wait > 0 {
 		return store.User{}, &httpError{http.StatusTooManyRequests, api.CodeRateLimited,
 			"too many failed logins: try again in " + formatSeconds(wait), wait}
 	}
@@ -234,14 +239,16 @@ func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAu
 		}
 	}
 	if subtle.ConstantTimeCompare(hashSecret(proof), want) != 1 || err != nil {
-		s.limiter.fail(keys...)
-		s.log.InfoContext(r.Context(), "login failed", "remote", clientAddr(r))
+		// tryLogin already counted this failure.
+		s.log.InfoContext(r.Context(), "login failed", "remote", addr)
 		if len(recoveryAuthKey) > 0 {
 			return store.User{}, errUnauthorized("incorrect email or recovery code")
 		}
 		return store.User{}, errUnauthorized("incorrect email or password")
 	}
-	s.limiter.reset(keys[0])
+	if err := s.loginSucceeded(r.Context(), keys); err != nil {
+		return store.User{}, err
+	}
 	return u, nil
 }
 

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +29,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now is the clock; nil means time.Now. Tests set it to expire things.
 	Now func() time.Time
+	// TrustedProxies are the peers (reverse proxies, load balancers) whose
+	// X-Forwarded-For header names the client. From any other peer the
+	// header is ignored and the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the API handler.
@@ -35,7 +42,7 @@ type Server struct {
 	signupOpen bool
 	sessionTTL time.Duration
 	now        func() time.Time
-	limiter    *limiter
+	trusted    []netip.Prefix
 	events     *broker
 	mux        *http.ServeMux
 }
@@ -50,6 +57,7 @@ func New(cfg Config) *Server {
 		signupOpen: cfg.SignupOpen,
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
+		trusted:    slices.Clone(cfg.TrustedProxies),
 		mux:        http.NewServeMux(),
 		events:     newBroker(),
 	}
@@ -62,7 +70,6 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.limiter = newLimiter(s.now)
 	s.routes()
 	return s
 }
@@ -116,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("route", pattern),
 		slog.Int("status", rec.status),
 		slog.Duration("duration", time.Since(start)),
-		slog.String("remote", clientAddr(r)),
+		slog.String("remote", s.clientAddr(r)),
 	)
 }
 
@@ -227,10 +234,40 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+// clientAddr is the client's IP address: the TCP peer, or, when the peer is
+// a trusted proxy, the rightmost address in X-Forwarded-For that is not a
+// trusted proxy itself (the entries to its left are the client's word and
+// are not believed).
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
 	}
-	return host
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !s.isTrusted(ip) {
+		return peer
+	}
+	client := ip
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // not an address a proxy of ours wrote: stop at the last one that was
+		}
+		client = hop.Unmap()
+		if !s.isTrusted(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func (s *Server) isTrusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

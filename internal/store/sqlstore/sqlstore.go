@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -610,6 +611,92 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		}
 		return s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id)
 	})
+}
+
+// in returns "(?, ?, ...)" for n values.
+func in(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+func (s *Store) TryLogin(ctx context.Context, keys []string, now, forgetBefore time.Time, wait func(map[string]store.LoginFailures) time.Duration) (time.Duration, error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys) // one lock order for every caller
+	keys = slices.Compact(keys)
+	if err := s.exec(ctx, s.db, `DELETE FROM login_failures WHERE last_at < ?`, ms(forgetBefore)); err != nil {
+		return 0, fmt.Errorf("forget old login failures: %w", err)
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	var d time.Duration
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if s.dialect == postgres {
+			// SQLite's IMMEDIATE transaction already holds the write lock;
+			// PostgreSQL locks the rows, which must exist to be locked.
+			for _, k := range keys {
+				if err := s.exec(ctx, tx, `INSERT INTO login_failures (limit_key, fails, last_at) VALUES (?, 0, ?) ON CONFLICT (limit_key) DO NOTHING`, k, ms(now)); err != nil {
+					return err
+				}
+			}
+			lock = " ORDER BY limit_key FOR UPDATE"
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT limit_key, fails, last_at FROM login_failures WHERE limit_key IN `+in(len(keys))+lock), args...)
+		if err != nil {
+			return err
+		}
+		counts := map[string]store.LoginFailures{}
+		for rows.Next() {
+			var k string
+			var f store.LoginFailures
+			var last int64
+			if err := rows.Scan(&k, &f.Fails, &last); err != nil {
+				rows.Close()
+				return err
+			}
+			f.Last = fromMS(last)
+			counts[k] = f
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if d = wait(counts); d > 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if err := s.exec(ctx, tx, `INSERT INTO login_failures (limit_key, fails, last_at) VALUES (?, 1, ?)
+				ON CONFLICT (limit_key) DO UPDATE SET fails = login_failures.fails + 1, last_at = excluded.last_at`, k, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("login limiter: %w", err)
+	}
+	return d, nil
+}
+
+func (s *Store) LoginSucceeded(ctx context.Context, undo, clear []string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range undo {
+			if err := s.exec(ctx, tx, `UPDATE login_failures SET fails = fails - 1 WHERE limit_key = ? AND fails > 0`, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range clear {
+			if err := s.exec(ctx, tx, `DELETE FROM login_failures WHERE limit_key = ?`, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	return nil
 }
 
 // ListenRevisions calls fn for each revision that any server sharing this
