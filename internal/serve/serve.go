@@ -36,6 +36,8 @@ type options struct {
 	shutdownDeadline time.Duration
 	insecureHTTP     bool
 	trustedProxies   []string
+	maxStreams       int
+	streamIdle       time.Duration
 }
 
 // NewCommand returns the `secr server` command. getenv supplies the
@@ -72,6 +74,8 @@ sign-ups, for a server whose users already exist.`,
 	c.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
 	c.Flags().StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR (or address) of a reverse proxy whose X-Forwarded-For names the client; repeatable")
+	c.Flags().IntVar(&o.maxStreams, "max-streams", 10, "most event streams (secr run --watch) one session or token may hold open on this server; 0 for no cap")
+	c.Flags().DurationVar(&o.streamIdle, "stream-idle", time.Hour, "end an event stream that carried no change for this long (clients reconnect)")
 	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	return c
 }
@@ -91,6 +95,16 @@ func (o *options) run(ctx context.Context) error {
 	trusted, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
 		return err
+	}
+	if o.maxStreams < 0 {
+		return usageErrorf("--max-streams must be 0 (no cap) or more")
+	}
+	maxStreams := o.maxStreams
+	if maxStreams == 0 {
+		maxStreams = -1 // server.Config: negative means no cap
+	}
+	if o.streamIdle <= 0 {
+		return usageErrorf("--stream-idle must be positive")
 	}
 	var handler slog.Handler = slog.NewTextHandler(o.stderr, nil)
 	if o.logFormat == "json" {
@@ -133,11 +147,20 @@ func (o *options) run(ctx context.Context) error {
 	if sqlstore.IsPostgres(dbPath) {
 		dbDesc = "postgres"
 	}
-	apiServer := server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open", TrustedProxies: trusted})
-	// Revisions written through other replicas (PostgreSQL) reach this
-	// one's event streams.
-	go st.ListenRevisions(ctx, apiServer.Publish, func(err error) {
-		log.Warn("revision listener reconnecting", "error", err.Error())
+	apiServer := server.New(server.Config{
+		Store: st, Logger: log, SignupOpen: o.signup == "open", TrustedProxies: trusted,
+		MaxStreamsPerPrincipal: maxStreams, StreamIdle: o.streamIdle,
+	})
+	// Revisions written, and sessions, tokens or grants ended, through
+	// other replicas (PostgreSQL) reach this one's event streams. After a
+	// reconnect every stream re-checks, since notifications were lost.
+	go st.Listen(ctx, sqlstore.Listener{
+		Revision:      apiServer.Publish,
+		AccessChanged: apiServer.AccessChanged,
+		Listening:     apiServer.RecheckStreams,
+		Error: func(err error) {
+			log.Warn("change listener reconnecting", "error", err.Error())
+		},
 	})
 	srv := &http.Server{
 		Handler:           apiServer,

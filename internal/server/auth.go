@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/kdf"
@@ -24,6 +25,8 @@ type principal struct {
 	id    string
 	user  *store.User
 	token *store.Token
+	// expires is when the session or token ends (zero: never).
+	expires time.Time
 }
 
 func hashSecret(b []byte) []byte {
@@ -48,7 +51,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		if !s.now().Before(se.ExpiresAt) {
 			return nil, errUnauthorized("session expired: run 'secr login'")
 		}
-		return &principal{id: u.ID, user: &u}, nil
+		return &principal{id: u.ID, user: &u, expires: se.ExpiresAt}, nil
 	case api.SchemeToken:
 		id, keyB64, _ := strings.Cut(cred, ":")
 		authKey, err := base64.StdEncoding.DecodeString(keyB64)
@@ -68,7 +71,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
 			return nil, errUnauthorized("service token %s expired at %s: create a new one with 'secr tokens create'", id, t.ExpiresAt.Format("2006-01-02 15:04 MST"))
 		}
-		return &principal{id: t.ID, token: &t}, nil
+		return &principal{id: t.ID, token: &t, expires: t.ExpiresAt}, nil
 	default:
 		return nil, errUnauthorized("unsupported authorization scheme %q", scheme)
 	}
@@ -301,6 +304,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdfJSON), hashSecret(req.AuthKey), req.SealedKey
+	s.events.recheck(u.ID)
 	s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
 	return s.startSession(w, r, u, http.StatusOK)
 }
@@ -313,6 +317,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	if err := s.store.DeleteSession(r.Context(), hashSecret([]byte(cred))); err != nil {
 		return err
 	}
+	s.events.recheck(p.id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -33,6 +33,22 @@ type Config struct {
 	// X-Forwarded-For header names the client. From any other peer the
 	// header is ignored and the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+
+	// MaxStreamsPerPrincipal caps one principal's concurrently open event
+	// streams on this server (0: 10; negative: no cap).
+	MaxStreamsPerPrincipal int
+	// StreamHeartbeat is how often an idle event stream gets a comment
+	// line, so proxies keep it open and dead clients are noticed (0: 25 s).
+	StreamHeartbeat time.Duration
+	// StreamIdle ends an event stream that carried no revision for this
+	// long, by the server's clock; clients reconnect (0: 1 h).
+	StreamIdle time.Duration
+	// StreamRecheck is how often an event stream re-checks its session or
+	// token and grant even without a notification (0: 30 s).
+	StreamRecheck time.Duration
+	// StreamClockCheck is how often a stream compares the server's clock
+	// with its principal's expiry and its idle limit (0: 1 s).
+	StreamClockCheck time.Duration
 }
 
 // Server is the API handler.
@@ -44,7 +60,10 @@ type Server struct {
 	now        func() time.Time
 	trusted    []netip.Prefix
 	events     *broker
-	mux        *http.ServeMux
+
+	maxStreams                                                   int
+	streamHeartbeat, streamIdle, streamRecheck, streamClockCheck time.Duration
+	mux                                                          *http.ServeMux
 }
 
 const maxBodyBytes = 8 << 20
@@ -70,6 +89,20 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.maxStreams = cfg.MaxStreamsPerPrincipal
+	if s.maxStreams == 0 {
+		s.maxStreams = defaultMaxStreams
+	}
+	orDefault := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	s.streamHeartbeat = orDefault(cfg.StreamHeartbeat, defaultStreamHeartbeat)
+	s.streamIdle = orDefault(cfg.StreamIdle, defaultStreamIdle)
+	s.streamRecheck = orDefault(cfg.StreamRecheck, defaultStreamRecheck)
+	s.streamClockCheck = orDefault(cfg.StreamClockCheck, defaultStreamClockCheck)
 	s.routes()
 	return s
 }

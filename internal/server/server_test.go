@@ -37,10 +37,11 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
-	url   string
-	clock *clock
-	logs  *lockedBuffer
+	t      *testing.T
+	url    string
+	clock  *clock
+	logs   *lockedBuffer
+	server *Server
 }
 
 type lockedBuffer struct {
@@ -83,9 +84,10 @@ func serveStore(t *testing.T, st store.Store, c *clock, edit func(*Config)) *env
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv := httptest.NewServer(New(cfg))
+	api := New(cfg)
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, clock: c, logs: logs}
+	return &env{t: t, url: srv.URL, clock: c, logs: logs, server: api}
 }
 
 // call sends a request and returns the status and body.

@@ -220,8 +220,26 @@ func (s *Store) UpdatePassword(ctx context.Context, userID string, salt []byte, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		if err := s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, userID)
 	})
+}
+
+// accessChannel carries the ID of a principal whose sessions, token or
+// grants changed, so that every replica re-checks its event streams.
+const accessChannel = "secr_access"
+
+// notifyAccess tells every server sharing a PostgreSQL database, when tx
+// commits, that principalID's access changed. On SQLite there is only one
+// server process, which tells its own streams.
+func (s *Store) notifyAccess(ctx context.Context, tx *sql.Tx, principalID string) error {
+	if s.dialect != postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify('`+accessChannel+`', $1)`, principalID)
+	return err
 }
 
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
@@ -282,7 +300,20 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	return s.exec(ctx, s.db, `DELETE FROM sessions WHERE token_hash = ?`, hash)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT user_id FROM sessions WHERE token_hash = ?`), hash).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.exec(ctx, tx, `DELETE FROM sessions WHERE token_hash = ?`, hash); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, userID)
+	})
 }
 
 func (s *Store) CreateOrg(ctx context.Context, org store.Org, ownerID string) error {
@@ -609,7 +640,10 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id)
+		if err := s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, id)
 	})
 }
 
@@ -699,20 +733,37 @@ func (s *Store) LoginSucceeded(ctx context.Context, undo, clear []string) error 
 	return nil
 }
 
-// ListenRevisions calls fn for each revision that any server sharing this
-// PostgreSQL database appends, until ctx ends, reconnecting after errors.
-// On SQLite there is only one server process and it returns at once.
-func (s *Store) ListenRevisions(ctx context.Context, fn func(envID string, rev int64), onError func(error)) {
+// Listener receives what other servers sharing a PostgreSQL database
+// change. Every field is optional.
+type Listener struct {
+	// Revision: a revision was appended to envID.
+	Revision func(envID string, rev int64)
+	// AccessChanged: principalID's sessions, token or grants changed.
+	AccessChanged func(principalID string)
+	// Listening: the listener is (again) connected. Notifications sent
+	// while it was not are lost, so this is the moment to re-check.
+	Listening func()
+	// Error: the connection failed; Listen reconnects with backoff.
+	Error func(error)
+}
+
+// Listen delivers to l the notifications of every server sharing this
+// PostgreSQL database (its own included) until ctx ends, reconnecting
+// after errors. On SQLite there is only one server process and it returns
+// at once.
+func (s *Store) Listen(ctx context.Context, l Listener) {
 	if s.dialect != postgres {
 		return
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, fn)
+		err := s.listenOnce(ctx, l)
 		if ctx.Err() != nil {
 			return
 		}
-		onError(err)
+		if l.Error != nil {
+			l.Error(err)
+		}
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -722,7 +773,7 @@ func (s *Store) ListenRevisions(ctx context.Context, fn func(envID string, rev i
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, fn func(envID string, rev int64)) error {
+func (s *Store) listenOnce(ctx context.Context, l Listener) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -730,17 +781,27 @@ func (s *Store) listenOnce(ctx context.Context, fn func(envID string, rev int64)
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		if _, err := pc.Exec(ctx, "LISTEN secr_revisions"); err != nil {
+		if _, err := pc.Exec(ctx, "LISTEN secr_revisions; LISTEN "+accessChannel); err != nil {
 			return err
+		}
+		if l.Listening != nil {
+			l.Listening()
 		}
 		for {
 			n, err := pc.WaitForNotification(ctx)
 			if err != nil {
 				return err
 			}
-			env, revText, ok := strings.Cut(n.Payload, ":")
-			if rev, err := strconv.ParseInt(revText, 10, 64); ok && err == nil {
-				fn(env, rev)
+			switch n.Channel {
+			case "secr_revisions":
+				env, revText, ok := strings.Cut(n.Payload, ":")
+				if rev, err := strconv.ParseInt(revText, 10, 64); ok && err == nil && l.Revision != nil {
+					l.Revision(env, rev)
+				}
+			case accessChannel:
+				if l.AccessChanged != nil {
+					l.AccessChanged(n.Payload)
+				}
 			}
 		}
 	})
