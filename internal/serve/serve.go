@@ -89,7 +89,7 @@ func (o *options) run(ctx context.Context) error {
 	}
 	if o.tlsCert == "" && !o.insecureHTTP && !loopbackListen(o.listen) {
 		return usageErrorf("refusing to serve plain HTTP on %s, which is not a loopback address: sessions and "+
-			"token auth keys would cross the network in cleartext. Use --tls-cert and --tls-key, or --insecure-http "+
+			"token auth keys would cross the network in cleartext; use --tls-cert and --tls-key, or --insecure-http "+
 			"behind a TLS-terminating proxy", o.listen)
 	}
 	trusted, err := parsePrefixes(o.trustedProxies)
