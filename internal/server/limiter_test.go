@@ -234,6 +234,10 @@ func TestTrustedProxy(t *testing.T) {
 		if !strings.Contains(logs, "remote=198.51.100.7") || strings.Contains(logs, "remote=192.0.2.") {
 			t.Fatalf("client address not taken from the trusted proxy's entry:\n%s", logs)
 		}
+		// A proxy that writes the port too.
+		if status, _ := e.callFrom("198.51.100.7:41000", "", "POST", api.LoginPath, goodLogin); status != http.StatusTooManyRequests {
+			t.Fatalf("address with a port: %d", status)
+		}
 		if status, body := e.callFrom("198.51.100.8", "", "POST", api.LoginPath, goodLogin); status != http.StatusOK {
 			t.Fatalf("another client behind the proxy: %d %s", status, body)
 		}

@@ -283,7 +283,7 @@ func (s *Server) clientAddr(r *http.Request) string {
 	client := ip
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		hop, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break // not an address a proxy of ours wrote: stop at the last one that was
 		}
@@ -293,6 +293,16 @@ func (s *Server) clientAddr(r *http.Request) string {
 		}
 	}
 	return client.String()
+}
+
+// parseHop parses an X-Forwarded-For entry: an address, or (as some
+// proxies write it) an address with a port.
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(h)
+	return ap.Addr(), err
 }
 
 func (s *Server) isTrusted(ip netip.Addr) bool {
