@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,6 +71,19 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// InsecureURLError refuses a plain-HTTP server URL that is not loopback:
+// session tokens and service tokens' auth keys travel in every request, so
+// they must not cross a network in cleartext. It is returned by New before
+// anything is dialled.
+type InsecureURLError struct {
+	URL string
+}
+
+func (e *InsecureURLError) Error() string {
+	return fmt.Sprintf("refusing to send credentials in cleartext to %s: use an https:// URL, "+
+		"or pass --insecure (or set SECR_INSECURE=1) if this network is trusted", e.URL)
+}
+
 // Client talks to one secr server as one principal.
 type Client struct {
 	base string
@@ -77,16 +91,55 @@ type Client struct {
 	auth string
 }
 
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	allowInsecure bool
+	transport     http.RoundTripper
+}
+
+// AllowInsecure permits a plain http:// URL to a host that is not
+// loopback (for a trusted network, or a proxy that adds TLS elsewhere).
+func AllowInsecure() Option { return func(o *options) { o.allowInsecure = true } }
+
+// WithTransport makes the client send its requests through rt instead of
+// http.DefaultTransport.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
+
 // New returns a client for the server at baseURL (e.g. http://127.0.0.1:7700).
-func New(baseURL string) (*Client, error) {
+// A plain http:// URL must name a loopback host (127.0.0.0/8, ::1 or
+// localhost) unless AllowInsecure is given; otherwise New returns an
+// *InsecureURLError and nothing is sent.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]", baseURL)
 	}
+	base := strings.TrimRight(u.String(), "/")
+	if u.Scheme == "http" && !o.allowInsecure && !IsLoopbackHost(u.Hostname()) {
+		// Only scheme and host: a URL's user info must not reach a message.
+		return nil, &InsecureURLError{URL: u.Scheme + "://" + u.Host}
+	}
 	return &Client{
-		base: strings.TrimRight(u.String(), "/"),
-		http: &http.Client{Timeout: 30 * time.Second},
+		base: base,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: o.transport},
 	}, nil
+}
+
+// IsLoopbackHost reports whether host (a URL's hostname, without port or
+// brackets) is loopback: "localhost", 127.0.0.0/8 or ::1. It does not
+// resolve names: any other name counts as not loopback.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL returns the server URL.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -33,6 +34,10 @@ type options struct {
 	signup           string
 	logFormat        string
 	shutdownDeadline time.Duration
+	insecureHTTP     bool
+	trustedProxies   []string
+	maxStreams       int
+	streamIdle       time.Duration
 }
 
 // NewCommand returns the `secr server` command. getenv supplies the
@@ -67,6 +72,10 @@ sign-ups, for a server whose users already exist.`,
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	c.Flags().StringVar(&o.signup, "signup", "open", "who may sign up: open or closed")
 	c.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
+	c.Flags().StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR (or address) of a reverse proxy whose X-Forwarded-For names the client; repeatable")
+	c.Flags().IntVar(&o.maxStreams, "max-streams", 10, "most event streams (secr run --watch) one session or token may hold open on this server; 0 for no cap")
+	c.Flags().DurationVar(&o.streamIdle, "stream-idle", time.Hour, "end an event stream that carried no change for this long (clients reconnect)")
 	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	return c
 }
@@ -77,6 +86,25 @@ func (o *options) run(ctx context.Context) error {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if o.tlsCert == "" && !o.insecureHTTP && !loopbackListen(o.listen) {
+		return usageErrorf("refusing to serve plain HTTP on %s, which is not a loopback address: sessions and "+
+			"token auth keys would cross the network in cleartext; use --tls-cert and --tls-key, or --insecure-http "+
+			"behind a TLS-terminating proxy", o.listen)
+	}
+	trusted, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return err
+	}
+	if o.maxStreams < 0 {
+		return usageErrorf("--max-streams must be 0 (no cap) or more")
+	}
+	maxStreams := o.maxStreams
+	if maxStreams == 0 {
+		maxStreams = -1 // server.Config: negative means no cap
+	}
+	if o.streamIdle <= 0 {
+		return usageErrorf("--stream-idle must be positive")
 	}
 	var handler slog.Handler = slog.NewTextHandler(o.stderr, nil)
 	if o.logFormat == "json" {
@@ -113,17 +141,26 @@ func (o *options) run(ctx context.Context) error {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	if !addr.IP.IsLoopback() && scheme == "http" {
-		log.Warn("serving plain HTTP on a non-loopback address: use --tls-cert/--tls-key or a TLS-terminating proxy")
+		log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only safe behind a TLS-terminating proxy")
 	}
 	dbDesc := dbPath
 	if sqlstore.IsPostgres(dbPath) {
 		dbDesc = "postgres"
 	}
-	apiServer := server.New(server.Config{Store: st, Logger: log, SignupOpen: o.signup == "open"})
-	// Revisions written through other replicas (PostgreSQL) reach this
-	// one's event streams.
-	go st.ListenRevisions(ctx, apiServer.Publish, func(err error) {
-		log.Warn("revision listener reconnecting", "error", err.Error())
+	apiServer := server.New(server.Config{
+		Store: st, Logger: log, SignupOpen: o.signup == "open", TrustedProxies: trusted,
+		MaxStreamsPerPrincipal: maxStreams, StreamIdle: o.streamIdle,
+	})
+	// Revisions written, and sessions, tokens or grants ended, through
+	// other replicas (PostgreSQL) reach this one's event streams. After a
+	// reconnect every stream re-checks, since notifications were lost.
+	go st.Listen(ctx, sqlstore.Listener{
+		Revision:      apiServer.Publish,
+		AccessChanged: apiServer.AccessChanged,
+		Listening:     apiServer.RecheckStreams,
+		Error: func(err error) {
+			log.Warn("change listener reconnecting", "error", err.Error())
+		},
 	})
 	srv := &http.Server{
 		Handler:           apiServer,
@@ -155,6 +192,39 @@ func (o *options) run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// parsePrefixes parses --trusted-proxy values: CIDRs, or single addresses.
+func parsePrefixes(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, usageErrorf("--trusted-proxy %q is not a CIDR or an IP address", v)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// loopbackListen reports whether a --listen address binds only loopback:
+// its host is "localhost" or a loopback IP. An empty host, 0.0.0.0 and ::
+// mean every interface; any other name is not trusted to be loopback (it is
+// not resolved here).
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // usageError is a wrong flag value; secr exits 2 for it (the CLI looks for

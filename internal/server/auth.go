@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/kdf"
@@ -24,6 +25,8 @@ type principal struct {
 	id    string
 	user  *store.User
 	token *store.Token
+	// expires is when the session or token ends (zero: never).
+	expires time.Time
 }
 
 func hashSecret(b []byte) []byte {
@@ -48,7 +51,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		if !s.now().Before(se.ExpiresAt) {
 			return nil, errUnauthorized("session expired: run 'secr login'")
 		}
-		return &principal{id: u.ID, user: &u}, nil
+		return &principal{id: u.ID, user: &u, expires: se.ExpiresAt}, nil
 	case api.SchemeToken:
 		id, keyB64, _ := strings.Cut(cred, ":")
 		authKey, err := base64.StdEncoding.DecodeString(keyB64)
@@ -68,7 +71,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
 			return nil, errUnauthorized("service token %s expired at %s: create a new one with 'secr tokens create'", id, t.ExpiresAt.Format("2006-01-02 15:04 MST"))
 		}
-		return &principal{id: t.ID, token: &t}, nil
+		return &principal{id: t.ID, token: &t, expires: t.ExpiresAt}, nil
 	default:
 		return nil, errUnauthorized("unsupported authorization scheme %q", scheme)
 	}
@@ -211,11 +214,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // proveAccount checks a password's auth key, or with recoveryAuthKey set
-// a recovery code's, for email. Failures are rate limited per account and
-// per client address, and an unknown email costs the same comparison.
+// a recovery code's, for email. Failures are rate limited (see limiter.go),
+// and an unknown email costs the same comparison.
 func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAuthKey []byte) (store.User, error) {
-	keys := []string{"email|" + email, "addr|" + clientAddr(r)}
-	if wait := s.limiter.wait(keys...); wait > 0 {
+	addr := s.clientAddr(r)
+	keys := limiterKeys(email, addr)
+	wait, err := s.tryLogin(r.Context(), keys)
+	if err != nil {
+		return store.User{}, err
+	}
+	if wait > 0 {
 		return store.User{}, &httpError{http.StatusTooManyRequests, api.CodeRateLimited,
 			"too many failed logins: try again in " + formatSeconds(wait), wait}
 	}
@@ -234,14 +242,16 @@ func (s *Server) proveAccount(r *http.Request, email string, authKey, recoveryAu
 		}
 	}
 	if subtle.ConstantTimeCompare(hashSecret(proof), want) != 1 || err != nil {
-		s.limiter.fail(keys...)
-		s.log.InfoContext(r.Context(), "login failed", "remote", clientAddr(r))
+		// tryLogin already counted this failure.
+		s.log.InfoContext(r.Context(), "login failed", "remote", addr)
 		if len(recoveryAuthKey) > 0 {
 			return store.User{}, errUnauthorized("incorrect email or recovery code")
 		}
 		return store.User{}, errUnauthorized("incorrect email or password")
 	}
-	s.limiter.reset(keys[0])
+	if err := s.loginSucceeded(r.Context(), keys); err != nil {
+		return store.User{}, err
+	}
 	return u, nil
 }
 
@@ -294,6 +304,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	u.Salt, u.KDF, u.AuthHash, u.SealedKey = req.Salt, string(kdfJSON), hashSecret(req.AuthKey), req.SealedKey
+	s.events.recheck(u.ID)
 	s.log.InfoContext(r.Context(), "password changed; sessions ended", "user", u.ID)
 	return s.startSession(w, r, u, http.StatusOK)
 }
@@ -306,6 +317,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	if err := s.store.DeleteSession(r.Context(), hashSecret([]byte(cred))); err != nil {
 		return err
 	}
+	s.events.recheck(p.id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,92 +1,75 @@
 package server
 
 import (
+	"context"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/secr-dev/secr/internal/store"
 )
 
-// limiter slows down password guessing. Each key (an account or a client
-// address) may fail freeFailures times; after that every further attempt
-// must wait twice as long as the one before, up to maxWait. A success
-// resets the account's count. State is per process: with several replicas
-// an attacker gets a budget per replica (noted in docs/security.md).
-type limiter struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	entries map[string]*limitEntry
-}
-
-type limitEntry struct {
-	fails int
-	last  time.Time
-}
-
+// The failed-login limiter slows password guessing. Its counts live in the
+// database (store.TryLogin), so every replica shares one budget. Three
+// counts are kept for each attempt:
+//
+//   - the (account, client address) pair and the client address alone:
+//     freeFailures free, then each further attempt waits twice as long as
+//     the one before (1 s, 2 s, 4 s, ...) up to maxWait;
+//   - the account, over all addresses: accountFreeFailures free, then the
+//     same doubling wait, applied only to addresses that have themselves
+//     failed for that account. An address with no failures for the account
+//     is never delayed by other addresses' guesses, so nobody can lock the
+//     real user out; a guesser with many addresses gets one try per address
+//     and then waits.
+//
+// A count is forgotten forgetAfter after its last failure. A correct
+// password clears the pair's count.
 const (
-	freeFailures = 5
-	maxWait      = 15 * time.Minute
-	forgetAfter  = time.Hour
+	freeFailures        = 5
+	accountFreeFailures = 100
+	maxWait             = 15 * time.Minute
+	forgetAfter         = time.Hour
 )
 
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, entries: map[string]*limitEntry{}}
-}
-
-func backoff(fails int) time.Duration {
-	if fails < freeFailures {
+func backoff(fails, free int) time.Duration {
+	if fails < free {
 		return 0
 	}
-	d := time.Second << min(fails-freeFailures, 20)
+	d := time.Second << min(fails-free, 20)
 	return min(d, maxWait)
 }
 
-// wait returns the whole seconds the caller must still wait, or 0.
-func (l *limiter) wait(keys ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	var longest time.Duration
-	for _, k := range keys {
-		e := l.entries[k]
-		if e == nil {
-			continue
-		}
-		if d := e.last.Add(backoff(e.fails)).Sub(now); d > longest {
-			longest = d
-		}
-	}
-	if longest <= 0 {
-		return 0
-	}
-	return int((longest + time.Second - 1) / time.Second)
+type loginKeys struct{ pair, addr, account string }
+
+func limiterKeys(email, addr string) loginKeys {
+	return loginKeys{pair: "pair|" + email + "|" + addr, addr: "addr|" + addr, account: "acct|" + email}
 }
 
-func (l *limiter) fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.entries) > 100_000 {
-		for k, e := range l.entries {
-			if now.Sub(e.last) > forgetAfter {
-				delete(l.entries, k)
+// tryLogin counts an attempt as failed in advance and returns 0, or
+// returns the whole seconds the caller must still wait (counting nothing).
+func (s *Server) tryLogin(ctx context.Context, k loginKeys) (int, error) {
+	now := s.now()
+	wait, err := s.store.TryLogin(ctx, []string{k.pair, k.addr, k.account}, now, now.Add(-forgetAfter),
+		func(c map[string]store.LoginFailures) time.Duration {
+			until := func(f store.LoginFailures, free int) time.Duration {
+				return f.Last.Add(backoff(f.Fails, free)).Sub(now)
 			}
-		}
+			w := max(until(c[k.pair], freeFailures), until(c[k.addr], freeFailures))
+			if c[k.pair].Fails > 0 {
+				w = max(w, until(c[k.account], accountFreeFailures))
+			}
+			return w
+		})
+	if err != nil || wait <= 0 {
+		return 0, err
 	}
-	for _, k := range keys {
-		e := l.entries[k]
-		if e == nil || now.Sub(e.last) > forgetAfter {
-			e = &limitEntry{}
-			l.entries[k] = e
-		}
-		e.fails++
-		e.last = now
-	}
+	return int((wait + time.Second - 1) / time.Second), nil
 }
 
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.entries, key)
+// loginSucceeded takes back the failure tryLogin counted and clears the
+// pair's count.
+func (s *Server) loginSucceeded(ctx context.Context, k loginKeys) error {
+	return s.store.LoginSucceeded(ctx, []string{k.addr, k.account}, []string{k.pair})
 }
 
 func formatSeconds(n int) string {

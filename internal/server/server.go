@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +29,26 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now is the clock; nil means time.Now. Tests set it to expire things.
 	Now func() time.Time
+	// TrustedProxies are the peers (reverse proxies, load balancers) whose
+	// X-Forwarded-For header names the client. From any other peer the
+	// header is ignored and the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+
+	// MaxStreamsPerPrincipal caps one principal's concurrently open event
+	// streams on this server (0: 10; negative: no cap).
+	MaxStreamsPerPrincipal int
+	// StreamHeartbeat is how often an idle event stream gets a comment
+	// line, so proxies keep it open and dead clients are noticed (0: 25 s).
+	StreamHeartbeat time.Duration
+	// StreamIdle ends an event stream that carried no revision for this
+	// long, by the server's clock; clients reconnect (0: 1 h).
+	StreamIdle time.Duration
+	// StreamRecheck is how often an event stream re-checks its session or
+	// token and grant even without a notification (0: 30 s).
+	StreamRecheck time.Duration
+	// StreamClockCheck is how often a stream compares the server's clock
+	// with its principal's expiry and its idle limit (0: 1 s).
+	StreamClockCheck time.Duration
 }
 
 // Server is the API handler.
@@ -35,9 +58,12 @@ type Server struct {
 	signupOpen bool
 	sessionTTL time.Duration
 	now        func() time.Time
-	limiter    *limiter
+	trusted    []netip.Prefix
 	events     *broker
-	mux        *http.ServeMux
+
+	maxStreams                                                   int
+	streamHeartbeat, streamIdle, streamRecheck, streamClockCheck time.Duration
+	mux                                                          *http.ServeMux
 }
 
 const maxBodyBytes = 8 << 20
@@ -50,6 +76,7 @@ func New(cfg Config) *Server {
 		signupOpen: cfg.SignupOpen,
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
+		trusted:    slices.Clone(cfg.TrustedProxies),
 		mux:        http.NewServeMux(),
 		events:     newBroker(),
 	}
@@ -62,7 +89,20 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.limiter = newLimiter(s.now)
+	s.maxStreams = cfg.MaxStreamsPerPrincipal
+	if s.maxStreams == 0 {
+		s.maxStreams = defaultMaxStreams
+	}
+	orDefault := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	s.streamHeartbeat = orDefault(cfg.StreamHeartbeat, defaultStreamHeartbeat)
+	s.streamIdle = orDefault(cfg.StreamIdle, defaultStreamIdle)
+	s.streamRecheck = orDefault(cfg.StreamRecheck, defaultStreamRecheck)
+	s.streamClockCheck = orDefault(cfg.StreamClockCheck, defaultStreamClockCheck)
 	s.routes()
 	return s
 }
@@ -116,7 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("route", pattern),
 		slog.Int("status", rec.status),
 		slog.Duration("duration", time.Since(start)),
-		slog.String("remote", clientAddr(r)),
+		slog.String("remote", s.clientAddr(r)),
 	)
 }
 
@@ -227,10 +267,50 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+// clientAddr is the client's IP address: the TCP peer, or, when the peer is
+// a trusted proxy, the rightmost address in X-Forwarded-For that is not a
+// trusted proxy itself (the entries to its left are the client's word and
+// are not believed).
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
 	}
-	return host
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !s.isTrusted(ip) {
+		return peer
+	}
+	client := ip
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := parseHop(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // not an address a proxy of ours wrote: stop at the last one that was
+		}
+		client = hop.Unmap()
+		if !s.isTrusted(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// parseHop parses an X-Forwarded-For entry: an address, or (as some
+// proxies write it) an address with a port.
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(h)
+	return ap.Addr(), err
+}
+
+func (s *Server) isTrusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

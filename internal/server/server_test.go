@@ -19,6 +19,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/kdf"
+	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
 )
 
@@ -36,10 +37,11 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
-	url   string
-	clock *clock
-	logs  *bytes.Buffer
+	t      *testing.T
+	url    string
+	clock  *clock
+	logs   *lockedBuffer
+	server *Server
 }
 
 type lockedBuffer struct {
@@ -53,22 +55,49 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
+}
+
 func newEnv(t *testing.T, signupOpen bool) *env {
+	return newEnvConfig(t, func(c *Config) { c.SignupOpen = signupOpen })
+}
+
+// newEnvConfig serves a new SQLite database with the Config that edit
+// leaves.
+func newEnvConfig(t *testing.T, edit func(*Config)) *env {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return serveStore(t, st, &clock{t: time.Now()}, edit)
+}
+
+func serveStore(t *testing.T, st store.Store, c *clock, edit func(*Config)) *env {
+	t.Helper()
 	logs := &lockedBuffer{}
-	c := &clock{t: time.Now()}
-	srv := httptest.NewServer(New(Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), SignupOpen: signupOpen, Now: c.now}))
+	cfg := Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), SignupOpen: true, Now: c.now}
+	if edit != nil {
+		edit(&cfg)
+	}
+	api := New(cfg)
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, clock: c, logs: &logs.Buffer}
+	return &env{t: t, url: srv.URL, clock: c, logs: logs, server: api}
 }
 
 // call sends a request and returns the status and body.
 func (e *env) call(auth, method, path string, body any) (int, string) {
+	e.t.Helper()
+	return e.callFrom("", auth, method, path, body)
+}
+
+// callFrom is call with an X-Forwarded-For header (if xff is not empty).
+func (e *env) callFrom(xff, auth, method, path string, body any) (int, string) {
 	e.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -78,6 +107,9 @@ func (e *env) call(auth, method, path string, body any) (int, string) {
 	req, _ := http.NewRequest(method, e.url+path, r)
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
+	}
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -141,6 +141,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err := s.store.DeleteToken(r.Context(), id); err != nil {
 		return err
 	}
+	s.events.recheck(id)
 	s.log.InfoContext(r.Context(), "service token revoked", "token", id, "by", p.id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -127,6 +127,13 @@ type EnvAccess struct {
 	Latest *Revision // nil: no revision yet
 }
 
+// LoginFailures is the failed-login count of one rate-limiter key (an
+// account, a client address, or the pair) and the time of the last one.
+type LoginFailures struct {
+	Fails int
+	Last  time.Time
+}
+
 // Store is the server's persistence. Every method is safe for concurrent
 // use, including from several server processes sharing one database.
 type Store interface {
@@ -184,6 +191,19 @@ type Store interface {
 	Tokens(ctx context.Context, projectID string) ([]Token, error)
 	// DeleteToken deletes a token and all its grants.
 	DeleteToken(ctx context.Context, id string) error
+
+	// TryLogin is the failed-login limiter's one atomic step, shared by
+	// every server on the database. It forgets counts whose last failure
+	// is before forgetBefore, reads the counts of keys (absent keys are
+	// zero) and passes them to wait. If wait returns more than zero, the
+	// attempt is refused and nothing changes; otherwise one failure is
+	// counted on every key at now (the attempt is presumed to fail until
+	// LoginSucceeded says otherwise) and TryLogin returns 0. Concurrent
+	// calls on the same keys are serialised.
+	TryLogin(ctx context.Context, keys []string, now, forgetBefore time.Time, wait func(map[string]LoginFailures) time.Duration) (time.Duration, error)
+	// LoginSucceeded takes back the failure TryLogin counted on each of
+	// undo, and forgets clear's counts altogether.
+	LoginSucceeded(ctx context.Context, undo, clear []string) error
 
 	Close() error
 }

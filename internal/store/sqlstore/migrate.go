@@ -81,6 +81,13 @@ var migrations = []string{
 		created_by TEXT NOT NULL,
 		created_at BIGINT NOT NULL
 	);`,
+	// 2: failed-login counts, shared by every replica (rate limiting).
+	`CREATE TABLE login_failures (
+		limit_key TEXT PRIMARY KEY,
+		fails INTEGER NOT NULL,
+		last_at BIGINT NOT NULL
+	);
+	CREATE INDEX login_failures_last ON login_failures (last_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,17 @@ func IsPostgres(dsn string) bool {
 
 // Open opens (creating if needed) and migrates the database at dsn: a
 // postgres:// URL, or a SQLite file path.
+//
+// SQLite runs in WAL mode with synchronous=FULL: a transaction is on disk
+// (fsynced) before its commit returns, so an acknowledged write survives
+// power loss as well as a killed process. (NORMAL would survive kill -9
+// but could lose the last commits on power loss.)
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, "FULL")
+}
+
+// open is Open with SQLite's synchronous setting (benchmarks compare them).
+func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 	var s Store
 	var err error
 	if IsPostgres(dsn) {
@@ -67,7 +78,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "synchronous("+synchronous+")")
 		q.Set("_txlock", "immediate")
 		s.db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
 	}
@@ -219,8 +230,26 @@ func (s *Store) UpdatePassword(ctx context.Context, userID string, salt []byte, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		if err := s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, userID)
 	})
+}
+
+// accessChannel carries the ID of a principal whose sessions, token or
+// grants changed, so that every replica re-checks its event streams.
+const accessChannel = "secr_access"
+
+// notifyAccess tells every server sharing a PostgreSQL database, when tx
+// commits, that principalID's access changed. On SQLite there is only one
+// server process, which tells its own streams.
+func (s *Store) notifyAccess(ctx context.Context, tx *sql.Tx, principalID string) error {
+	if s.dialect != postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify('`+accessChannel+`', $1)`, principalID)
+	return err
 }
 
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
@@ -281,7 +310,20 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	return s.exec(ctx, s.db, `DELETE FROM sessions WHERE token_hash = ?`, hash)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT user_id FROM sessions WHERE token_hash = ?`), hash).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.exec(ctx, tx, `DELETE FROM sessions WHERE token_hash = ?`, hash); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, userID)
+	})
 }
 
 func (s *Store) CreateOrg(ctx context.Context, org store.Org, ownerID string) error {
@@ -608,24 +650,130 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id)
+		if err := s.exec(ctx, tx, `DELETE FROM grants WHERE principal_id = ?`, id); err != nil {
+			return err
+		}
+		return s.notifyAccess(ctx, tx, id)
 	})
 }
 
-// ListenRevisions calls fn for each revision that any server sharing this
-// PostgreSQL database appends, until ctx ends, reconnecting after errors.
-// On SQLite there is only one server process and it returns at once.
-func (s *Store) ListenRevisions(ctx context.Context, fn func(envID string, rev int64), onError func(error)) {
+// in returns "(?, ?, ...)" for n values.
+func in(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+func (s *Store) TryLogin(ctx context.Context, keys []string, now, forgetBefore time.Time, wait func(map[string]store.LoginFailures) time.Duration) (time.Duration, error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys) // one lock order for every caller
+	keys = slices.Compact(keys)
+	if err := s.exec(ctx, s.db, `DELETE FROM login_failures WHERE last_at < ?`, ms(forgetBefore)); err != nil {
+		return 0, fmt.Errorf("forget old login failures: %w", err)
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	var d time.Duration
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if s.dialect == postgres {
+			// SQLite's IMMEDIATE transaction already holds the write lock;
+			// PostgreSQL locks the rows, which must exist to be locked.
+			for _, k := range keys {
+				if err := s.exec(ctx, tx, `INSERT INTO login_failures (limit_key, fails, last_at) VALUES (?, 0, ?) ON CONFLICT (limit_key) DO NOTHING`, k, ms(now)); err != nil {
+					return err
+				}
+			}
+			lock = " ORDER BY limit_key FOR UPDATE"
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT limit_key, fails, last_at FROM login_failures WHERE limit_key IN `+in(len(keys))+lock), args...)
+		if err != nil {
+			return err
+		}
+		counts := map[string]store.LoginFailures{}
+		for rows.Next() {
+			var k string
+			var f store.LoginFailures
+			var last int64
+			if err := rows.Scan(&k, &f.Fails, &last); err != nil {
+				rows.Close()
+				return err
+			}
+			f.Last = fromMS(last)
+			counts[k] = f
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if d = wait(counts); d > 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if err := s.exec(ctx, tx, `INSERT INTO login_failures (limit_key, fails, last_at) VALUES (?, 1, ?)
+				ON CONFLICT (limit_key) DO UPDATE SET fails = login_failures.fails + 1, last_at = excluded.last_at`, k, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("login limiter: %w", err)
+	}
+	return d, nil
+}
+
+func (s *Store) LoginSucceeded(ctx context.Context, undo, clear []string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range undo {
+			if err := s.exec(ctx, tx, `UPDATE login_failures SET fails = fails - 1 WHERE limit_key = ? AND fails > 0`, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range clear {
+			if err := s.exec(ctx, tx, `DELETE FROM login_failures WHERE limit_key = ?`, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	return nil
+}
+
+// Listener receives what other servers sharing a PostgreSQL database
+// change. Every field is optional.
+type Listener struct {
+	// Revision: a revision was appended to envID.
+	Revision func(envID string, rev int64)
+	// AccessChanged: principalID's sessions, token or grants changed.
+	AccessChanged func(principalID string)
+	// Listening: the listener is (again) connected. Notifications sent
+	// while it was not are lost, so this is the moment to re-check.
+	Listening func()
+	// Error: the connection failed; Listen reconnects with backoff.
+	Error func(error)
+}
+
+// Listen delivers to l the notifications of every server sharing this
+// PostgreSQL database (its own included) until ctx ends, reconnecting
+// after errors. On SQLite there is only one server process and it returns
+// at once.
+func (s *Store) Listen(ctx context.Context, l Listener) {
 	if s.dialect != postgres {
 		return
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, fn)
+		err := s.listenOnce(ctx, l)
 		if ctx.Err() != nil {
 			return
 		}
-		onError(err)
+		if l.Error != nil {
+			l.Error(err)
+		}
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -635,7 +783,7 @@ func (s *Store) ListenRevisions(ctx context.Context, fn func(envID string, rev i
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, fn func(envID string, rev int64)) error {
+func (s *Store) listenOnce(ctx context.Context, l Listener) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -643,17 +791,27 @@ func (s *Store) listenOnce(ctx context.Context, fn func(envID string, rev int64)
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		if _, err := pc.Exec(ctx, "LISTEN secr_revisions"); err != nil {
+		if _, err := pc.Exec(ctx, "LISTEN secr_revisions; LISTEN "+accessChannel); err != nil {
 			return err
+		}
+		if l.Listening != nil {
+			l.Listening()
 		}
 		for {
 			n, err := pc.WaitForNotification(ctx)
 			if err != nil {
 				return err
 			}
-			env, revText, ok := strings.Cut(n.Payload, ":")
-			if rev, err := strconv.ParseInt(revText, 10, 64); ok && err == nil {
-				fn(env, rev)
+			switch n.Channel {
+			case "secr_revisions":
+				env, revText, ok := strings.Cut(n.Payload, ":")
+				if rev, err := strconv.ParseInt(revText, 10, 64); ok && err == nil && l.Revision != nil {
+					l.Revision(env, rev)
+				}
+			case accessChannel:
+				if l.AccessChanged != nil {
+					l.AccessChanged(n.Payload)
+				}
 			}
 		}
 	})

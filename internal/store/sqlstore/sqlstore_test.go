@@ -82,3 +82,62 @@ func TestPostgres(t *testing.T) {
 		return s
 	})
 }
+
+func TestSQLiteSynchronousFull(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Every pooled connection must have it: check several at once.
+	conns := make([]*sql.Conn, 4)
+	for i := range conns {
+		c, err := s.db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	for i, c := range conns {
+		var mode int
+		if err := c.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != 2 { // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+			t.Fatalf("connection %d: synchronous=%d, want 2 (FULL)", i, mode)
+		}
+	}
+}
+
+// BenchmarkAppendRevision measures what synchronous=FULL costs a write
+// (one revision, the server's main write) against NORMAL:
+//
+//	go test -run '^$' -bench AppendRevision ./internal/store/sqlstore
+func BenchmarkAppendRevision(b *testing.B) {
+	for _, mode := range []string{"NORMAL", "FULL"} {
+		b.Run("synchronous="+mode, func(b *testing.B) {
+			s, err := open(context.Background(), filepath.Join(b.TempDir(), "secr.db"), mode)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			must := func(err error) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			must(s.CreateUser(ctx, store.User{ID: "usr_a", Email: "a@example.com", Salt: []byte("s"), KDF: "{}", AuthHash: []byte("h"),
+				PublicKey: "pk", SealedKey: []byte("k"), RecoverySealedKey: []byte("r"), RecoveryAuthHash: []byte("rh")}))
+			must(s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme"}, "usr_a"))
+			must(s.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web"},
+				[]store.Environment{{ID: "env_1", ProjectID: "prj_1", Name: "development", KeyVersion: 1}}, nil))
+			ct := make([]byte, 2048)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				must(s.AppendRevision(ctx, store.Revision{EnvID: "env_1", Revision: int64(i + 1), KeyVersion: 1, Ciphertext: ct, AuthorID: "usr_a"}, int64(i)))
+			}
+		})
+	}
+}

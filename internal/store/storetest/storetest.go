@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"Tokens", testTokens},
 		{"ResolveEnv", testResolveEnv},
+		{"LoginLimiter", testLoginLimiter},
+		{"LoginLimiterConcurrent", testLoginLimiterConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -332,5 +334,87 @@ func testResolveEnv(t *testing.T, s store.Store) {
 	must(t, err)
 	if a.Project != nil || a.Env != nil {
 		t.Fatalf("missing project: %+v", a)
+	}
+}
+
+func testLoginLimiter(t *testing.T, s store.Store) {
+	t0 := now()
+	var seen map[string]store.LoginFailures
+	look := func(d time.Duration) func(map[string]store.LoginFailures) time.Duration {
+		return func(m map[string]store.LoginFailures) time.Duration { seen = m; return d }
+	}
+	old := t0.Add(-time.Hour)
+	for i := 1; i <= 3; i++ {
+		d, err := s.TryLogin(ctx, []string{"a", "b", "a"}, t0.Add(time.Duration(i)*time.Second), old, look(0))
+		must(t, err)
+		if d != 0 || seen["a"].Fails != i-1 || seen["b"].Fails != i-1 {
+			t.Fatalf("attempt %d: wait %v, saw %+v", i, d, seen)
+		}
+	}
+	if !seen["a"].Last.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("last failure %v, want %v", seen["a"].Last, t0.Add(2*time.Second))
+	}
+	// A refused attempt changes nothing.
+	d, err := s.TryLogin(ctx, []string{"a", "c"}, t0.Add(4*time.Second), old, look(7*time.Second))
+	must(t, err)
+	if d != 7*time.Second || seen["a"].Fails != 3 || seen["c"].Fails != 0 {
+		t.Fatalf("refused: wait %v, saw %+v", d, seen)
+	}
+	_, err = s.TryLogin(ctx, []string{"a", "c"}, t0.Add(5*time.Second), old, look(0))
+	must(t, err)
+	if seen["a"].Fails != 3 || seen["c"].Fails != 0 {
+		t.Fatalf("after a refusal: %+v", seen)
+	}
+	// Success takes back one failure and clears another key.
+	must(t, s.LoginSucceeded(ctx, []string{"a"}, []string{"b"}))
+	_, err = s.TryLogin(ctx, []string{"a", "b", "c"}, t0.Add(6*time.Second), old, look(time.Second))
+	must(t, err)
+	if seen["a"].Fails != 3 || seen["b"].Fails != 0 || seen["c"].Fails != 1 {
+		t.Fatalf("after success: %+v", seen)
+	}
+	// Counts whose last failure is before forgetBefore are forgotten.
+	_, err = s.TryLogin(ctx, []string{"a", "c"}, t0.Add(2*time.Hour), t0.Add(time.Hour), look(time.Second))
+	must(t, err)
+	if seen["a"].Fails != 0 || seen["c"].Fails != 0 {
+		t.Fatalf("after an hour: %+v", seen)
+	}
+}
+
+func testLoginLimiterConcurrent(t *testing.T, s store.Store) {
+	// Many concurrent attempts on one key: exactly the allowed number pass.
+	const allowed, attempts = 5, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	errs := make(chan error, attempts)
+	t0 := now()
+	for i := 0; i < attempts; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := s.TryLogin(ctx, []string{"k", "other"}, t0, t0.Add(-time.Hour), func(m map[string]store.LoginFailures) time.Duration {
+				if m["k"].Fails >= allowed {
+					return time.Second
+				}
+				return 0
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if d == 0 {
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if passed != allowed {
+		t.Fatalf("%d of %d concurrent attempts passed a limit of %d", passed, attempts, allowed)
 	}
 }
