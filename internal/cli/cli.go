@@ -31,6 +31,8 @@ type Deps struct {
 	Exec func(*runner.Command) error
 	// Getpid is os.Getpid: as PID 1, secr run supervises instead of exec.
 	Getpid func() int
+
+	insecure bool // --insecure
 	// Server builds the `secr server` command. It is injected by cmd/secr
 	// so that the client's commands do not link the server and its
 	// database drivers; nil means this build has no server.
@@ -135,6 +137,7 @@ over .secr.json, which wins over stored login defaults.`,
 		Version:       buildVersion(),
 	}
 	root.PersistentFlags().String("api", "", "secr server URL (default $SECR_API_URL, then .secr.json, then http://127.0.0.1:7700)")
+	root.PersistentFlags().BoolVar(&d.insecure, "insecure", false, "allow an http:// server URL that is not loopback: trusted networks only, tokens travel in clear (also SECR_INSECURE=1)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
@@ -197,8 +200,9 @@ func Report(err error, stderr io.Writer) int {
 	}
 	var usage interface{ IsUsage() bool }
 	var unreachable *client.UnreachableError
+	var insecure *client.InsecureURLError
 	switch {
-	case errors.As(err, &usage) || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+	case errors.As(err, &usage) || errors.As(err, &insecure) || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
 		strings.Contains(msg, "accepts ") || strings.Contains(msg, "requires at least"):
 		return ExitUsage
 	case errors.Is(err, session.ErrIntegrity):
@@ -223,5 +227,5 @@ func withHint(err error, format string, args ...any) error {
 // sessionOptions connects the session library to this command's
 // environment and streams.
 func (d *Deps) sessionOptions() session.Options {
-	return session.Options{Getenv: d.Getenv, Warnf: d.IO.Warnf, Infof: d.IO.Infof}
+	return session.Options{Getenv: d.Getenv, Warnf: d.IO.Warnf, Infof: d.IO.Infof, Insecure: d.insecure}
 }

@@ -59,6 +59,13 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// StreamEndedError is an event stream the server ended on purpose (an
+// "end" event): "idle" after a quiet period, "expired" or "access ended"
+// when the principal may no longer read. A reconnect tells which.
+type StreamEndedError struct{ Reason string }
+
+func (e *StreamEndedError) Error() string { return "the server ended the change stream: " + e.Reason }
+
 // UnreachableError means no HTTP answer came back at all.
 type UnreachableError struct {
 	URL string
@@ -371,11 +378,18 @@ func (c *Client) Events(ctx context.Context, path string, fn func(rev int64)) er
 		line := sc.Text()
 		switch {
 		case line == "":
-			if event == "revision" {
+			switch event {
+			case "revision":
 				var ev api.RevisionEvent
 				if json.Unmarshal([]byte(data), &ev) == nil {
 					fn(ev.Revision)
 				}
+			case "end":
+				var ev struct {
+					Reason string `json:"reason"`
+				}
+				_ = json.Unmarshal([]byte(data), &ev)
+				return &StreamEndedError{Reason: ev.Reason}
 			}
 			event, data = "", ""
 		case strings.HasPrefix(line, "event:"):

@@ -54,7 +54,7 @@ func Signup(ctx context.Context, o Options, apiURL, email, password string) (*Ac
 	if email == "" {
 		return nil, "", usageErrorf("--email is required")
 	}
-	cl, err := client.New(apiURL)
+	cl, err := o.newClient(apiURL)
 	if err != nil {
 		return nil, "", err
 	}
@@ -110,7 +110,7 @@ func Login(ctx context.Context, o Options, apiURL, email, password string) (*Acc
 	if email == "" {
 		return nil, usageErrorf("--email is required")
 	}
-	cl, err := client.New(apiURL)
+	cl, err := o.newClient(apiURL)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func Logout(ctx context.Context, o Options, apiURL string) (string, bool, error)
 		return "", false, err
 	}
 	creds := config.CredentialsAt(dirs)
-	cl, err := client.New(apiURL)
+	cl, err := o.newClient(apiURL)
 	if err != nil {
 		return "", false, err
 	}
@@ -193,7 +193,7 @@ func (s *Session) ChangePassword(ctx context.Context, current string, newPasswor
 	if s.login == nil {
 		return nil, usageErrorf("a service token has no password: unset SECR_TOKEN and log in")
 	}
-	cl, err := client.New(s.api)
+	cl, err := s.opts.newClient(s.api)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func Recover(ctx context.Context, o Options, apiURL, email, code string, newPass
 	if err != nil {
 		return nil, usageErrorf("%v: it looks like XXXX-XXXX-... (13 groups)", err)
 	}
-	cl, err := client.New(apiURL)
+	cl, err := o.newClient(apiURL)
 	if err != nil {
 		return nil, err
 	}

@@ -36,12 +36,19 @@ func MatchEnv(name string, names []string) (match string, notice string, err err
 			close = append(close, n)
 		}
 	}
-	msg := fmt.Sprintf("no environment %q", name)
+	notFound := &noEnvError{name}
 	if len(close) > 0 {
-		return "", "", WithHint(usageErrorf("%s", msg), "did you mean %s? (environments: %s)", quoteAll(close, " or "), strings.Join(names, ", "))
+		return "", "", WithHint(notFound, "did you mean %s? (environments: %s)", quoteAll(close, " or "), strings.Join(names, ", "))
 	}
-	return "", "", WithHint(usageErrorf("%s", msg), "the environments are %s; create one with 'secr envs create %s'", strings.Join(names, ", "), name)
+	return "", "", WithHint(notFound, "the environments are %s; create one with 'secr envs create %s'", strings.Join(names, ", "), name)
 }
+
+// noEnvError is a project without the environment asked for. It matches
+// client.ErrNotFound, like the server's answer it explains.
+type noEnvError struct{ name string }
+
+func (e *noEnvError) Error() string        { return fmt.Sprintf("no environment %q", e.name) }
+func (e *noEnvError) Is(target error) bool { return target == client.ErrNotFound }
 
 // resolveEnv is called when the server found no environment t.Env: it
 // lists the project's environments and returns t with the environment an

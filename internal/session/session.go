@@ -22,6 +22,17 @@ type Options struct {
 	Infof func(format string, args ...any)
 	// Now is the clock for cache ages; nil means time.Now.
 	Now func() time.Time
+	// Insecure allows an http:// server URL that is not loopback (also
+	// SECR_INSECURE=1): session tokens and auth keys travel in it.
+	Insecure bool
+}
+
+// newClient is client.New with the cleartext policy applied.
+func (o *Options) newClient(apiURL string) (*client.Client, error) {
+	if o.Insecure || o.Getenv("SECR_INSECURE") == "1" {
+		return client.New(apiURL, client.AllowInsecure())
+	}
+	return client.New(apiURL)
 }
 
 func (o *Options) warnf(format string, args ...any) {
@@ -67,7 +78,7 @@ type Session struct {
 // Authenticate uses $SECR_TOKEN (or the file named by $SECR_TOKEN_FILE)
 // when set, else the stored login for t.API.
 func Authenticate(t Target, o Options) (*Session, error) {
-	cl, err := client.New(t.API)
+	cl, err := o.newClient(t.API)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
 )
@@ -431,5 +432,31 @@ func TestReadOnlyTokenCannotWrite(t *testing.T) {
 	}
 	if err := s.RevokeToken(ctx, f.target, tok); err == nil || !strings.Contains(err.Error(), "not the token itself") {
 		t.Fatalf("revoke by secret: %v", err)
+	}
+}
+
+// TestCleartextPolicy: a plain-HTTP server that is not loopback is refused
+// before anything is sent, unless the user says the network is trusted
+// (Options.Insecure or SECR_INSECURE=1). Nothing here dials: Authenticate
+// sends no request.
+func TestCleartextPolicy(t *testing.T) {
+	target := Target{API: "http://192.0.2.1:7700"}
+	env := map[string]string{}
+	o := optionsFor(t.TempDir(), env)
+	var insecure *client.InsecureURLError
+	if _, err := Authenticate(target, o); !errors.As(err, &insecure) {
+		t.Fatalf("cleartext off loopback: %v", err)
+	}
+	o.Insecure = true
+	if _, err := Authenticate(target, o); !errors.Is(err, ErrNotLoggedIn) {
+		t.Fatalf("with Insecure: %v", err)
+	}
+	o.Insecure = false
+	env["SECR_INSECURE"] = "1"
+	if _, err := Authenticate(target, o); !errors.Is(err, ErrNotLoggedIn) {
+		t.Fatalf("with SECR_INSECURE=1: %v", err)
+	}
+	if _, err := Authenticate(Target{API: "http://127.0.0.1:7700"}, optionsFor(t.TempDir(), nil)); !errors.Is(err, ErrNotLoggedIn) {
+		t.Fatalf("loopback: %v", err)
 	}
 }

@@ -2,10 +2,12 @@ package session
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/client"
 )
 
 // watchDebounce gathers a burst of changes into one apply.
@@ -40,6 +42,18 @@ func (s *Session) Watch(ctx context.Context, t Target, current int64, apply func
 				notify <- rev
 			})
 			if ctx.Err() != nil {
+				return
+			}
+			var ended *client.StreamEndedError
+			if errors.As(err, &ended) && ended.Reason == "idle" {
+				// A quiet period, not a failure: reconnect at once.
+				backoff, warned = 500*time.Millisecond, false
+				continue
+			}
+			if errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrNotFound) {
+				// Access ended (logout, revoked token, removed grant): stop
+				// following; the program keeps the secrets it was started with.
+				s.opts.warnf("stopped following changes: %v", Explain(err))
 				return
 			}
 			if connected {
