@@ -90,3 +90,8 @@ func SealRevision(k *EnvKey, rev int64, doc []byte) ([]byte, error) {
 func OpenRevision(k *EnvKey, rev int64, sealed []byte) ([]byte, error) {
 	return open(deriveKey(k.key[:], infoData), revisionAD(k.envID, k.version, rev), sealed)
 }
+
+// DeriveKey returns HKDF-SHA256 of the key with info as the info string:
+// the v2 revision format (internal/trust) derives its data key this way, so
+// that the raw key never leaves this package.
+func (k *EnvKey) DeriveKey(info string) [32]byte { return deriveKey(k.key[:], info) }

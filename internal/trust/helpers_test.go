@@ -149,8 +149,8 @@ func forge(s *State, signer *Signer, op Op) *Entry {
 	return e
 }
 
-// testKey is an EnvKey for the revision tests (see EnvKey: *crypto.EnvKey
-// does not yet have DeriveKey).
+// testKey is a deterministic EnvKey for the revision tests (known-answer
+// vectors need fixed keys; realkey_test.go uses *crypto.EnvKey).
 type testKey struct {
 	env string
 	v   int

@@ -24,6 +24,9 @@ type EnvKey interface {
 	DeriveKey(info string) [32]byte
 }
 
+// *crypto.EnvKey is the EnvKey a client unwraps from a Grant.
+var _ EnvKey = (*crypto.EnvKey)(nil)
+
 const infoData = "secr/v2/data"
 
 // ErrChainBehind means a revision names an org chain entry newer than the

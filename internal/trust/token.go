@@ -99,9 +99,7 @@ func (t *Token) AuthKey() []byte { k := t.derive(infoTokenAuth); return k[:] }
 // wrapped.
 func (t *Token) Identity() *crypto.Identity {
 	k := t.derive(infoTokenX25519)
-	// ParseIdentity is the only constructor package crypto exports for a
-	// given private key; its canonical form is prefix + base64url(key).
-	id, err := crypto.ParseIdentity("SECR-IDENTITY-" + base64.RawURLEncoding.EncodeToString(k[:]))
+	id, err := crypto.NewIdentity(k[:])
 	if err != nil {
 		panic("secr/trust: derived token identity: " + err.Error()) // unreachable: 32 bytes
 	}
