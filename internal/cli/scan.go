@@ -310,12 +310,12 @@ func runScan(ctx context.Context, o *scanOptions, paths []string) error {
 		d.IO.Infof("secr: clean: no copy of %s, and no dotenv file.", where)
 		return nil
 	}
-	d.IO.Infof("secr: found %s and %s (searched %s).", copies(findings), plural(dotfiles, "dotenv file"), where)
+	d.IO.Infof("secr: found %s and %s (searched %s).", copiesOfSecrets(findings), plural(dotfiles, "dotenv file"), where)
 	return &runner.ExitError{Code: 1}
 }
 
-// copies returns "1 copy of a secret", "2 copies of secrets".
-func copies(n int) string {
+// copiesOfSecrets returns "1 copy of a secret", "2 copies of secrets".
+func copiesOfSecrets(n int) string {
 	if n == 1 {
 		return "1 copy of a secret"
 	}
@@ -381,7 +381,7 @@ func (o *scanOptions) fixOne(ctx context.Context, src *scanSource, df scan.Doten
 	plan, err := scan.FixFile(df.Path, src.secrets)
 	fx.Plan = plan
 	if err != nil {
-		fx.Note = "kept: " + plan.Reason + ": " + errText(err)
+		fx.Note = "kept: " + plan.Reason + ": " + pathErrText(err)
 		o.printFix(fx)
 		return fx, nil
 	}
@@ -393,12 +393,12 @@ func (o *scanOptions) fixOne(ctx context.Context, src *scanSource, df scan.Doten
 		}
 	}
 	if len(missing) > 0 {
-		ok, err := confirm(d, o.yes, "Import %s from %s into %s?", strings.Join(missing, ", "), df.Path, src.into)
+		ok, err := confirmFix(d, o.yes, "Import %s from %s into %s?", strings.Join(missing, ", "), df.Path, src.into)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			values, err := readDotenv(df.Path)
+			values, err := readDotenvValues(df.Path)
 			if err != nil {
 				return nil, err
 			}
@@ -425,7 +425,7 @@ func (o *scanOptions) fixOne(ctx context.Context, src *scanSource, df scan.Doten
 		o.printFix(fx)
 		return fx, nil
 	}
-	ok, err := confirm(d, o.yes, "Delete %s? secr holds every variable with the same value.", df.Path)
+	ok, err := confirmFix(d, o.yes, "Delete %s? secr holds every variable with the same value.", df.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -469,8 +469,8 @@ func (o *scanOptions) printFix(fx *fixResult) {
 	}
 }
 
-// readDotenv parses the dotenv file at path into name → value.
-func readDotenv(path string) (map[string]string, error) {
+// readDotenvValues parses the dotenv file at path into name → value.
+func readDotenvValues(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -487,9 +487,9 @@ func readDotenv(path string) (map[string]string, error) {
 	return m, nil
 }
 
-// confirm asks a yes/no question on the terminal; yes answers it without
+// confirmFix asks a yes/no question on the terminal; yes answers it without
 // asking. Without a terminal and without yes the answer is no.
-func confirm(d *Deps, yes bool, format string, args ...any) (bool, error) {
+func confirmFix(d *Deps, yes bool, format string, args ...any) (bool, error) {
 	if yes {
 		return true, nil
 	}
@@ -518,9 +518,9 @@ func deleteSecretFile(d *Deps, path string) error {
 	return nil
 }
 
-// errText is err's message without the *os.PathError's path (the caller
+// pathErrText is err's message without the *os.PathError's path (the caller
 // shows it).
-func errText(err error) string {
+func pathErrText(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err.Error()
@@ -546,7 +546,7 @@ func offerCleanup(ctx context.Context, d *Deps, path, envName string, known []se
 	}
 	plan, err := scan.FixFile(path, secrets)
 	if err != nil {
-		d.IO.Warnf("not offering to delete %s: %v", path, errText(err))
+		d.IO.Warnf("not offering to delete %s: %v", path, pathErrText(err))
 		return nil
 	}
 	if !plan.Deletable {
@@ -557,7 +557,7 @@ func offerCleanup(ctx context.Context, d *Deps, path, envName string, known []se
 		d.IO.Infof("secr now holds every variable of %s: delete it with 'secr scan --fix --yes' (it overwrites the file first).", path)
 		return nil
 	}
-	ok, err := confirm(d, yes, "secr now holds every variable of %s. Delete it?", path)
+	ok, err := confirmFix(d, yes, "secr now holds every variable of %s. Delete it?", path)
 	if err != nil || !ok {
 		return err
 	}

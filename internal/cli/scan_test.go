@@ -23,46 +23,46 @@ import (
 // Test values: long enough to be searched, with characters that make their
 // URL and JSON forms differ from the raw bytes.
 const (
-	rawValue    = "sk_live_RAWRAW1234567890"
-	b64Value    = "db-password-for-base64-only"
-	urlValue    = "p@ss/w:rd+with spaces&more"
-	jsonValue   = `tok"en\with"quotes-1234`
-	ignoredVal  = "hidden-in-env-old-98765"
-	notSecret   = "https://public.example.com"
-	missingVal  = "only-in-the-dotenv-file-42"
-	otherVal    = "another-value-in-the-file-77"
-	stagingOnly = "staging-value-abcdefgh"
+	scanRawValue    = "sk_live_RAWRAW1234567890"
+	scanB64Value    = "db-password-for-base64-only"
+	scanURLValue    = "p@ss/w:rd+with spaces&more"
+	scanJSONValue   = `tok"en\with"quotes-1234`
+	scanIgnoredVal  = "hidden-in-env-old-98765"
+	scanNotSecret   = "https://public.example.com"
+	scanMissingVal  = "only-in-the-dotenv-file-42"
+	scanOtherVal    = "another-value-in-the-file-77"
+	scanStagingOnly = "staging-value-abcdefgh"
 )
 
-func testSecrets() []scan.Secret {
+func scanTestSecrets() []scan.Secret {
 	return []scan.Secret{
-		{Name: "API_KEY", Environment: "development", Value: rawValue},
-		{Name: "DB_PASSWORD", Environment: "development", Value: b64Value},
-		{Name: "URL_SECRET", Environment: "development", Value: urlValue},
-		{Name: "JSON_TOKEN", Environment: "development", Value: jsonValue},
-		{Name: "OLD_KEY", Environment: "development", Value: ignoredVal},
-		{Name: "PUBLIC_URL", Environment: "development", Value: notSecret, NotSecret: true},
-		{Name: "STAGING_KEY", Environment: "staging", Value: stagingOnly},
+		{Name: "API_KEY", Environment: "development", Value: scanRawValue},
+		{Name: "DB_PASSWORD", Environment: "development", Value: scanB64Value},
+		{Name: "URL_SECRET", Environment: "development", Value: scanURLValue},
+		{Name: "JSON_TOKEN", Environment: "development", Value: scanJSONValue},
+		{Name: "OLD_KEY", Environment: "development", Value: scanIgnoredVal},
+		{Name: "PUBLIC_URL", Environment: "development", Value: scanNotSecret, NotSecret: true},
+		{Name: "STAGING_KEY", Environment: "staging", Value: scanStagingOnly},
 	}
 }
 
-// forms are the ways a value could leak into output.
-func forms(v string) []string {
+// scanForms are the ways a value could leak into output.
+func scanForms(v string) []string {
 	out := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v)),
 		hex.EncodeToString([]byte(v)), url.QueryEscape(v), url.PathEscape(v)}
 	j, _ := json.Marshal(v)
 	return append(out, string(j[1:len(j)-1]))
 }
 
-// assertNoValues fails when any value of secrets (but the not-secret one)
+// assertNoScanValues fails when any value of secrets (but the not-secret one)
 // appears, in any form, in any of the texts.
-func assertNoValues(t *testing.T, secrets []scan.Secret, texts ...string) {
+func assertNoScanValues(t *testing.T, secrets []scan.Secret, texts ...string) {
 	t.Helper()
 	for _, s := range secrets {
 		if s.NotSecret {
 			continue
 		}
-		for _, f := range forms(s.Value) {
+		for _, f := range scanForms(s.Value) {
 			for _, txt := range texts {
 				if strings.Contains(txt, f) {
 					t.Fatalf("output shows the value of %s (as %q):\n%s", s.Name, f, txt)
@@ -70,7 +70,7 @@ func assertNoValues(t *testing.T, secrets []scan.Secret, texts ...string) {
 			}
 		}
 	}
-	for _, v := range []string{missingVal, otherVal} {
+	for _, v := range []string{scanMissingVal, scanOtherVal} {
 		for _, txt := range texts {
 			if strings.Contains(txt, v) {
 				t.Fatalf("output shows a dotenv file's value %q:\n%s", v, txt)
@@ -79,7 +79,7 @@ func assertNoValues(t *testing.T, secrets []scan.Secret, texts ...string) {
 	}
 }
 
-func write(t *testing.T, dir, name, content string) string {
+func scanWrite(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -91,28 +91,28 @@ func write(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// plantedTree writes a repository-like tree with each test value hidden
+// scanPlantedTree writes a repository-like tree with each test value hidden
 // in one encoding.
-func plantedTree(t *testing.T) string {
+func scanPlantedTree(t *testing.T) string {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, ".git"), 0o755) // .gitignore applies as in a repository
-	write(t, dir, ".gitignore", ".env.old\n")
-	write(t, dir, "src/config.js", "// config\nconst key = \""+rawValue+"\";\n")
-	write(t, dir, "deploy/secret.yaml", "kind: Secret\ndata:\n  password: "+base64.StdEncoding.EncodeToString([]byte(b64Value))+"\n")
-	write(t, dir, "docs/link.txt", "see https://example.com/?s="+url.QueryEscape(urlValue)+"\n")
-	j, _ := json.Marshal(map[string]string{"token": jsonValue})
-	write(t, dir, "settings.json", string(j)+"\n")
-	write(t, dir, ".env.old", "OLD_KEY="+ignoredVal+"\n")
-	write(t, dir, "public.txt", notSecret+"\n")
+	scanWrite(t, dir, ".gitignore", ".env.old\n")
+	scanWrite(t, dir, "src/config.js", "// config\nconst key = \""+scanRawValue+"\";\n")
+	scanWrite(t, dir, "deploy/secret.yaml", "kind: Secret\ndata:\n  password: "+base64.StdEncoding.EncodeToString([]byte(scanB64Value))+"\n")
+	scanWrite(t, dir, "docs/link.txt", "see https://example.com/?s="+url.QueryEscape(scanURLValue)+"\n")
+	j, _ := json.Marshal(map[string]string{"token": scanJSONValue})
+	scanWrite(t, dir, "settings.json", string(j)+"\n")
+	scanWrite(t, dir, ".env.old", "OLD_KEY="+scanIgnoredVal+"\n")
+	scanWrite(t, dir, "public.txt", scanNotSecret+"\n")
 	return dir
 }
 
-type fakeImport struct {
+type fakeScanImport struct {
 	calls  int
 	values map[string]string
 }
 
-func testScan(t *testing.T, secrets []scan.Secret, imp *fakeImport, args ...string) (string, string, error) {
+func runTestScan(t *testing.T, secrets []scan.Secret, imp *fakeScanImport, args ...string) (string, string, error) {
 	t.Helper()
 	io, out, errOut := TestIO("")
 	d := &Deps{IO: io, Getenv: func(string) string { return "" }}
@@ -149,18 +149,18 @@ func testScan(t *testing.T, secrets []scan.Secret, imp *fakeImport, args ...stri
 	return out.String(), errOut.String(), err
 }
 
-func exitCode(err error) int { return Report(err, &bytes.Buffer{}) }
+func scanExitCode(err error) int { return Report(err, &bytes.Buffer{}) }
 
 // TestScanFindsEveryEncodingAndNeverAValue: each hidden value is reported
 // with its name, environment and encoding; the ignored .env.old is listed,
 // and read with --all; nothing printed (text or JSON, stdout or stderr)
 // holds a value; the exit status is 1.
 func TestScanFindsEveryEncodingAndNeverAValue(t *testing.T) {
-	dir := plantedTree(t)
-	secrets := testSecrets()
-	out, errOut, err := testScan(t, secrets, nil, dir)
-	if exitCode(err) != 1 || !errors.As(err, new(*runner.ExitError)) {
-		t.Fatalf("exit %d (%v), want 1", exitCode(err), err)
+	dir := scanPlantedTree(t)
+	secrets := scanTestSecrets()
+	out, errOut, err := runTestScan(t, secrets, nil, dir)
+	if scanExitCode(err) != 1 || !errors.As(err, new(*runner.ExitError)) {
+		t.Fatalf("exit %d (%v), want 1", scanExitCode(err), err)
 	}
 	for _, want := range []string{
 		filepath.Join(dir, "src/config.js") + ":2: API_KEY (development)\n",
@@ -179,11 +179,11 @@ func TestScanFindsEveryEncodingAndNeverAValue(t *testing.T) {
 	if !strings.Contains(errOut, "found 4 copies of secrets and 1 dotenv file (searched 6 secrets of development, staging") {
 		t.Errorf("summary: %s", errOut)
 	}
-	assertNoValues(t, secrets, out, errOut)
+	assertNoScanValues(t, secrets, out, errOut)
 
-	out, errOut, err = testScan(t, secrets, nil, "--all", "--json", "--verbose", dir)
-	if exitCode(err) != 1 {
-		t.Fatalf("--all --json: exit %d", exitCode(err))
+	out, errOut, err = runTestScan(t, secrets, nil, "--all", "--json", "--verbose", dir)
+	if scanExitCode(err) != 1 {
+		t.Fatalf("--all --json: exit %d", scanExitCode(err))
 	}
 	var rep scanJSON
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -197,18 +197,18 @@ func TestScanFindsEveryEncodingAndNeverAValue(t *testing.T) {
 		len(rep.Dotenv) != 1 || !rep.Dotenv[0].Ignored || rep.Mode != "tree" {
 		t.Errorf("--json report: %+v", rep)
 	}
-	assertNoValues(t, secrets, out, errOut)
+	assertNoScanValues(t, secrets, out, errOut)
 }
 
 func TestScanCleanTreeExitsZero(t *testing.T) {
 	dir := t.TempDir()
-	write(t, dir, "main.go", "package main\n\nfunc main() {}\n")
-	write(t, dir, "env.example", "API_KEY=changeme\n") // not a dotenv name
-	out, errOut, err := testScan(t, testSecrets(), nil, dir)
+	scanWrite(t, dir, "main.go", "package main\n\nfunc main() {}\n")
+	scanWrite(t, dir, "env.example", "API_KEY=changeme\n") // not a dotenv name
+	out, errOut, err := runTestScan(t, scanTestSecrets(), nil, dir)
 	if err != nil || out != "" || !strings.Contains(errOut, "secr: clean: no copy of 6 secrets of development, staging in 2 files") {
 		t.Fatalf("clean tree: %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
-	out, _, err = testScan(t, testSecrets(), nil, "--json", dir)
+	out, _, err = runTestScan(t, scanTestSecrets(), nil, "--json", dir)
 	if err != nil || !strings.Contains(out, `"found": false`) || !strings.Contains(out, `"findings": []`) {
 		t.Fatalf("clean --json: %v %s", err, out)
 	}
@@ -220,14 +220,14 @@ func TestScanCleanTreeExitsZero(t *testing.T) {
 // terminal nothing is imported or deleted.
 func TestScanFix(t *testing.T) {
 	dir := t.TempDir()
-	stale := write(t, dir, ".env.stale", "API_KEY="+rawValue+"\nNEW_THING="+missingVal+"\n")
-	conflict := write(t, dir, "app/.env", "API_KEY="+otherVal+"\n")
-	broken := write(t, dir, "prod.env", "API_KEY "+rawValue+"\n")
-	secrets := testSecrets()
+	stale := scanWrite(t, dir, ".env.stale", "API_KEY="+scanRawValue+"\nNEW_THING="+scanMissingVal+"\n")
+	conflict := scanWrite(t, dir, "app/.env", "API_KEY="+scanOtherVal+"\n")
+	broken := scanWrite(t, dir, "prod.env", "API_KEY "+scanRawValue+"\n")
+	secrets := scanTestSecrets()
 
-	out, errOut, err := testScan(t, secrets, nil, "--fix", dir)
-	if exitCode(err) != 1 {
-		t.Fatalf("--fix without --yes: exit %d", exitCode(err))
+	out, errOut, err := runTestScan(t, secrets, nil, "--fix", dir)
+	if scanExitCode(err) != 1 {
+		t.Fatalf("--fix without --yes: exit %d", scanExitCode(err))
 	}
 	for _, p := range []string{stale, conflict, broken} {
 		if _, err := os.Stat(p); err != nil {
@@ -243,11 +243,11 @@ func TestScanFix(t *testing.T) {
 	if !strings.Contains(errOut, "acts only with --yes") {
 		t.Errorf("no word about --yes: %s", errOut)
 	}
-	assertNoValues(t, secrets, out, errOut)
+	assertNoScanValues(t, secrets, out, errOut)
 
-	imp := &fakeImport{}
-	out, errOut, err = testScan(t, secrets, imp, "--fix", "--yes", dir)
-	if imp.calls != 1 || imp.values["NEW_THING"] != missingVal || len(imp.values) != 1 {
+	imp := &fakeScanImport{}
+	out, errOut, err = runTestScan(t, secrets, imp, "--fix", "--yes", dir)
+	if imp.calls != 1 || imp.values["NEW_THING"] != scanMissingVal || len(imp.values) != 1 {
 		t.Fatalf("import: %d calls, names %v", imp.calls, len(imp.values))
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
@@ -265,20 +265,20 @@ func TestScanFix(t *testing.T) {
 	}
 	// The stale file's raw API_KEY was a finding; it is gone, the two kept
 	// files remain (and prod.env still holds API_KEY): exit 1.
-	if exitCode(err) != 1 || !strings.Contains(errOut, "found 1 copy of a secret and 2 dotenv files") {
-		t.Errorf("after --fix: exit %d\n%s", exitCode(err), errOut)
+	if scanExitCode(err) != 1 || !strings.Contains(errOut, "found 1 copy of a secret and 2 dotenv files") {
+		t.Errorf("after --fix: exit %d\n%s", scanExitCode(err), errOut)
 	}
-	assertNoValues(t, secrets, out, errOut)
+	assertNoScanValues(t, secrets, out, errOut)
 
 	// Once every dotenv file is gone the tree is clean: exit 0.
 	os.Remove(conflict)
 	os.Remove(broken)
-	write(t, dir, ".env.last", "API_KEY="+rawValue+"\n")
-	out, errOut, err = testScan(t, secrets, &fakeImport{}, "--fix", "--yes", "--json", dir)
+	scanWrite(t, dir, ".env.last", "API_KEY="+scanRawValue+"\n")
+	out, errOut, err = runTestScan(t, secrets, &fakeScanImport{}, "--fix", "--yes", "--json", dir)
 	if err != nil || !strings.Contains(out, `"deleted": true`) || !strings.Contains(out, `"found": false`) {
 		t.Fatalf("last file: %v\n%s\n%s", err, out, errOut)
 	}
-	assertNoValues(t, secrets, out, errOut)
+	assertNoScanValues(t, secrets, out, errOut)
 }
 
 func TestScanUsageErrors(t *testing.T) {
@@ -287,17 +287,17 @@ func TestScanUsageErrors(t *testing.T) {
 		{"--git", "--staged"}, {"--fix", "--git"}, {"--all", "--staged"}, {"--yes"},
 		{"--fix", "--env", "development,staging"}, {"--git", dir, dir},
 	} {
-		_, _, err := testScan(t, testSecrets(), nil, args...)
-		if exitCode(err) != ExitUsage {
-			t.Errorf("%v: exit %d (%v), want 2", args, exitCode(err), err)
+		_, _, err := runTestScan(t, scanTestSecrets(), nil, args...)
+		if scanExitCode(err) != ExitUsage {
+			t.Errorf("%v: exit %d (%v), want 2", args, scanExitCode(err), err)
 		}
 	}
 }
 
 func TestOfferCleanup(t *testing.T) {
 	dir := t.TempDir()
-	known := []session.Secret{{Name: "API_KEY", Value: rawValue}, {Name: "PORT", Value: "8080", NotSecret: true}}
-	p := write(t, dir, ".env", "API_KEY="+rawValue+"\nPORT=8080\n")
+	known := []session.Secret{{Name: "API_KEY", Value: scanRawValue}, {Name: "PORT", Value: "8080", NotSecret: true}}
+	p := scanWrite(t, dir, ".env", "API_KEY="+scanRawValue+"\nPORT=8080\n")
 
 	io, _, errOut := TestIO("")
 	d := &Deps{IO: io}
@@ -315,7 +315,7 @@ func TestOfferCleanup(t *testing.T) {
 	}
 
 	// import --keep-existing left another value in secr: keep the file.
-	p = write(t, dir, ".env", "API_KEY="+otherVal+"\n")
+	p = scanWrite(t, dir, ".env", "API_KEY="+scanOtherVal+"\n")
 	io, _, errOut = TestIO("")
 	if err := offerCleanup(context.Background(), &Deps{IO: io}, p, "development", known, true); err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestOfferCleanup(t *testing.T) {
 	if _, err := os.Stat(p); err != nil || !strings.Contains(errOut.String(), "Kept "+p+": secr holds another value for API_KEY") {
 		t.Fatalf("different value: %v %s", err, errOut)
 	}
-	assertNoValues(t, []scan.Secret{{Name: "API_KEY", Value: rawValue}}, errOut.String())
+	assertNoScanValues(t, []scan.Secret{{Name: "API_KEY", Value: scanRawValue}}, errOut.String())
 	if err := offerCleanup(context.Background(), &Deps{IO: io}, "-", "development", known, true); err != nil {
 		t.Fatal(err)
 	}
