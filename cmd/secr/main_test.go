@@ -21,6 +21,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/secr-dev/secr/internal/api"
@@ -106,6 +109,8 @@ func TestScripts(t *testing.T) {
 			"clockserver": cmdClockServer,
 			"clock":       cmdClock,
 			"crashwrites": cmdCrashWrites,
+			"encodefile":  cmdEncodeFile,
+			"gitrepo":     cmdGitRepo,
 		},
 	})
 }
@@ -741,3 +746,111 @@ func cmdCrashWrites(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("crashwrites: %d acknowledged writes lost", lost)
 	}
 }
+
+// encodefile ENC IN OUT [PREFIX [SUFFIX]]: write PREFIX, IN's content (one
+// trailing newline removed) encoded as ENC (base64, base64url, hex, url or
+// json: the inside of a JSON string), SUFFIX and a newline to OUT. It fails
+// when the raw value would appear in OUT: what secr scan then finds there
+// it can only have found in that encoding.
+func cmdEncodeFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 || len(args) > 5 {
+		ts.Fatalf("usage: encodefile ENC IN OUT [PREFIX [SUFFIX]]")
+	}
+	v := strings.TrimSuffix(ts.ReadFile(args[1]), "\n")
+	var enc string
+	switch args[0] {
+	case "base64":
+		enc = base64.StdEncoding.EncodeToString([]byte(v))
+	case "base64url":
+		enc = base64.URLEncoding.EncodeToString([]byte(v))
+	case "hex":
+		enc = hex.EncodeToString([]byte(v))
+	case "url":
+		enc = url.QueryEscape(v)
+	case "json":
+		j, err := json.Marshal(v)
+		if err != nil {
+			ts.Fatalf("encodefile: %v", err)
+		}
+		enc = string(j[1 : len(j)-1])
+	default:
+		ts.Fatalf("encodefile: unknown encoding %q", args[0])
+	}
+	out := enc
+	if len(args) > 3 {
+		out = args[3] + out
+	}
+	if len(args) > 4 {
+		out += args[4]
+	}
+	if strings.Contains(out, v) {
+		ts.Fatalf("encodefile: the %s form of the value contains the value itself", args[0])
+	}
+	path := ts.MkAbs(args[2])
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		ts.Fatalf("encodefile: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(out+"\n"), 0o644); err != nil {
+		ts.Fatalf("encodefile: %v", err)
+	}
+}
+
+// gitrepo DIR init | add PATH... | rm PATH... | commit MESSAGE: a git
+// repository made with go-git (no git binary needed). commit prints the
+// commit's first 12 hex digits, as secr scan --git shows them.
+func cmdGitRepo(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: gitrepo DIR init | add PATH... | rm PATH... | commit MESSAGE")
+	}
+	dir := ts.MkAbs(args[0])
+	if args[1] == "init" {
+		if _, err := git.PlainInit(dir, false); err != nil {
+			ts.Fatalf("gitrepo init: %v", err)
+		}
+		return
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		ts.Fatalf("gitrepo: %v", err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		ts.Fatalf("gitrepo: %v", err)
+	}
+	switch args[1] {
+	case "add", "rm":
+		for _, p := range args[2:] {
+			if args[1] == "add" {
+				_, err = wt.Add(p)
+			} else {
+				_, err = wt.Remove(p)
+			}
+			if err != nil {
+				ts.Fatalf("gitrepo %s %s: %v", args[1], p, err)
+			}
+		}
+	case "commit":
+		if len(args) != 3 {
+			ts.Fatalf("usage: gitrepo DIR commit MESSAGE")
+		}
+		// Distinct, increasing times: the history is ordered whatever the
+		// clock's resolution.
+		head, _ := repo.Head()
+		n := 0
+		if head != nil {
+			if c, err := repo.CommitObject(head.Hash()); err == nil {
+				n = int(c.Committer.When.Sub(gitEpoch) / time.Minute)
+			}
+		}
+		sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: gitEpoch.Add(time.Duration(n+1) * time.Minute)}
+		h, err := wt.Commit(args[2], &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			ts.Fatalf("gitrepo commit: %v", err)
+		}
+		fmt.Fprintln(ts.Stdout(), h.String()[:12])
+	default:
+		ts.Fatalf("gitrepo: unknown subcommand %q", args[1])
+	}
+}
+
+var gitEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -75,6 +75,7 @@ var commands = []struct {
 	{"secrets", newSecretsCmd},
 	{"run", newRunCmd},
 	{"tokens", newTokensCmd},
+	{"scan", newScanCmd},
 	{"version", newVersionCmd},
 }
 
