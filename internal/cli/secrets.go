@@ -389,7 +389,12 @@ Every variable is a secret unless --not-secret names it. After importing,
 secr points out names that are usually plain configuration: NODE_ENV, PORT,
 HOST, HOSTNAME, LOG_LEVEL, DEBUG, TZ, LANG, ENV, APP_ENV, RAILS_ENV, RACK_ENV,
 FLASK_ENV, GO_ENV, ENVIRONMENT, and NEXT_PUBLIC_*, VITE_* and REACT_APP_*
-(which front-end builds publish anyway).`,
+(which front-end builds publish anyway).
+
+The imported file is then a plaintext copy of your secrets: on a terminal
+secr offers to delete it (overwriting it first; copy-on-write filesystems and
+SSDs do not guarantee erasure), and only when secr holds every variable in it
+with the same value; otherwise it says how ('secr scan --fix').`,
 		Example: "  secr secrets import .env\n  secr secrets import --not-secret NODE_ENV,PORT .env\n  secr secrets import --env production .env.production",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -434,6 +439,7 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 		plain[n] = true
 	}
 	imported := 0
+	var written *session.Env
 	err = o.d.write(ctx, &o.f, func(e *session.Editor) error {
 		imported = 0
 		for _, entry := range entries {
@@ -447,6 +453,7 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 		}
 		return nil
 	}, func(env *session.Env) string {
+		written = env
 		return fmt.Sprintf("Imported %s from %s into %s (revision %d).", plural(imported, "secret"), file, env.Name, env.Revision)
 	})
 	if err != nil {
@@ -462,7 +469,9 @@ func runImport(ctx context.Context, o *importOptions, file string) error {
 		o.d.IO.Infof("secr: hint: %s look like plain configuration; --mask hides every secret value, these too. To show them and never mask them: secr secrets import --not-secret %s %s",
 			strings.Join(looksPlain, ", "), strings.Join(looksPlain, ","), file)
 	}
-	return nil
+	// The imported file is now a plaintext copy of the secrets: offer to
+	// delete it.
+	return offerCleanup(ctx, o.d, file, written.Name, written.Secrets(), false)
 }
 
 // looksLikeConfig is the documented heuristic for names that are usually
