@@ -78,9 +78,12 @@ type ssConn struct {
 	session dbus.ObjectPath
 }
 
-func (s *SecretService) open() (*ssConn, context.CancelFunc, error) {
+// open connects to the bus and, unless search is nil, sends the
+// SearchItems call for search alongside OpenSession (one round trip fewer
+// on every `secr run`).
+func (s *SecretService) open(search map[string]string) (*ssConn, *dbus.Call, func(), error) {
 	if s.Address == "" {
-		return nil, nil, fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)", ErrNoKeyring)
+		return nil, nil, nil, fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)", ErrNoKeyring)
 	}
 	timeout := s.Timeout
 	if timeout == 0 {
@@ -90,22 +93,31 @@ func (s *SecretService) open() (*ssConn, context.CancelFunc, error) {
 	bus, err := dbus.Connect(s.Address, dbus.WithContext(ctx))
 	if err != nil {
 		cancel()
-		return nil, nil, fmt.Errorf("%w: cannot connect to the D-Bus session bus: %v", ErrNoKeyring, err)
+		return nil, nil, nil, fmt.Errorf("%w: cannot connect to the D-Bus session bus: %v", ErrNoKeyring, err)
 	}
+	done := func() { bus.Close(); cancel() }
 	c := &ssConn{ctx: ctx, bus: bus, svc: bus.Object(ssName, ssPath)}
+	sessionCall := c.svc.GoWithContext(ctx, ssService+".OpenSession", 0, nil, "plain", dbus.MakeVariant(""))
+	var searchCall *dbus.Call
+	if search != nil {
+		searchCall = c.svc.GoWithContext(ctx, ssService+".SearchItems", 0, nil, search)
+	}
+	<-sessionCall.Done
 	var ignored dbus.Variant
 	// OpenSession is also the probe: nothing providing the Secret Service
 	// on the bus (and nothing activatable) is "no keyring".
-	if err := c.svc.CallWithContext(ctx, ssService+".OpenSession", 0, "plain", dbus.MakeVariant("")).Store(&ignored, &c.session); err != nil {
-		bus.Close()
-		cancel()
+	if err := sessionCall.Store(&ignored, &c.session); err != nil {
+		done()
 		var de dbus.Error
 		if errors.As(err, &de) && (de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" || de.Name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
-			return nil, nil, fmt.Errorf("%w: nothing provides the Secret Service (%s) on the session bus", ErrNoKeyring, ssName)
+			return nil, nil, nil, fmt.Errorf("%w: nothing provides the Secret Service (%s) on the session bus", ErrNoKeyring, ssName)
 		}
-		return nil, nil, ssErr("open a Secret Service session", ctx, err)
+		return nil, nil, nil, ssErr("open a Secret Service session", ctx, err)
 	}
-	return c, func() { bus.Close(); cancel() }, nil
+	if searchCall != nil {
+		<-searchCall.Done
+	}
+	return c, searchCall, done, nil
 }
 
 // ssErr gives a D-Bus error its context, and names a time-out as such.
@@ -124,10 +136,9 @@ func ssAttributes(account string) map[string]string {
 	return map[string]string{"service": KeyringService, "username": account}
 }
 
-// search returns the unlocked and locked items for account.
-func (c *ssConn) search(account string) (unlocked, locked []dbus.ObjectPath, err error) {
-	err = c.svc.CallWithContext(c.ctx, ssService+".SearchItems", 0, ssAttributes(account)).Store(&unlocked, &locked)
-	if err != nil {
+// found returns the unlocked and locked items a SearchItems call found.
+func (c *ssConn) found(search *dbus.Call) (unlocked, locked []dbus.ObjectPath, err error) {
+	if err := search.Store(&unlocked, &locked); err != nil {
 		return nil, nil, ssErr("search the Secret Service", c.ctx, err)
 	}
 	return unlocked, locked, nil
@@ -135,12 +146,12 @@ func (c *ssConn) search(account string) (unlocked, locked []dbus.ObjectPath, err
 
 // Get implements Keyring.
 func (s *SecretService) Get(account string) (string, error) {
-	c, done, err := s.open()
+	c, search, done, err := s.open(ssAttributes(account))
 	if err != nil {
 		return "", err
 	}
 	defer done()
-	unlocked, locked, err := c.search(account)
+	unlocked, locked, err := c.found(search)
 	if err != nil {
 		return "", err
 	}
@@ -160,7 +171,7 @@ func (s *SecretService) Get(account string) (string, error) {
 // Set implements Keyring. The entry goes into the default collection
 // (the "login" keyring), which must be unlocked.
 func (s *SecretService) Set(account, label, secret string) error {
-	c, done, err := s.open()
+	c, _, done, err := s.open(nil)
 	if err != nil {
 		return err
 	}
@@ -194,12 +205,12 @@ func (s *SecretService) Set(account, label, secret string) error {
 
 // Delete implements Keyring.
 func (s *SecretService) Delete(account string) error {
-	c, done, err := s.open()
+	c, search, done, err := s.open(ssAttributes(account))
 	if err != nil {
 		return err
 	}
 	defer done()
-	unlocked, locked, err := c.search(account)
+	unlocked, locked, err := c.found(search)
 	if err != nil {
 		return err
 	}
