@@ -229,3 +229,36 @@ func lockKeyring(t *testing.T, bus string) {
 		t.Fatalf("the keyring did not lock (locked %v, prompt %s): %v", isLocked, prompt, err)
 	}
 }
+
+// TestKeyringFallbackAnnounced: with no keyring reachable (no session bus),
+// `secr login` keeps the session and account key in credentials.json and
+// warns that it did, and why; SECR_CREDENTIALS=keyring makes that an
+// error; an unknown SECR_CREDENTIALS is a usage error (exit 2).
+func TestKeyringFallbackAnnounced(t *testing.T) {
+	s := startServer(t)
+	home := t.TempDir()
+	credsPath := filepath.Join(home, ".config", "secr", "credentials.json")
+	login := func(extraEnv ...string) (string, int) {
+		cmd := exec.Command(secrBin, "login", "--email", "ada@example.com", "--password-stdin")
+		cmd.Env = append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SECR_API_URL=" + s.url}, extraEnv...)
+		cmd.Stdin = strings.NewReader("correct horse battery staple\n")
+		_, stderr, code := run(t, cmd)
+		return stderr, code
+	}
+	stderr, code := login("SECR_CREDENTIALS=keyring")
+	if code == 0 || !strings.Contains(stderr, "no OS keyring is available") || fileExists(credsPath) {
+		t.Fatalf("SECR_CREDENTIALS=keyring without a keyring: exit %d\n%s", code, stderr)
+	}
+	if stderr, code := login("SECR_CREDENTIALS=plaintext"); code != 2 || !strings.Contains(stderr, "SECR_CREDENTIALS must be keyring, file or auto") {
+		t.Fatalf("unknown SECR_CREDENTIALS: exit %d\n%s", code, stderr)
+	}
+	stderr, code = login()
+	want := "secr: warning: no OS keyring is available (no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)): session and account key saved in " + credsPath + " (mode 0600) instead."
+	if code != 0 || !strings.Contains(stderr, want) {
+		t.Fatalf("login without a keyring: exit %d, want %q in\n%s", code, want, stderr)
+	}
+	data, err := os.ReadFile(credsPath)
+	if err != nil || !strings.Contains(string(data), `"store": "file"`) || !strings.Contains(string(data), `"identity"`) {
+		t.Fatalf("credentials.json: %v\n%s", err, data)
+	}
+}
