@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/session"
 )
 
@@ -76,7 +77,14 @@ func (o *accountOptions) server() (string, error) {
 
 // savedNotice says plainly, once per login, where the credentials went.
 func (o *accountOptions) savedNotice(a *session.Account) {
-	o.d.IO.Infof("Session and account key saved in %s (mode 0600; no OS keyring is used).", a.CredentialsPath)
+	switch {
+	case a.Saved.Store == config.StoreKeyring:
+		o.d.IO.Infof("Session and account key saved in %s (the rest of the login in %s).", a.Saved.Where, a.CredentialsPath)
+	case a.Saved.Fallback != "":
+		o.d.IO.Warnf("no OS keyring is available (%s): session and account key saved in %s (mode 0600) instead. To use a keyring, start a Secret Service (GNOME Keyring, KeePassXC) in your session and log in again; SECR_CREDENTIALS=file chooses the file without this warning.", a.Saved.Fallback, a.CredentialsPath)
+	default:
+		o.d.IO.Infof("Session and account key saved in %s (mode 0600; SECR_CREDENTIALS=file).", a.CredentialsPath)
+	}
 }
 
 func newSignupCmd(d *Deps) *cobra.Command {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -58,30 +59,79 @@ func ResolveDirs(getenv func(string) string) (Dirs, error) {
 }
 
 // Login is one server's stored login. Identity is the account's X25519
-// private key in its canonical string form.
+// private key in its canonical string form. Session and Identity are the
+// secret parts: Credentials keeps them in the OS keyring or in the file, as
+// Store says.
 type Login struct {
 	Email      string    `json:"email"`
 	UserID     string    `json:"user_id"`
-	Session    string    `json:"session"`
+	Session    string    `json:"session,omitempty"`
 	ExpiresAt  time.Time `json:"expires_at"`
-	Identity   string    `json:"identity"`
+	Identity   string    `json:"identity,omitempty"`
 	DefaultOrg string    `json:"default_org,omitempty"`
+	// Store is where Session and Identity are: StoreKeyring or StoreFile
+	// ("" in a file written before secr used a keyring: the file).
+	Store string `json:"store,omitempty"`
 }
+
+// Where a login's secret parts are kept.
+const (
+	StoreKeyring = "keyring"
+	StoreFile    = "file"
+)
 
 type credentialsFile struct {
 	Servers map[string]*Login `json:"servers"`
 }
 
-// Credentials stores logins in a 0600 file under Dirs.Config. secr uses
-// no OS keyring yet; the CLI says so at login.
-type Credentials struct {
-	Path string
+// keyringEntry is the secret part of a login, as one keyring entry.
+type keyringEntry struct {
+	UserID   string `json:"user_id"`
+	Session  string `json:"session"`
+	Identity string `json:"identity"`
 }
 
-// CredentialsAt returns the credentials store in dirs.
-func CredentialsAt(d Dirs) *Credentials {
-	return &Credentials{Path: filepath.Join(d.Config, "credentials.json")}
+// Credentials stores logins: per server, the non-secret parts (email, user
+// ID, expiry, default org, and where the rest is) in a 0600 file under
+// Dirs.Config, and the session token and account private key in the OS
+// keyring, or in that file where there is no keyring.
+//
+// The rule, applied when a login is saved (Put), by Mode:
+//   - "" or "auto": the keyring; if no keyring service can be reached at
+//     all (ErrNoKeyring), the file, and Saved.Fallback says why. A keyring
+//     that exists but is locked or refuses is an error, never the file.
+//   - "keyring": the keyring, or an error.
+//   - "file": the file; the keyring is not used.
+//
+// Reading and removing follow the record's Store, whatever Mode is.
+type Credentials struct {
+	Path    string
+	Keyring Keyring
+	// Mode is SECR_CREDENTIALS: "", "auto", "keyring" or "file".
+	Mode string
 }
+
+// CredentialsAt returns the credentials store in dirs, with the OS keyring
+// reached through getenv's environment and getenv's SECR_CREDENTIALS.
+func CredentialsAt(d Dirs, getenv func(string) string) *Credentials {
+	return &Credentials{
+		Path:    filepath.Join(d.Config, "credentials.json"),
+		Keyring: OSKeyring(getenv),
+		Mode:    getenv("SECR_CREDENTIALS"),
+	}
+}
+
+// Saved says where Put put a login's session token and account key.
+type Saved struct {
+	Store string // StoreKeyring or StoreFile
+	Where string // the keyring's name, or the file's path
+	// Fallback is why the file was used although Mode did not ask for it
+	// (no keyring is reachable); "" otherwise.
+	Fallback string
+}
+
+// ErrBadMode is an unknown SECR_CREDENTIALS.
+var ErrBadMode = errors.New("SECR_CREDENTIALS must be keyring, file or auto")
 
 func (c *Credentials) read() (*credentialsFile, error) {
 	f := &credentialsFile{Servers: map[string]*Login{}}
@@ -101,8 +151,42 @@ func (c *Credentials) read() (*credentialsFile, error) {
 	return f, nil
 }
 
-// Get returns the login for server, or nil.
+func (c *Credentials) write(f *credentialsFile) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writePrivate(c.Path, data)
+}
+
+// Get returns the login for server with its secret parts, or nil. A login
+// kept in the keyring whose entry cannot be read is an error wrapping the
+// keyring's (ErrNoKeyring, ErrKeyringLocked, ErrKeyringNotFound, ...).
 func (c *Credentials) Get(server string) (*Login, error) {
+	f, err := c.read()
+	if err != nil {
+		return nil, err
+	}
+	l := f.Servers[server]
+	if l == nil || l.Store != StoreKeyring {
+		return l, nil
+	}
+	v, err := c.Keyring.Get(server)
+	if err != nil {
+		return nil, fmt.Errorf("read the login for %s from %s: %w", server, c.Keyring.Name(), err)
+	}
+	var e keyringEntry
+	if err := json.Unmarshal([]byte(v), &e); err != nil || e.UserID != l.UserID || e.Session == "" || e.Identity == "" {
+		return nil, fmt.Errorf("the login for %s in %s is corrupt or belongs to another account (run 'secr login' again)", server, c.Keyring.Name())
+	}
+	l.Session, l.Identity = e.Session, e.Identity
+	return l, nil
+}
+
+// Record returns server's record in the file, without reading the
+// keyring (Session and Identity are empty when they are in the keyring),
+// or nil.
+func (c *Credentials) Record(server string) (*Login, error) {
 	f, err := c.read()
 	if err != nil {
 		return nil, err
@@ -110,22 +194,85 @@ func (c *Credentials) Get(server string) (*Login, error) {
 	return f.Servers[server], nil
 }
 
-// Put stores (or with l == nil removes) the login for server.
-func (c *Credentials) Put(server string, l *Login) error {
+// Put stores the login for server, its secret parts where Mode says (see
+// Credentials), replacing the previous login for server wherever that was.
+func (c *Credentials) Put(server string, l *Login) (Saved, error) {
+	var saved Saved
+	switch c.Mode {
+	case "", "auto", StoreKeyring, StoreFile:
+	default:
+		return saved, fmt.Errorf("%w, not %q", ErrBadMode, c.Mode)
+	}
+	f, err := c.read()
+	if err != nil {
+		return saved, err
+	}
+	prev := f.Servers[server]
+	rec := *l
+	if c.Mode != StoreFile {
+		entry, err := json.Marshal(keyringEntry{UserID: l.UserID, Session: l.Session, Identity: l.Identity})
+		if err != nil {
+			return saved, err
+		}
+		err = c.Keyring.Set(server, fmt.Sprintf("secr login for %s on %s", l.Email, server), string(entry))
+		switch {
+		case err == nil:
+			rec.Session, rec.Identity, rec.Store = "", "", StoreKeyring
+			saved = Saved{Store: StoreKeyring, Where: c.Keyring.Name()}
+		case errors.Is(err, ErrNoKeyring) && c.Mode != StoreKeyring:
+			saved.Fallback = strings.TrimPrefix(err.Error(), ErrNoKeyring.Error()+": ")
+		default:
+			return saved, fmt.Errorf("save the login for %s in %s: %w", server, c.Keyring.Name(), err)
+		}
+	}
+	if rec.Store != StoreKeyring {
+		rec.Store = StoreFile
+		saved.Store, saved.Where = StoreFile, c.Path
+		if prev != nil && prev.Store == StoreKeyring {
+			// The previous login's secrets must not outlive it. Best
+			// effort: the file was chosen because the keyring may not be
+			// usable.
+			_ = c.Keyring.Delete(server)
+		}
+	}
+	f.Servers[server] = &rec
+	return saved, c.write(f)
+}
+
+// SetDefaultOrg records the default org of server's login; the keyring is
+// not touched.
+func (c *Credentials) SetDefaultOrg(server, org string) error {
 	f, err := c.read()
 	if err != nil {
 		return err
 	}
+	l := f.Servers[server]
 	if l == nil {
-		delete(f.Servers, server)
-	} else {
-		f.Servers[server] = l
+		return nil
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
+	l.DefaultOrg = org
+	return c.write(f)
+}
+
+// Delete forgets the login for server: its keyring entry, then its record
+// in the file. When the keyring entry cannot be removed the record is kept
+// (so that 'secr logout' can be retried) and the error says why.
+func (c *Credentials) Delete(server string) error {
+	f, err := c.read()
 	if err != nil {
 		return err
 	}
-	return writePrivate(c.Path, data)
+	l := f.Servers[server]
+	if l == nil {
+		return nil
+	}
+	if l.Store == StoreKeyring {
+		if err := c.Keyring.Delete(server); err != nil {
+			return fmt.Errorf("remove the login for %s from %s: %w", server, c.Keyring.Name(), err)
+		}
+	}
+	delete(f.Servers, server)
+	return c.write(f)
 }
 
 // writePrivate atomically replaces path with data, mode 0600, in a 0700

@@ -21,9 +21,11 @@ type Account struct {
 	Server    string
 	User      api.User
 	ExpiresAt time.Time
-	// CredentialsPath is the file the session and account key were saved
-	// in (mode 0600).
+	// CredentialsPath is the credentials file (mode 0600).
 	CredentialsPath string
+	// Saved says where the session and account key went: the OS keyring,
+	// or that file (with why, when no keyring was reachable).
+	Saved config.Saved
 }
 
 // ValidatePassword checks a new password's length.
@@ -146,18 +148,19 @@ func saveLogin(o Options, server string, resp api.SessionResponse, id *crypto.Id
 	if err != nil {
 		return nil, err
 	}
-	creds := config.CredentialsAt(dirs)
-	prev, _ := creds.Get(server)
+	creds := o.credentials(dirs)
+	prev, _ := creds.Record(server)
 	login := &config.Login{
 		Email: resp.User.Email, UserID: resp.User.ID, Session: resp.Token, ExpiresAt: resp.ExpiresAt, Identity: id.String(),
 	}
 	if prev != nil && prev.UserID == login.UserID {
 		login.DefaultOrg = prev.DefaultOrg
 	}
-	if err := creds.Put(server, login); err != nil {
-		return nil, err
+	saved, err := creds.Put(server, login)
+	if err != nil {
+		return nil, keyringHint(err, creds, true)
 	}
-	return &Account{Server: server, User: resp.User, ExpiresAt: resp.ExpiresAt, CredentialsPath: creds.Path}, nil
+	return &Account{Server: server, User: resp.User, ExpiresAt: resp.ExpiresAt, CredentialsPath: creds.Path, Saved: saved}, nil
 }
 
 // Logout revokes the stored session for apiURL on the server and forgets
@@ -169,21 +172,26 @@ func Logout(ctx context.Context, o Options, apiURL string) (string, bool, error)
 	if err != nil {
 		return "", false, err
 	}
-	creds := config.CredentialsAt(dirs)
+	creds := o.credentials(dirs)
 	cl, err := o.newClient(apiURL)
 	if err != nil {
 		return "", false, err
 	}
 	login, err := creds.Get(cl.BaseURL())
+	if errors.Is(err, config.ErrKeyringNotFound) {
+		// The keyring entry is already gone: nothing to revoke with.
+		return cl.BaseURL(), true, keyringHint(creds.Delete(cl.BaseURL()), creds, false)
+	}
 	if err != nil || login == nil {
-		return cl.BaseURL(), false, err
+		return cl.BaseURL(), false, keyringHint(err, creds, false)
 	}
 	err = cl.WithSession(login.Session).Logout(ctx)
 	if err != nil && !errors.Is(err, client.ErrUnauthorized) {
 		return cl.BaseURL(), true, WithHint(fmt.Errorf("could not revoke the session on the server, so it was kept here: %w", err),
 			"retry when the server is reachable")
 	}
-	return cl.BaseURL(), true, creds.Put(cl.BaseURL(), nil)
+	// Both places: the keyring entry, then the record in the file.
+	return cl.BaseURL(), true, keyringHint(creds.Delete(cl.BaseURL()), creds, false)
 }
 
 // ChangePassword proves the current password, re-seals the account key

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
 )
 
@@ -32,7 +31,7 @@ func (s *Session) CreateOrg(ctx context.Context, name string) (api.Org, error) {
 	if s.login != nil && s.login.DefaultOrg == "" {
 		s.login.DefaultOrg = org.Name
 		if dirs, err := s.opts.dirs(); err == nil {
-			_ = config.CredentialsAt(dirs).Put(s.api, s.login)
+			_ = s.opts.credentials(dirs).SetDefaultOrg(s.api, org.Name)
 		}
 	}
 	return org, nil

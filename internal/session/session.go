@@ -108,9 +108,10 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	if dirsErr != nil {
 		return nil, WithHint(ErrNotLoggedIn, "set SECR_TOKEN, or set HOME so secr can find your login (%v)", dirsErr)
 	}
-	login, err := config.CredentialsAt(dirs).Get(s.api)
+	creds := o.credentials(dirs)
+	login, err := creds.Get(s.api)
 	if err != nil {
-		return nil, err
+		return nil, keyringHint(err, creds, false)
 	}
 	if login == nil {
 		return nil, WithHint(fmt.Errorf("%w to %s", ErrNotLoggedIn, s.api), "run 'secr login' (or 'secr signup'), or set SECR_TOKEN to a service token")

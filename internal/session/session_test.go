@@ -281,12 +281,12 @@ func TestOfflineCache(t *testing.T) {
 	defer proxy.Close()
 	setUp := func(v bool) { mu.Lock(); up = v; mu.Unlock() }
 	// The login is stored for the real server's URL; copy it to the proxy's.
-	creds := config.CredentialsAt(mustDirs(t, f.opts))
+	creds := config.CredentialsAt(mustDirs(t, f.opts), f.opts.Getenv)
 	login, err := creds.Get(f.sh.srv.URL)
 	if err != nil || login == nil {
 		t.Fatalf("login: %v", err)
 	}
-	if err := creds.Put(proxy.URL, login); err != nil {
+	if _, err := creds.Put(proxy.URL, login); err != nil {
 		t.Fatal(err)
 	}
 	target := f.target
