@@ -23,8 +23,8 @@ func argLimit() int {
 		return 2 << 20
 	}
 	limit := uint64(6 << 20)
-	if rl.Cur/4 < limit {
-		limit = rl.Cur / 4
+	if cur := uint64(rl.Cur); cur/4 < limit { // Cur is int64 on some systems
+		limit = cur / 4
 	}
 	return int(max(limit, 128<<10))
 }
