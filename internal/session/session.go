@@ -71,7 +71,7 @@ type Session struct {
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
 	cache    *config.SnapshotCache
-	snapDir  string // the cache's directory of binary snapshots (snapcache.go)
+	snapDir  string        // the cache's directory of binary snapshots (snapcache.go)
 	fallback bool          // UseCache was called: reading the cache is allowed
 	offline  bool          // use only the cache
 	maxStale time.Duration // fall back to a cache this young when unreachable
