@@ -91,6 +91,7 @@ func TestUpdateSizeLimit(t *testing.T) {
 			t.Fatalf("size error %q does not say %q", msg, want)
 		}
 	}
+	t.Log(msg)
 	if env, err := s.Load(ctx, f.target); err != nil || env.Revision != 1 {
 		t.Fatalf("after the refused write: %+v, %v", env, err)
 	}
