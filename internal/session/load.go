@@ -94,8 +94,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		return env, nil
 	}
 	// Only a revision newer than the mark can be newer than the cache: every
-	// revision that raised the mark was cached when it did.
-	if env.Revision > marks.Get(s.api, snap.Environment.ID) || !holds {
+	// revision that raised the mark was cached when it did. A different
+	// answer for the same revision (write permission, key version) replaces
+	// the cache too, or no later fetch could be answered 304.
+	if env.Revision > marks.Get(s.api, snap.Environment.ID) || !holds || api.SnapshotETag(snap) != etag {
 		s.putCache(cacheKey, snap)
 	}
 	return env, nil
