@@ -245,8 +245,10 @@ var phases = []struct{ symbol, meaning string }{
 	{"github.com/secr-dev/secr/internal/cli.NewRootCmd", "  building the cobra command tree"},
 	{"github.com/secr-dev/secr/internal/cli.(*Deps).resolveTarget", "  finding and reading .secr.json"},
 	{"github.com/secr-dev/secr/internal/cli.(*Deps).authenticate", "  reading the login, parsing the identity"},
-	{"github.com/secr-dev/secr/internal/client.(*Client).do", "  the HTTP request (client side)"},
-	{"github.com/secr-dev/secr/internal/cli.(*session).open", "  unwrap key, open revision, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).Load", "  the fetch (conditional), unwrap, open, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/client.(*Client).snapshot", "    the HTTP request (client side)"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).held", "    reading the cached snapshot"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).open", "    unwrap key, open revision, parse, rollback check"},
 	{"syscall.Exec", "  execve"},
 	{"runtime.gcBgMarkWorker", "garbage collection"},
 }
