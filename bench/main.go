@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,29 +42,65 @@ func main() {
 		fmt.Println(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == floorFlag {
+		size, _ := strconv.Atoi(os.Args[3])
+		serveFloor(os.Args[2], size)
+		return
+	}
 	runs := flag.Int("runs", 30, "timed runs per case")
 	profile := flag.Bool("perf", false, "profile 300 runs of the 20-secret case with perf record and print where the time goes")
+	serverMode := flag.Bool("server", false, "load-test the server's snapshot reads instead (SQLite, and PostgreSQL with -postgres), against a bare net/http floor")
+	duration := flag.Duration("duration", 3*time.Second, "-server: measured time per cell")
+	conns := flag.String("conns", "16,64,200", "-server: connection counts")
+	sizes := flag.String("sizes", "20,1000,10000", "-server (and run): environment sizes, of 20, 1000, 10000")
+	rounds := flag.Int("rounds", 1, "-server: rounds of the whole table")
+	pg := flag.String("postgres", os.Getenv("SECR_TEST_POSTGRES"), "-server: PostgreSQL DSN (a fresh schema is created and dropped); empty: SQLite only")
+	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
+	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. a -tags secr_client_only build)")
+	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured), e.g. when the measured one is a -tags secr_client_only build")
 	flag.Parse()
-	if err := run(*runs, *profile); err != nil {
+	if *serverMode {
+		err := runServerBench(serverBenchOptions{bin: *secrBin, duration: *duration, conns: ints(*conns), sizes: ints(*sizes), postgres: *pg, rounds: *rounds})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int, profile bool) error {
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) error {
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "secr")
-	// Symbols are kept so that -perf can name functions; they do not
-	// change what runs.
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/secr")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build secr: %w", err)
+	if prebuilt != "" {
+		bin = prebuilt
+	} else {
+		// Symbols are kept so that -perf can name functions; they do not
+		// change what runs.
+		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/secr")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build secr: %w", err)
+		}
 	}
 	baseline := filepath.Join(dir, "exec-true")
 	if err := buildBaseline(dir, baseline); err != nil {
@@ -78,7 +115,11 @@ func run(runs int, profile bool) error {
 	ln.Close()
 	home := filepath.Join(dir, "home")
 	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "SECR_TOKEN=", "SECR_ENV=")
-	server := exec.Command(bin, "server", "--listen", addr, "--db", filepath.Join(dir, "secr.db"))
+	setupBin := bin
+	if serverBin != "" {
+		setupBin = serverBin
+	}
+	server := exec.Command(setupBin, "server", "--listen", addr, "--db", filepath.Join(dir, "secr.db"))
 	server.Env = env
 	if err := server.Start(); err != nil {
 		return err
@@ -93,7 +134,7 @@ func run(runs int, profile bool) error {
 		return err
 	}
 	secr := func(stdin string, args ...string) error {
-		cmd := exec.Command(bin, args...)
+		cmd := exec.Command(setupBin, args...)
 		cmd.Env, cmd.Dir, cmd.Stdin = env, project, strings.NewReader(stdin)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("secr %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -105,9 +146,12 @@ func run(runs int, profile bool) error {
 		{"", "orgs", "create", "bench"},
 		{"", "projects", "create", "app", "--org", "bench"},
 		{"", "init", "--org", "bench", "--project", "app"},
-		{"", "envs", "create", "large"},
-		{dotenv(20), "secrets", "import", "-"},
-		{dotenv(1000), "secrets", "import", "--env", "large", "-"},
+	}
+	for _, n := range sizes {
+		if sizeEnv[n] != "development" {
+			steps = append(steps, []string{"", "envs", "create", sizeEnv[n]})
+		}
+		steps = append(steps, []string{dotenv(n), "secrets", "import", "--env", sizeEnv[n], "-"})
 	}
 	for _, s := range steps {
 		if err := secr(s[0], s[1:]...); err != nil {
@@ -116,14 +160,24 @@ func run(runs int, profile bool) error {
 	}
 
 	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Printf("%-34s %10s %10s %10s %12s\n", "case", "median", "p10", "p90", "peak RSS")
+	fmt.Printf("%-34s %10s %10s %10s %12s %8s\n", "case", "median", "p10", "p90", "peak RSS", "×base")
 	cases := []struct {
 		name string
 		argv []string
 	}{
 		{"baseline: Go binary exec'ing true", []string{baseline}},
-		{"secr run, 20 secrets", []string{bin, "run", "--", "true"}},
-		{"secr run, 1,000 secrets", []string{bin, "run", "--env", "large", "--", "true"}},
+	}
+	for _, n := range sizes {
+		cases = append(cases, struct {
+			name string
+			argv []string
+		}{fmt.Sprintf("secr run, %d secrets", n), []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
+		if also != "" {
+			cases = append(cases, struct {
+				name string
+				argv []string
+			}{fmt.Sprintf("  %s, %d", filepath.Base(also), n), []string{also, "run", "--env", sizeEnv[n], "--", "true"}})
+		}
 	}
 	// Cases are interleaved round by round, so that drift in machine load
 	// (this is a shared VM) affects all of them alike.
@@ -168,10 +222,13 @@ func run(runs int, profile bool) error {
 			peaks[i] = max(peaks[i], kb)
 		}
 	}
+	for i := range cases {
+		slices.Sort(times[i])
+	}
 	for i, c := range cases {
 		t := times[i]
-		slices.Sort(t)
-		fmt.Printf("%-34s %10s %10s %10s %9.1f MB\n", c.name, ms(t[len(t)/2]), ms(t[len(t)/10]), ms(t[len(t)*9/10]), float64(peaks[i])/1024)
+		fmt.Printf("%-34s %10s %10s %10s %9.1f MB %7.2f×\n", c.name, ms(t[len(t)/2]), ms(t[len(t)/10]), ms(t[len(t)*9/10]), float64(peaks[i])/1024,
+			float64(t[len(t)/2])/float64(times[0][len(times[0])/2]))
 	}
 	if profile {
 		return perfProfile(dir, bin, env, project)
@@ -188,8 +245,10 @@ var phases = []struct{ symbol, meaning string }{
 	{"github.com/secr-dev/secr/internal/cli.NewRootCmd", "  building the cobra command tree"},
 	{"github.com/secr-dev/secr/internal/cli.(*Deps).resolveTarget", "  finding and reading .secr.json"},
 	{"github.com/secr-dev/secr/internal/cli.(*Deps).authenticate", "  reading the login, parsing the identity"},
-	{"github.com/secr-dev/secr/internal/client.(*Client).do", "  the HTTP request (client side)"},
-	{"github.com/secr-dev/secr/internal/cli.(*session).open", "  unwrap key, open revision, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).Load", "  the fetch (conditional), unwrap, open, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/client.(*Client).snapshot", "    the HTTP request (client side)"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).held", "    reading the cached snapshot"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).open", "    unwrap key, open revision, parse, rollback check"},
 	{"syscall.Exec", "  execve"},
 	{"runtime.gcBgMarkWorker", "garbage collection"},
 }

@@ -5,10 +5,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/spf13/cobra"
-
 	"github.com/secr-dev/secr/internal/cli"
-	"github.com/secr-dev/secr/internal/serve"
 )
 
 func main() {
@@ -19,7 +16,7 @@ func main() {
 // returns the exit code.
 func run(args []string) int {
 	d := cli.SystemDeps()
-	d.Server = func() *cobra.Command { return serve.NewCommand(d.Getenv) }
+	wireServer(d)
 	err := cli.Run(context.Background(), args, d)
 	return cli.Report(err, d.IO.ErrOut)
 }

@@ -274,11 +274,23 @@ func openDB(ts *testscript.TestScript, path string) *sql.DB {
 
 // dbexec DB SQL: run a statement against the server's database while it
 // runs, playing a malicious or broken server.
+// dropSnapshotCache deletes the client's cached snapshots in the script's
+// HOME before the server's database is edited behind its back. A client
+// that holds the latest revision asks for it conditionally and is answered
+// 304, so it would keep using its own verified copy and never read the
+// edited bytes; the scripts check that edited bytes are refused when read.
+func dropSnapshotCache(ts *testscript.TestScript) {
+	if home := ts.Getenv("HOME"); home != "" {
+		os.RemoveAll(filepath.Join(home, ".cache", "secr", "snapshots"))
+	}
+}
+
 func cmdDBExec(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: dbexec DB SQL")
 	}
 	db := openDB(ts, args[0])
+	dropSnapshotCache(ts)
 	defer db.Close()
 	res, err := db.Exec(args[1])
 	if err != nil {
@@ -315,6 +327,7 @@ func cmdDBFlip(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: dbflip DB ENV REV")
 	}
 	db := openDB(ts, args[0])
+	dropSnapshotCache(ts)
 	defer db.Close()
 	ct := readCiphertext(ts, db, args[1], args[2])
 	ct[len(ct)/2] ^= 0x01
@@ -328,6 +341,7 @@ func cmdDBCopyRev(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: dbcopyrev DB FROM TO REV")
 	}
 	db := openDB(ts, args[0])
+	dropSnapshotCache(ts)
 	defer db.Close()
 	writeCiphertext(ts, db, args[2], args[3], readCiphertext(ts, db, args[1], args[3]))
 }

@@ -199,12 +199,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		ae := &APIError{Status: resp.StatusCode}
-		var env api.Error
-		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
-			ae.Code, ae.Message, ae.RetryAfter = env.Code, env.Message, env.RetryAfter
-		}
-		return ae
+		return apiError(resp)
 	}
 	if out == nil {
 		return nil
@@ -301,16 +296,103 @@ func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.New
 // Snapshot fetches the latest revision of an environment and the caller's
 // wrapped key in one request.
 func (c *Client) Snapshot(ctx context.Context, org, project, env string) (api.Snapshot, error) {
-	var out api.Snapshot
-	err := c.do(ctx, http.MethodGet, api.Path(api.SnapshotRoute, org, project, env), nil, &out)
-	return out, err
+	snap, _, err := c.SnapshotIf(ctx, org, project, env, "")
+	return snap, err
+}
+
+// SnapshotIf is Snapshot with a conditional fetch: etag is
+// api.SnapshotETag of the snapshot the caller already holds ("" for none).
+// When the server answers that it is still the latest, notModified is true
+// and snap is empty: the caller uses (and still verifies) what it holds.
+func (c *Client) SnapshotIf(ctx context.Context, org, project, env, etag string) (snap api.Snapshot, notModified bool, err error) {
+	return c.snapshot(ctx, api.Path(api.SnapshotRoute, org, project, env), etag)
 }
 
 // TokenSnapshot is Snapshot for a service token's own environment.
 func (c *Client) TokenSnapshot(ctx context.Context) (api.Snapshot, error) {
-	var out api.Snapshot
-	err := c.do(ctx, http.MethodGet, api.TokenSnapshotPath, nil, &out)
-	return out, err
+	snap, _, err := c.TokenSnapshotIf(ctx, "")
+	return snap, err
+}
+
+// TokenSnapshotIf is SnapshotIf for a service token's own environment.
+func (c *Client) TokenSnapshotIf(ctx context.Context, etag string) (api.Snapshot, bool, error) {
+	return c.snapshot(ctx, api.TokenSnapshotPath, etag)
+}
+
+// maxSnapshotBody bounds a snapshot answer: the largest revision plus
+// room for its header.
+const maxSnapshotBody = api.MaxCiphertext + 1<<20
+
+// snapshot asks for the binary form (api.SnapshotMediaType), which carries
+// the ciphertext raw instead of base64 in JSON; a server that answers JSON
+// is understood too.
+func (c *Client) snapshot(ctx context.Context, path, etag string) (api.Snapshot, bool, error) {
+	var snap api.Snapshot
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return snap, false, err
+	}
+	req.Header.Set("Accept", api.SnapshotMediaType+", application/json")
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return snap, false, ctx.Err()
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return snap, false, &UnreachableError{URL: c.base, Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified {
+		if etag == "" || resp.Header.Get("ETag") != etag {
+			// Only what was asked about can be "not modified".
+			return snap, false, fmt.Errorf("GET %s: the server answered 304 Not Modified for a snapshot this client does not hold", path)
+		}
+		return snap, true, nil
+	}
+	if resp.StatusCode >= 300 {
+		return snap, false, apiError(resp)
+	}
+	if resp.Header.Get("Content-Type") != api.SnapshotMediaType {
+		if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+			return snap, false, fmt.Errorf("decode GET %s response: %w", path, err)
+		}
+		return snap, false, nil
+	}
+	size := 64 << 10
+	if resp.ContentLength > 0 && resp.ContentLength <= maxSnapshotBody {
+		size = int(resp.ContentLength)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxSnapshotBody+1)); err != nil {
+		return snap, false, fmt.Errorf("read GET %s response: %w", path, err)
+	}
+	if buf.Len() > maxSnapshotBody {
+		return snap, false, fmt.Errorf("GET %s: snapshot answer larger than %d bytes", path, maxSnapshotBody)
+	}
+	snap, err = api.DecodeSnapshot(buf.Bytes())
+	if err != nil {
+		return snap, false, fmt.Errorf("decode GET %s response: %w", path, err)
+	}
+	return snap, false, nil
+}
+
+// apiError reads the error envelope of a non-2xx answer.
+func apiError(resp *http.Response) *APIError {
+	ae := &APIError{Status: resp.StatusCode}
+	var env api.Error
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
+		ae.Code, ae.Message, ae.RetryAfter = env.Code, env.Message, env.RetryAfter
+	}
+	return ae
 }
 
 func (c *Client) History(ctx context.Context, org, project, env string) (api.History, error) {

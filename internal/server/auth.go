@@ -34,7 +34,28 @@ func hashSecret(b []byte) []byte {
 	return h[:]
 }
 
+// authenticate checks the Authorization header, answering from the auth
+// cache when the same session header was proven within the last second. A cached
+// principal is still checked against its expiry on the server's clock.
 func (s *Server) authenticate(ctx context.Context, header string) (*principal, error) {
+	if !strings.HasPrefix(header, api.SchemeBearer+" ") {
+		// Service tokens are checked every time: their snapshot path makes
+		// four queries regardless, so caching would save little.
+		return s.authenticateStore(ctx, header)
+	}
+	key := sha256.Sum256([]byte(header))
+	p, gen := s.authCache.get(key)
+	if p != nil && (p.expires.IsZero() || s.now().Before(p.expires)) {
+		return p, nil
+	}
+	p, err := s.authenticateStore(ctx, header)
+	if err == nil {
+		s.authCache.put(key, gen, p)
+	}
+	return p, err
+}
+
+func (s *Server) authenticateStore(ctx context.Context, header string) (*principal, error) {
 	scheme, cred, ok := strings.Cut(header, " ")
 	if !ok || cred == "" {
 		return nil, errUnauthorized("not logged in: run 'secr login', or set SECR_TOKEN to a service token")

@@ -22,6 +22,8 @@ type broker struct {
 	access  map[string]map[chan struct{}]struct{} // by principal ID
 	streams map[string]int                        // open streams by principal ID
 	closed  bool
+	// onRecheck runs at every recheck, before the streams are told.
+	onRecheck func()
 }
 
 func newBroker() *broker {
@@ -113,6 +115,9 @@ func (b *broker) open(principalID string, max int) (<-chan struct{}, func(), boo
 // recheck asks principalID's streams (every stream, with "") to re-check
 // its access.
 func (b *broker) recheck(principalID string) {
+	if b.onRecheck != nil {
+		b.onRecheck() // before the streams look again
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for id, chans := range b.access {

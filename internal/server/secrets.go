@@ -3,14 +3,17 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
 )
 
 // maxCiphertext bounds one revision (the whole environment).
-const maxCiphertext = 4 << 20
+const maxCiphertext = api.MaxCiphertext
 
 func noAccess(env string) error {
 	return errForbidden("you have no key for environment %q: ask an org admin to grant you access", env)
@@ -79,8 +82,7 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, snap)
-	return nil
+	return writeSnapshot(w, r, snap)
 }
 
 // tokenScope resolves a service token's own environment.
@@ -112,7 +114,38 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, snap)
+	return writeSnapshot(w, r, snap)
+}
+
+// writeSnapshot answers a snapshot request that was authorised: 304 when
+// If-None-Match names what the client holds and it is still the latest,
+// else the binary form when the client accepts it, else JSON.
+func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot) error {
+	etag := api.SnapshotETag(snap)
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept, Authorization")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	if !strings.Contains(r.Header.Get("Accept"), api.SnapshotMediaType) {
+		writeJSON(w, http.StatusOK, snap)
+		return nil
+	}
+	size := 512
+	if snap.Revision != nil {
+		size += len(snap.Revision.Ciphertext)
+	}
+	body, err := api.AppendSnapshot(make([]byte, 0, size), snap)
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Type", api.SnapshotMediaType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 	return nil
 }
 
@@ -172,7 +205,12 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 	case req.BaseRevision < 0:
 		return errBadRequest("invalid base revision %d", req.BaseRevision)
 	case len(req.Ciphertext) == 0 || len(req.Ciphertext) > maxCiphertext:
-		return errBadRequest("ciphertext is empty or larger than %d bytes", maxCiphertext)
+		if len(req.Ciphertext) == 0 {
+			return errBadRequest("ciphertext is empty")
+		}
+		return &httpError{http.StatusRequestEntityTooLarge, api.CodeBadRequest,
+			fmt.Sprintf("environment %q is %s sealed, more than this server's limit of %s per environment",
+				sc.env.Name, api.FormatSize(len(req.Ciphertext)), api.FormatSize(maxCiphertext)), 0}
 	}
 	rev := store.Revision{
 		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion,

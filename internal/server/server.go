@@ -60,6 +60,7 @@ type Server struct {
 	now        func() time.Time
 	trusted    []netip.Prefix
 	events     *broker
+	authCache  *authCache
 
 	maxStreams                                                   int
 	streamHeartbeat, streamIdle, streamRecheck, streamClockCheck time.Duration
@@ -79,7 +80,11 @@ func New(cfg Config) *Server {
 		trusted:    slices.Clone(cfg.TrustedProxies),
 		mux:        http.NewServeMux(),
 		events:     newBroker(),
+		authCache:  newAuthCache(),
 	}
+	// Every access change (logout, password change, token revocation, here
+	// or on another replica) empties the auth cache.
+	s.events.onRecheck = s.authCache.invalidate
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -26,6 +26,7 @@ import (
 
 type shared struct {
 	srv    *httptest.Server
+	api    *server.Server
 	dbPath string
 	home   string // the HOME the account signed up in
 }
@@ -52,13 +53,14 @@ func sharedServer(t *testing.T) *shared {
 			sharedErr = err
 			return
 		}
-		srv := httptest.NewServer(server.New(server.Config{Store: st, Logger: slog.New(slog.DiscardHandler), SignupOpen: true}))
+		api := server.New(server.Config{Store: st, Logger: slog.New(slog.DiscardHandler), SignupOpen: true})
+		srv := httptest.NewServer(api)
 		home := filepath.Join(dir, "home")
 		if _, _, err := Signup(context.Background(), optionsFor(home, nil), srv.URL, "ada@example.com", testPassword); err != nil {
 			sharedErr = err
 			return
 		}
-		sharedFx = &shared{srv: srv, dbPath: dbPath, home: home}
+		sharedFx = &shared{srv: srv, api: api, dbPath: dbPath, home: home}
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -170,4 +172,7 @@ func (f *fixture) exec(query string, args ...any) {
 	if _, err := f.db().Exec(query, args...); err != nil {
 		f.t.Fatalf("%s: %v", query, err)
 	}
+	// The server caches authentications for up to a second; an edit behind
+	// its back is announced the way another replica's change would be.
+	f.sh.api.RecheckStreams()
 }

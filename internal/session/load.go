@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -17,6 +18,13 @@ import (
 // Load fetches the latest revision of t's environment and this principal's
 // key in one request, then unwraps, opens and checks it. With a service
 // token and no explicit project, it asks for the token's own environment.
+//
+// The fetch is conditional: when this machine's cache holds a snapshot of
+// the environment (no older than the rollback mark), the request names it
+// and a server that still has nothing newer answers 304 Not Modified, with
+// no body; the cached ciphertext is then opened and checked exactly as a
+// fresh answer would be. A server can only make the client use what the
+// client itself holds, never anything older than the rollback mark.
 func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	var snap api.Snapshot
 	var err error
@@ -25,8 +33,17 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	if s.offline {
 		return s.fromCache(cacheKey, marks, 0)
 	}
+	held, holds := s.held(cacheKey, marks)
+	etag := ""
+	if holds {
+		etag = api.SnapshotETag(held)
+	}
+	var notModified bool
 	if s.viaToken(t) {
-		snap, err = s.client.TokenSnapshot(ctx)
+		snap, notModified, err = s.client.TokenSnapshotIf(ctx, etag)
+		if notModified {
+			snap = held
+		}
 		if err == nil {
 			if err := tokenScope(t, snap); err != nil {
 				return nil, err
@@ -36,7 +53,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		if err := t.RequireProject(); err != nil {
 			return nil, err
 		}
-		snap, err = s.client.Snapshot(ctx, t.Org, t.Project, t.Env)
+		snap, notModified, err = s.client.SnapshotIf(ctx, t.Org, t.Project, t.Env, etag)
 		if isEnvNotFound(err, t) {
 			// "prod" for production, or a typo: say which one was meant.
 			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
@@ -44,6 +61,9 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			} else if resolved.Env != t.Env {
 				return s.Load(ctx, resolved)
 			}
+		}
+		if notModified {
+			snap = held
 		}
 	}
 	var unreachable *client.UnreachableError
@@ -60,6 +80,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
 		// This principal may no longer read: drop what it cached.
 		_ = s.cache.Forget(s.api, s.principalID())
+		s.forgetSnaps()
 		return nil, Explain(err)
 	default:
 		return nil, Explain(err)
@@ -68,12 +89,36 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if notModified {
+		s.confirmSnap(cacheKey, s.opts.now())
+		return env, nil
+	}
 	// Only a revision newer than the mark can be newer than the cache: every
-	// revision that raised the mark was cached when it did.
-	if env.Revision > marks.Get(s.api, snap.Environment.ID) || (s.fallback && !s.cacheHas(cacheKey)) {
+	// revision that raised the mark was cached when it did. A different
+	// answer for the same revision (write permission, key version) replaces
+	// the cache too, or no later fetch could be answered 304.
+	if env.Revision > marks.Get(s.api, snap.Environment.ID) || !holds || api.SnapshotETag(snap) != etag {
 		s.putCache(cacheKey, snap)
 	}
 	return env, nil
+}
+
+// held returns the snapshot this machine cached for key, if it has one
+// that may be named in a conditional fetch: not older than the rollback
+// mark (such a cache would be refused when opened anyway).
+func (s *Session) held(key string, marks config.Marks) (api.Snapshot, bool) {
+	snap, _, err := s.readSnap(key)
+	if err != nil {
+		return api.Snapshot{}, false
+	}
+	var rev int64
+	if snap.Revision != nil {
+		rev = snap.Revision.Revision
+	}
+	if rev < marks.Get(s.api, snap.Environment.ID) {
+		return api.Snapshot{}, false
+	}
+	return snap, true
 }
 
 // cacheKey names t's environment in the offline cache.
@@ -85,19 +130,19 @@ func (s *Session) cacheKey(t Target) string {
 }
 
 func (s *Session) cacheHas(key string) bool {
-	return s.cache != nil && s.cache.Has(s.api, s.principalID(), key)
+	if s.snapDir == "" {
+		return false
+	}
+	_, err := os.Stat(s.snapPath(key))
+	return err == nil
 }
 
 // putCache stores snap (still encrypted) as the newest for key.
 func (s *Session) putCache(key string, snap api.Snapshot) {
-	if s.cache == nil {
+	if s.snapDir == "" {
 		return
 	}
-	raw, err := json.Marshal(snap)
-	if err == nil {
-		err = s.cache.Put(s.api, s.principalID(), key, raw, s.opts.now())
-	}
-	if err != nil {
+	if err := s.writeSnap(key, snap, s.opts.now()); err != nil {
 		s.opts.warnf("could not cache the secrets for offline use: %v", err)
 	}
 }
@@ -106,20 +151,26 @@ func (s *Session) putCache(key string, snap api.Snapshot) {
 // explicit --offline); otherwise the server was unreachable and a cache
 // older than maxAge is refused.
 func (s *Session) fromCache(key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
-	if s.cache == nil {
+	if s.cache == nil || s.snapDir == "" {
 		return nil, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
 	}
-	raw, fetched, err := s.cache.Get(s.api, s.principalID(), key)
+	snap, fetched, err := s.readSnap(key)
+	if errors.Is(err, config.ErrNoCache) {
+		// A cache written by an older secr, as JSON.
+		var raw []byte
+		raw, fetched, err = s.cache.Get(s.api, s.principalID(), key)
+		if err == nil {
+			if err := json.Unmarshal(raw, &snap); err != nil {
+				return nil, fmt.Errorf("cached snapshot is corrupt: %v", err)
+			}
+		}
+	}
 	if err != nil {
 		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
 	}
 	age := s.opts.now().Sub(fetched).Round(time.Second)
 	if maxAge > 0 && age > maxAge {
 		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
-	}
-	var snap api.Snapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, fmt.Errorf("cached snapshot is corrupt: %v", err)
 	}
 	env, err := s.open(snap, marks)
 	if err != nil {

@@ -233,6 +233,13 @@ func TestIntegrityErrors(t *testing.T) {
 			if _, err := s.Load(context.Background(), f.target); err != nil {
 				t.Fatal(err)
 			}
+			// This machine's cache holds revision 2, which a conditional
+			// fetch would keep using without looking at the server's
+			// copy (TestConditionalFetch): drop it, so that the server's
+			// edited answer is what the client must verify.
+			if err := os.RemoveAll(filepath.Join(mustDirs(t, f.opts).Cache, "snapshots")); err != nil {
+				t.Fatal(err)
+			}
 			tc.attack(f, f.envID("development"), f.envID("production"))
 			env, err := s.Load(context.Background(), f.target)
 			if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), tc.want) {

@@ -68,6 +68,12 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		if err != nil {
 			return nil, err
 		}
+		if len(sealed) > api.MaxCiphertext {
+			// Checked here, before the upload, with the sizes named.
+			return nil, WithHint(fmt.Errorf("environment %q would be %s sealed, more than the limit of %s per environment",
+				env.Name, api.FormatSize(len(sealed)), api.FormatSize(api.MaxCiphertext)),
+				"an environment must also fit a program's environment (about 2 MiB with the default 8 MiB stack limit); keep large files elsewhere or split them across environments")
+		}
 		rev, err := s.client.WriteRevision(ctx, env.Org, env.Project, env.Name, api.WriteRevisionRequest{
 			BaseRevision: env.Revision, KeyVersion: env.key.Version(), Ciphertext: sealed,
 		})

@@ -13,9 +13,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,8 +36,21 @@ const (
 
 // Store is a store.Store on a SQL database.
 type Store struct {
-	db      *sql.DB
+	// db is where writes and transactions go. On SQLite it is a single
+	// connection: SQLite has one writer at a time anyway, and one
+	// connection makes every transaction BEGIN IMMEDIATE without lock
+	// upgrades or busy waits between this process's own writers.
+	db *sql.DB
+	// rdb serves reads outside transactions: on SQLite a pool of read-only
+	// connections (WAL lets them run beside the writer), on PostgreSQL
+	// the same pool as db.
+	rdb     *sql.DB
 	dialect dialect
+	// stmts caches prepared read statements by query text (*sql.Stmt on
+	// rdb). database/sql prepares each on a connection the first time it
+	// runs there and keeps it while the connection lives, so the pool's
+	// connections parse each query once.
+	stmts sync.Map
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,13 +72,29 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return open(ctx, dsn, "FULL")
 }
 
+// readConns is the size of the read pool: enough for every CPU to run a
+// query while others wait on the network, kept open (idle connections are
+// not closed), so a request never pays for opening a connection and
+// reading the schema.
+func readConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
 // open is Open with SQLite's synchronous setting (benchmarks compare them).
 func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 	var s Store
 	var err error
 	if IsPostgres(dsn) {
 		s.dialect = postgres
+		// pgx prepares and caches every statement per connection (the
+		// extended protocol's named statements); keeping the connections
+		// open keeps those caches.
 		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			n := 2 * readConns()
+			s.db.SetMaxOpenConns(n)
+			s.db.SetMaxIdleConns(n)
+			s.db.SetConnMaxIdleTime(5 * time.Minute)
+			s.rdb = s.db
+		}
 	} else {
 		s.dialect = sqlite
 		if dir := filepath.Dir(dsn); dir != "" {
@@ -73,7 +104,8 @@ func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 		}
 		// WAL lets readers run beside the single writer; IMMEDIATE
 		// transactions take the write lock up front, so two writers queue
-		// on busy_timeout instead of deadlocking on a lock upgrade.
+		// on busy_timeout instead of deadlocking on a lock upgrade. The
+		// pragmas run once per connection, when it opens.
 		q := url.Values{}
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "busy_timeout(10000)")
@@ -81,6 +113,12 @@ func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 		q.Add("_pragma", "synchronous("+synchronous+")")
 		q.Set("_txlock", "immediate")
 		s.db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		if err == nil {
+			s.db.SetMaxOpenConns(1)
+			s.db.SetMaxIdleConns(1)
+			s.db.SetConnMaxLifetime(0)
+			s.db.SetConnMaxIdleTime(0)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -97,11 +135,74 @@ func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	if s.dialect == sqlite {
+		// Readers open after the migration, so they never see an old schema.
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "query_only(1)")
+		s.rdb, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		n := readConns()
+		s.rdb.SetMaxOpenConns(n)
+		s.rdb.SetMaxIdleConns(n)
+		s.rdb.SetConnMaxLifetime(0)
+		s.rdb.SetConnMaxIdleTime(0)
+	}
 	return &s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	if s.rdb != s.db {
+		s.rdb.Close()
+	}
+	return s.db.Close()
+}
+
+// stmt returns the prepared read statement for query (with ? placeholders).
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// readRow runs a one-row read on the read pool through a prepared statement.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// read runs a read on the read pool through a prepared statement.
+func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // q rewrites ? placeholders to $N for PostgreSQL.
 func (s *Store) q(query string) string {
@@ -178,7 +279,7 @@ func fromMS(v int64) time.Time {
 
 func (s *Store) ServerSecret(ctx context.Context) ([]byte, error) {
 	var v []byte
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "server_secret").Scan(&v)
+	err := s.readRow(ctx, `SELECT v FROM meta WHERE k = ?`, "server_secret").Scan(&v)
 	if err == nil {
 		return v, nil
 	}
@@ -204,7 +305,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 const userCols = `id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, recovery_auth_hash, created_at`
 
-func (s *Store) scanUser(row *sql.Row) (store.User, error) {
+func (s *Store) scanUser(row rowScanner) (store.User, error) {
 	var u store.User
 	var created int64
 	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &created)
@@ -213,11 +314,11 @@ func (s *Store) scanUser(row *sql.Row) (store.User, error) {
 }
 
 func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
-	return s.scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE email = ?`), email))
+	return s.scanUser(s.readRow(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, email))
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	return s.scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
+	return s.scanUser(s.readRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
 func (s *Store) UpdatePassword(ctx context.Context, userID string, salt []byte, kdf string, authHash, sealedKey []byte) error {
@@ -261,9 +362,9 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 	var se store.Session
 	var u store.User
 	var exp, created, uCreated int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT s.token_hash, s.user_id, s.expires_at, s.created_at,
+	err := s.readRow(ctx, `SELECT s.token_hash, s.user_id, s.expires_at, s.created_at,
 		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.sealed_key, u.recovery_sealed_key, u.recovery_auth_hash, u.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`), hash).
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash).
 		Scan(&se.TokenHash, &se.UserID, &exp, &created,
 			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &uCreated)
 	se.ExpiresAt, se.CreatedAt, u.CreatedAt = fromMS(exp), fromMS(created), fromMS(uCreated)
@@ -277,7 +378,7 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 	var pID, pName, eID, eName, rAuthor sql.NullString
 	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
 	var wrapped, rCT []byte
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT o.id, o.name, o.created_at, m.role,
+	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
 			g.wrapped_key, r.revision, r.key_version, r.ciphertext, r.author_id, r.created_at
 		FROM orgs o
@@ -286,7 +387,7 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE o.name = ?`), principalID, project, env, principalID, org).
+		WHERE o.name = ?`, principalID, project, env, principalID, org).
 		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
 			&wrapped, &rRev, &rKeyVersion, &rCT, &rAuthor, &rCreated)
@@ -347,14 +448,14 @@ func (s *Store) OrgByID(ctx context.Context, id string) (store.Org, error) {
 func (s *Store) org(ctx context.Context, col, v string) (store.Org, error) {
 	var o store.Org
 	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM orgs WHERE `+col+` = ?`), v).Scan(&o.ID, &o.Name, &created)
+	err := s.readRow(ctx, `SELECT id, name, created_at FROM orgs WHERE `+col+` = ?`, v).Scan(&o.ID, &o.Name, &created)
 	o.CreatedAt = fromMS(created)
 	return o, s.classify(err)
 }
 
 func (s *Store) OrgsForUser(ctx context.Context, userID string) ([]store.OrgMembership, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT o.id, o.name, o.created_at, m.role FROM orgs o
-		JOIN members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.name`), userID)
+	rows, err := s.read(ctx, `SELECT o.id, o.name, o.created_at, m.role FROM orgs o
+		JOIN members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.name`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +476,7 @@ func (s *Store) OrgsForUser(ctx context.Context, userID string) ([]store.OrgMemb
 func (s *Store) Member(ctx context.Context, orgID, userID string) (store.Member, error) {
 	var m store.Member
 	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT org_id, user_id, role, created_at FROM members WHERE org_id = ? AND user_id = ?`), orgID, userID).
+	err := s.readRow(ctx, `SELECT org_id, user_id, role, created_at FROM members WHERE org_id = ? AND user_id = ?`, orgID, userID).
 		Scan(&m.OrgID, &m.UserID, &m.Role, &created)
 	m.CreatedAt = fromMS(created)
 	return m, s.classify(err)
@@ -446,15 +547,15 @@ func (s *Store) oneProject(ps []store.Project, err error) (store.Project, error)
 }
 
 func (s *Store) ProjectByName(ctx context.Context, orgID, name string) (store.Project, error) {
-	return s.oneProject(s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? AND name = ?`), orgID, name)))
+	return s.oneProject(s.scanProjects(s.read(ctx, `SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? AND name = ?`, orgID, name)))
 }
 
 func (s *Store) ProjectByID(ctx context.Context, id string) (store.Project, error) {
-	return s.oneProject(s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE id = ?`), id)))
+	return s.oneProject(s.scanProjects(s.read(ctx, `SELECT id, org_id, name, created_at FROM projects WHERE id = ?`, id)))
 }
 
 func (s *Store) Projects(ctx context.Context, orgID string) ([]store.Project, error) {
-	return s.scanProjects(s.db.QueryContext(ctx, s.q(`SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? ORDER BY name`), orgID))
+	return s.scanProjects(s.read(ctx, `SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? ORDER BY name`, orgID))
 }
 
 func (s *Store) CreateEnvironment(ctx context.Context, e store.Environment, grants []store.Grant) error {
@@ -492,20 +593,20 @@ func oneEnv(es []store.Environment, err error) (store.Environment, error) {
 const envCols = `id, project_id, name, key_version, created_at`
 
 func (s *Store) EnvironmentByName(ctx context.Context, projectID, name string) (store.Environment, error) {
-	return oneEnv(s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE project_id = ? AND name = ?`), projectID, name)))
+	return oneEnv(s.scanEnvs(s.read(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? AND name = ?`, projectID, name)))
 }
 
 func (s *Store) EnvironmentByID(ctx context.Context, id string) (store.Environment, error) {
-	return oneEnv(s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE id = ?`), id)))
+	return oneEnv(s.scanEnvs(s.read(ctx, `SELECT `+envCols+` FROM environments WHERE id = ?`, id)))
 }
 
 func (s *Store) Environments(ctx context.Context, projectID string) ([]store.Environment, error) {
-	return s.scanEnvs(s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, name`), projectID))
+	return s.scanEnvs(s.read(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, name`, projectID))
 }
 
 func (s *Store) Grants(ctx context.Context, envID, principalID string) ([]store.Grant, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT env_id, principal_id, key_version, wrapped_key FROM grants
-		WHERE env_id = ? AND principal_id = ? ORDER BY key_version`), envID, principalID)
+	rows, err := s.read(ctx, `SELECT env_id, principal_id, key_version, wrapped_key FROM grants
+		WHERE env_id = ? AND principal_id = ? ORDER BY key_version`, envID, principalID)
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +643,7 @@ func (s *Store) scanRevs(rows *sql.Rows, err error) ([]store.Revision, error) {
 }
 
 func (s *Store) LatestRevision(ctx context.Context, envID string) (store.Revision, error) {
-	rs, err := s.scanRevs(s.db.QueryContext(ctx, s.q(`SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision DESC LIMIT 1`), envID))
+	rs, err := s.scanRevs(s.read(ctx, `SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision DESC LIMIT 1`, envID))
 	if err != nil {
 		return store.Revision{}, err
 	}
@@ -553,7 +654,7 @@ func (s *Store) LatestRevision(ctx context.Context, envID string) (store.Revisio
 }
 
 func (s *Store) Revisions(ctx context.Context, envID string) ([]store.Revision, error) {
-	return s.scanRevs(s.db.QueryContext(ctx, s.q(`SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision`), envID))
+	return s.scanRevs(s.read(ctx, `SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision`, envID))
 }
 
 func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64) error {
@@ -627,7 +728,7 @@ func (s *Store) scanTokens(rows *sql.Rows, err error) ([]store.Token, error) {
 }
 
 func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
-	ts, err := s.scanTokens(s.db.QueryContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE id = ?`), id))
+	ts, err := s.scanTokens(s.read(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
 	if err != nil {
 		return store.Token{}, err
 	}
@@ -638,7 +739,7 @@ func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
 }
 
 func (s *Store) Tokens(ctx context.Context, projectID string) ([]store.Token, error) {
-	return s.scanTokens(s.db.QueryContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE project_id = ? ORDER BY created_at, id`), projectID))
+	return s.scanTokens(s.read(ctx, `SELECT `+tokenCols+` FROM tokens WHERE project_id = ? ORDER BY created_at, id`, projectID))
 }
 
 func (s *Store) DeleteToken(ctx context.Context, id string) error {

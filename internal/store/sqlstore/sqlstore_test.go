@@ -89,24 +89,44 @@ func TestSQLiteSynchronousFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	// Every pooled connection must have it: check several at once.
+	// Every write goes through the one writer connection: it must have it.
+	var mode int
+	if err := s.db.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 { // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+		t.Fatalf("writer: synchronous=%d, want 2 (FULL)", mode)
+	}
+	if n := s.db.Stats().MaxOpenConnections; n != 1 {
+		t.Fatalf("writer pool allows %d connections, want 1", n)
+	}
+}
+
+// TestSQLiteReadPool checks that readers are a kept pool of read-only
+// connections: a write through one is refused, and they stay open.
+func TestSQLiteReadPool(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
 	conns := make([]*sql.Conn, 4)
 	for i := range conns {
-		c, err := s.db.Conn(context.Background())
+		c, err := s.rdb.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
 		conns[i] = c
 	}
 	for i, c := range conns {
-		var mode int
-		if err := c.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&mode); err != nil {
-			t.Fatal(err)
+		if _, err := c.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('x', x'00')`); err == nil {
+			t.Fatalf("reader %d accepted a write", i)
 		}
-		if mode != 2 { // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
-			t.Fatalf("connection %d: synchronous=%d, want 2 (FULL)", i, mode)
-		}
+		c.Close()
+	}
+	if st := s.rdb.Stats(); st.Idle < len(conns) {
+		t.Fatalf("read pool kept %d idle connections, want %d", st.Idle, len(conns))
 	}
 }
 

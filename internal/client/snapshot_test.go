@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/secr-dev/secr/internal/api"
+)
+
+// TestNotModifiedOnlyForWhatIsHeld: a server cannot answer 304 to a
+// client that named nothing, or name something else than it asked about.
+func TestNotModifiedOnlyForWhatIsHeld(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") == "" || !strings.Contains(r.Header.Get("Accept"), api.SnapshotMediaType) {
+			t.Errorf("client does not ask for the binary form: %q", r.Header.Get("Accept"))
+		}
+		w.Header().Set("ETag", `"env_x.1.7.w"`)
+		w.WriteHeader(http.StatusNotModified)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", ""); err == nil || nm {
+		t.Fatalf("304 without If-None-Match accepted: %v %v", nm, err)
+	}
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", `"env_x.1.9.w"`); err == nil || nm {
+		t.Fatalf("304 for another ETag accepted: %v %v", nm, err)
+	}
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", `"env_x.1.7.w"`); err != nil || !nm {
+		t.Fatalf("304 for what is held: %v %v", nm, err)
+	}
+}
+
+func TestDecodeSnapshotRejectsMalformed(t *testing.T) {
+	good, _ := api.AppendSnapshot(nil, api.Snapshot{Org: "o", Revision: &api.Revision{Revision: 1, Ciphertext: []byte("ct")}})
+	if s, err := api.DecodeSnapshot(good); err != nil || string(s.Revision.Ciphertext) != "ct" {
+		t.Fatalf("round trip: %+v %v", s, err)
+	}
+	noRev, _ := api.AppendSnapshot(nil, api.Snapshot{Org: "o"})
+	for name, b := range map[string][]byte{
+		"empty":                    nil,
+		"version 2":                append([]byte{2}, good[1:]...),
+		"header past end":          good[:8],
+		"ciphertext, no revision":  append(noRev, 'x'),
+		"ciphertext in the header": func() []byte { b, _ := api.AppendSnapshot(nil, api.Snapshot{}); return b }()[:0],
+	} {
+		if _, err := api.DecodeSnapshot(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
