@@ -114,7 +114,7 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) 
 	addr := ln.Addr().String()
 	ln.Close()
 	home := filepath.Join(dir, "home")
-	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "SECR_TOKEN=", "SECR_ENV=")
+	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "SECR_TOKEN=", "SECR_ENV=", "SECR_CREDENTIALS=file")
 	setupBin := bin
 	if serverBin != "" {
 		setupBin = serverBin

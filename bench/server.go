@@ -191,7 +191,7 @@ func startBenchServer(name, bin, dir, db string, sizes []int) (*benchServer, err
 		return nil, err
 	}
 	home := filepath.Join(dir, name+"-home")
-	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "SECR_TOKEN=", "SECR_ENV=")
+	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "SECR_TOKEN=", "SECR_ENV=", "SECR_CREDENTIALS=file")
 	srv := exec.Command(bin, "server", "--listen", addr, "--db", db)
 	srv.Env = env
 	if err := srv.Start(); err != nil {
@@ -226,16 +226,20 @@ func startBenchServer(name, bin, dir, db string, sizes []int) (*benchServer, err
 			return nil, fmt.Errorf("secr %s: %v\n%s", strings.Join(s[1:], " "), err, out)
 		}
 	}
-	dirs, err := config.ResolveDirs(func(k string) string {
-		if k == "HOME" {
+	getenv := func(k string) string {
+		switch k {
+		case "HOME":
 			return home
+		case "SECR_CREDENTIALS":
+			return "file"
 		}
 		return ""
-	})
+	}
+	dirs, err := config.ResolveDirs(getenv)
 	if err != nil {
 		return nil, err
 	}
-	login, err := config.CredentialsAt(dirs).Get(bs.url)
+	login, err := config.CredentialsAt(dirs, getenv).Get(bs.url)
 	if err != nil || login == nil {
 		bs.stop()
 		return nil, fmt.Errorf("read the bench login: %v", err)
