@@ -2,10 +2,8 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -77,10 +75,13 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			return nil, Explain(fmt.Errorf("%w; the offline cache was not used: %v", err, cerr))
 		}
 		return env, nil
-	case (errors.Is(err, client.ErrUnauthorized) || errors.Is(err, client.ErrForbidden)) && s.cache != nil:
-		// This principal may no longer read: drop what it cached.
+	case errors.Is(err, client.ErrUnauthorized) && s.cache != nil:
+		// The server no longer accepts this principal: drop all it cached.
 		_ = s.cache.Forget(s.api, s.principalID())
-		s.forgetSnaps()
+		return nil, Explain(err)
+	case errors.Is(err, client.ErrForbidden) && s.cache != nil:
+		// No longer allowed to read this environment (others may still be).
+		_ = s.cache.ForgetTarget(s.api, s.principalID(), cacheKey)
 		return nil, Explain(err)
 	default:
 		return nil, Explain(err)
@@ -130,16 +131,12 @@ func (s *Session) cacheKey(t Target) string {
 }
 
 func (s *Session) cacheHas(key string) bool {
-	if s.snapDir == "" {
-		return false
-	}
-	_, err := os.Stat(s.snapPath(key))
-	return err == nil
+	return s.cache != nil && s.cache.Has(s.api, s.principalID(), key)
 }
 
 // putCache stores snap (still encrypted) as the newest for key.
 func (s *Session) putCache(key string, snap api.Snapshot) {
-	if s.snapDir == "" {
+	if s.cache == nil {
 		return
 	}
 	if err := s.writeSnap(key, snap, s.opts.now()); err != nil {
@@ -151,20 +148,7 @@ func (s *Session) putCache(key string, snap api.Snapshot) {
 // explicit --offline); otherwise the server was unreachable and a cache
 // older than maxAge is refused.
 func (s *Session) fromCache(key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
-	if s.cache == nil || s.snapDir == "" {
-		return nil, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
-	}
 	snap, fetched, err := s.readSnap(key)
-	if errors.Is(err, config.ErrNoCache) {
-		// A cache written by an older secr, as JSON.
-		var raw []byte
-		raw, fetched, err = s.cache.Get(s.api, s.principalID(), key)
-		if err == nil {
-			if err := json.Unmarshal(raw, &snap); err != nil {
-				return nil, fmt.Errorf("cached snapshot is corrupt: %v", err)
-			}
-		}
-	}
 	if err != nil {
 		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
 	}

@@ -20,10 +20,9 @@ import (
 //     those it holds no key for with a one-line warning. It is an error
 //     when none can be opened.
 //
-// Unlike Load, a 403 for one environment does not drop this principal's
-// offline cache: a developer without a key for production can still read
-// development, and its cache stays valid. Integrity errors are never
-// skipped. The returned Envs hold decrypted values: keep them in memory.
+// A 403 for one environment drops only that environment's offline cache
+// (Load): a developer without a key for production keeps development's.
+// Integrity errors are never skipped. The returned Envs hold decrypted values: keep them in memory.
 func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([]*Env, error) {
 	if s.token != nil {
 		if len(names) == 0 {
@@ -61,7 +60,7 @@ func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([
 	for _, n := range names {
 		et := t
 		et.Env, et.EnvExplicit = n, true
-		env, err := s.loadReadable(ctx, et)
+		env, err := s.Load(ctx, et)
 		switch {
 		case err == nil:
 			out = append(out, env)
@@ -80,24 +79,4 @@ func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([
 		return nil, WithHint(fmt.Errorf("%w: %s", client.ErrForbidden, msg), "ask an org admin to grant you access, or use a service token (SECR_TOKEN)")
 	}
 	return out, nil
-}
-
-// loadReadable is Load for a user and a named environment, except that a
-// 401 or 403 is returned as is, without forgetting the offline cache.
-func (s *Session) loadReadable(ctx context.Context, t Target) (*Env, error) {
-	marks := s.marks()
-	snap, err := s.client.Snapshot(ctx, t.Org, t.Project, t.Env)
-	if err != nil {
-		return nil, Explain(err)
-	}
-	env, err := s.open(snap, marks)
-	if err != nil {
-		return nil, err
-	}
-	// As in Load: every revision that raises the rollback mark is cached,
-	// or the next offline run would find the cache older than the mark.
-	if env.Revision > marks.Get(s.api, snap.Environment.ID) || (s.fallback && !s.cacheHas(s.cacheKey(t))) {
-		s.putCache(s.cacheKey(t), snap)
-	}
-	return env, nil
 }

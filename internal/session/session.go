@@ -3,7 +3,6 @@ package session
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/secr-dev/secr/internal/client"
@@ -71,7 +70,6 @@ type Session struct {
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
 	cache    *config.SnapshotCache
-	snapDir  string        // the cache's directory of binary snapshots (snapcache.go)
 	fallback bool          // UseCache was called: reading the cache is allowed
 	offline  bool          // use only the cache
 	maxStale time.Duration // fall back to a cache this young when unreachable
@@ -88,7 +86,6 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
 		s.seen, s.cache = config.SeenAt(dirs), config.CacheAt(dirs)
-		s.snapDir = filepath.Join(dirs.Cache, "snapshots")
 	}
 	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
 	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {
