@@ -1,6 +1,7 @@
 package envdoc
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -12,7 +13,10 @@ import (
 // encoding/json, so the two always agree on what they accept.
 func parseFast(b []byte) (d *Doc, ok bool) {
 	p := fastParser{b: b}
-	d = &Doc{Secrets: map[string]Secret{}}
+	// Size the map once: every secret is an object after a key ("NAME":{),
+	// and growing a map of 10,000 entries rehashes it a dozen times. An
+	// escaped quote in a value can only make this an overestimate.
+	d = &Doc{Secrets: make(map[string]Secret, bytes.Count(b, []byte(`":{`)))}
 	if !p.consume('{') {
 		return nil, false
 	}
