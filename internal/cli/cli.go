@@ -127,12 +127,15 @@ Start here:
   secr signup --email you@x.com    create an account
   secr orgs create acme && secr projects create web --org acme
   secr init --org acme --project web
-  secr secrets set API_KEY=...     store a secret
+  secr secrets set API_KEY         store a secret (asks for the value without echo)
   secr run -- ./app                run ./app with the secrets in its environment
+  secr scan                        find plaintext copies of your secrets and .env files
 
-Environment: SECR_API_URL (server), SECR_TOKEN (service token for CI),
-SECR_ENV (environment). Flags win over environment variables, which win
-over .secr.json, which wins over stored login defaults.`,
+Environment: SECR_API_URL (server), SECR_TOKEN or SECR_TOKEN_FILE (service
+token for CI), SECR_ENV (environment), SECR_CREDENTIALS (keyring, file or
+auto), SECR_INSECURE=1 (allow http:// off loopback). Flags win over
+environment variables, which win over .secr.json, which wins over stored
+login defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
