@@ -131,15 +131,6 @@ func (s *Session) API() string { return s.api }
 // IsServiceToken reports whether the principal is a service token.
 func (s *Session) IsServiceToken() bool { return s.token != nil }
 
-// User returns the stored login's email and default org ("" for a service
-// token).
-func (s *Session) User() (email, defaultOrg string) {
-	if s.login == nil {
-		return "", ""
-	}
-	return s.login.Email, s.login.DefaultOrg
-}
-
 // WithDefaultOrg fills t's org from the login's default org when nothing
 // else named one.
 func (s *Session) WithDefaultOrg(t Target) Target {
