@@ -29,7 +29,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	marks := s.marks()
 	cacheKey := s.cacheKey(t)
 	if s.offline {
-		return s.fromCache(cacheKey, marks, 0)
+		return s.fromCache(t, cacheKey, marks, 0)
 	}
 	held, holds := s.held(cacheKey, marks)
 	etag := ""
@@ -40,7 +40,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	if s.viaToken(t) {
 		snap, notModified, err = s.client.TokenSnapshotIf(ctx, etag)
 		if notModified {
-			snap = held
+			snap = held // checked against t below, like a fresh answer
 		}
 		if err == nil {
 			if err := tokenScope(t, snap); err != nil {
@@ -61,6 +61,9 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			}
 		}
 		if notModified {
+			if err := cachedFor(t, held); err != nil {
+				return nil, err
+			}
 			snap = held
 		}
 	}
@@ -68,7 +71,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	switch {
 	case err == nil:
 	case errors.As(err, &unreachable) && s.fallback && s.maxStale > 0:
-		env, cerr := s.fromCache(cacheKey, marks, s.maxStale)
+		env, cerr := s.fromCache(t, cacheKey, marks, s.maxStale)
 		if cerr != nil {
 			// Say why the cache did not help, or a refused cache looks
 			// like no cache at all.
@@ -147,10 +150,19 @@ func (s *Session) putCache(key string, snap api.Snapshot) {
 // fromCache opens the cached snapshot for key. maxAge 0 means any age (an
 // explicit --offline); otherwise the server was unreachable and a cache
 // older than maxAge is refused.
-func (s *Session) fromCache(key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
+func (s *Session) fromCache(t Target, key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
 	snap, fetched, err := s.readSnap(key)
 	if err != nil {
 		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
+	}
+	if s.viaToken(t) {
+		// The same scope check as online: a token's cache is its own
+		// environment, whatever the command asked for.
+		if err := tokenScope(t, snap); err != nil {
+			return nil, err
+		}
+	} else if err := cachedFor(t, snap); err != nil {
+		return nil, err
 	}
 	age := s.opts.now().Sub(fetched).Round(time.Second)
 	if maxAge > 0 && age > maxAge {
@@ -243,6 +255,20 @@ func tokenScope(t Target, snap api.Snapshot) error {
 	case t.EnvExplicit && snap.Environment.Name != t.Env:
 		return WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
 			"unset SECR_ENV / --env, or use a token for %q", t.Env)
+	}
+	return nil
+}
+
+// cachedFor checks that a snapshot from this machine's cache is the one
+// for t. Its names are not authenticated (only the environment ID and key
+// version are, by the wrapped key), and Update writes to the names it holds:
+// a cache copied or renamed under another environment's key must be
+// refused, not opened or written through.
+func cachedFor(t Target, snap api.Snapshot) error {
+	if snap.Org != t.Org || snap.Project != t.Project || snap.Environment.Name != t.Env {
+		return WithHint(integrityErrorf("the offline cache for %s/%s/%s holds %s/%s/%s: it was modified or mixed up",
+			t.Org, t.Project, t.Env, snap.Org, snap.Project, snap.Environment.Name),
+			"delete $XDG_CACHE_HOME/secr/snapshots (or ~/.cache/secr/snapshots) and run again while the server is reachable")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
@@ -465,5 +466,87 @@ func TestCleartextPolicy(t *testing.T) {
 	}
 	if _, err := Authenticate(Target{API: "http://127.0.0.1:7700"}, optionsFor(t.TempDir(), nil)); !errors.Is(err, ErrNotLoggedIn) {
 		t.Fatalf("loopback: %v", err)
+	}
+}
+
+// TestCacheIsForItsTarget: a snapshot read from this machine's cache is
+// used only for the environment (or the token scope) it was stored for.
+// The names in it are not authenticated, so a cache copied under another
+// environment's key, or renamed, must be refused: opened, it would give the
+// wrong secrets; written through, it would send one environment's document
+// to another.
+func TestCacheIsForItsTarget(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.session()
+	s.UseCache(false, time.Hour)
+	f.set(s, "DB", "dev-db")
+	prod := f.target
+	prod.Env = "production"
+	if _, err := s.Update(ctx, prod, func(e *Editor) error { return e.Set("DB", "prod-db", false) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []Target{f.target, prod} {
+		if _, err := s.Load(ctx, tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(tg Target) string { return s.cacheKey(tg) }
+	dev, _, err := s.cache.Get(s.api, s.principalID(), key(f.target), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Development's cache copied over production's: refused offline.
+	if err := s.cache.Put(s.api, s.principalID(), key(prod), dev, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	off := f.session()
+	off.UseCache(true, 0)
+	if env, err := off.Load(ctx, prod); !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "offline cache") {
+		t.Fatalf("a copied cache was opened for production: %v (got %v)", err, env != nil)
+	}
+
+	// Development's cache renamed to production: the server answers 304 for
+	// development, and the write must not go to production.
+	snap, err := api.DecodeSnapshot(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Environment.Name = "production"
+	renamed, _ := api.AppendSnapshot(nil, snap)
+	if err := s.cache.Put(s.api, s.principalID(), key(f.target), renamed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, f.target, func(e *Editor) error { return e.Set("X", "1", false) }); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("a write went through a renamed cache: %v", err)
+	}
+	fresh := f.session()
+	if env, err := fresh.Load(ctx, prod); err != nil || env.Values()["DB"] != "prod-db" || env.Revision != 1 {
+		t.Fatalf("production after the attempt: revision %d, %v", env.Revision, err)
+	}
+
+	// A service token for development, used offline for production: refused
+	// as it is online.
+	if err := s.cache.Put(s.api, s.principalID(), key(f.target), dev, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env["SECR_TOKEN"] = tok
+	defer delete(f.env, "SECR_TOKEN")
+	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.UseCache(false, time.Hour)
+	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
+		t.Fatal(err)
+	}
+	ts.UseCache(true, 0)
+	if _, err := ts.Load(ctx, Target{API: f.target.API, Env: "production", EnvExplicit: true}); err == nil || !strings.Contains(err.Error(), `SECR_TOKEN is for environment "development"`) {
+		t.Fatalf("offline token used for another environment: %v", err)
 	}
 }
