@@ -522,8 +522,12 @@ func TestCacheIsForItsTarget(t *testing.T) {
 		t.Fatalf("a write went through a renamed cache: %v", err)
 	}
 	fresh := f.session()
-	if env, err := fresh.Load(ctx, prod); err != nil || env.Values()["DB"] != "prod-db" || env.Revision != 1 {
-		t.Fatalf("production after the attempt: revision %d, %v", env.Revision, err)
+	env, err := fresh.Load(ctx, prod)
+	if err != nil {
+		t.Fatalf("production after the attempt: %v", err)
+	}
+	if env.Values()["DB"] != "prod-db" || env.Revision != 1 {
+		t.Fatalf("production after the attempt: revision %d", env.Revision)
 	}
 
 	// A service token for development, used offline for production: refused
