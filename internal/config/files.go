@@ -342,11 +342,21 @@ func (s *Seen) Load() Marks {
 	return s.read()
 }
 
-// Record raises the high-water mark to rev if rev is higher. Concurrent
-// processes may interleave; the file keeps the maximum each one saw.
+// Record raises the high-water mark to rev if rev is higher. The read,
+// change and write happen under a lock on seen.json.lock, so concurrent
+// secr processes (parallel CI jobs, make -j) keep every mark: a lost or
+// lowered mark would silently weaken rollback detection.
 func (s *Seen) Record(server, envID string, rev int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return err
+	}
+	unlock, err := lockFile(s.Path + ".lock")
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", s.Path, err)
+	}
+	defer unlock()
 	m := s.read()
 	k := seenKey(server, envID)
 	if m[k] >= rev {

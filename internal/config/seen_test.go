@@ -1,0 +1,45 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// TestSeenConcurrentRecords: marks recorded at once through separate Seen
+// values on one file (as separate secr processes do) are all kept, and
+// none goes down.
+func TestSeenConcurrentRecords(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no advisory locks on Windows (documented)")
+	}
+	path := filepath.Join(t.TempDir(), "state", "seen.json")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := &Seen{Path: path} // a separate process's view
+			for rev := int64(1); rev <= 20; rev++ {
+				if err := s.Record("http://x", fmt.Sprintf("env_%d", i), rev); err != nil {
+					t.Error(err)
+				}
+				if err := s.Record("http://x", "env_shared", rev); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m := (&Seen{Path: path}).Load()
+	for i := range 8 {
+		if got := m.Get("http://x", fmt.Sprintf("env_%d", i)); got != 20 {
+			t.Errorf("env_%d: mark %d, want 20", i, got)
+		}
+	}
+	if got := m.Get("http://x", "env_shared"); got != 20 {
+		t.Errorf("shared: mark %d, want 20", got)
+	}
+}
