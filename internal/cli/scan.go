@@ -434,7 +434,7 @@ func (o *scanOptions) fixOne(ctx context.Context, src *scanSource, df scan.Doten
 		o.printFix(fx)
 		return fx, nil
 	}
-	if err := deleteSecretFile(d, df.Path); err != nil {
+	if err := deleteSecretFile(d, plan); err != nil {
 		return nil, err
 	}
 	fx.Deleted, fx.Note = true, "deleted"
@@ -508,13 +508,14 @@ func confirmFix(d *Deps, yes bool, format string, args ...any) (bool, error) {
 	return false, nil
 }
 
-// deleteSecretFile overwrites and removes path, and says what that does
-// not guarantee.
-func deleteSecretFile(d *Deps, path string) error {
-	if err := scan.SecureDelete(path); err != nil {
-		return fmt.Errorf("delete %s: %w", path, err)
+// deleteSecretFile overwrites and removes plan's file, only if it still
+// holds exactly what was planned (and confirmed), and says what the
+// overwrite does not guarantee.
+func deleteSecretFile(d *Deps, plan scan.Plan) error {
+	if err := scan.DeletePlanned(plan); err != nil {
+		return fmt.Errorf("delete %s: %w", plan.Path, err)
 	}
-	d.IO.Infof("Deleted %s. Note: %s.", path, erasureCaveat)
+	d.IO.Infof("Deleted %s. Note: %s.", plan.Path, erasureCaveat)
 	return nil
 }
 
@@ -561,7 +562,7 @@ func offerCleanup(ctx context.Context, d *Deps, path, envName string, known []se
 	if err != nil || !ok {
 		return err
 	}
-	return deleteSecretFile(d, path)
+	return deleteSecretFile(d, plan)
 }
 
 // JSON of a scan: names, paths, lines, encodings; never a value.

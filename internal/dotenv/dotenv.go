@@ -54,19 +54,13 @@ func ValidName(name string) bool {
 // entries are returned, so a caller never imports half a file. A name that
 // appears twice keeps its last value, as shells and loaders do.
 func Parse(file string, data []byte) ([]Entry, error) {
-	s := strings.TrimPrefix(string(data), "\uFEFF")
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	p := parser{file: file, src: s, line: 1}
+	all, err := ParseAll(file, data)
+	if err != nil {
+		return nil, err
+	}
 	var entries []Entry
 	index := map[string]int{}
-	for {
-		e, ok, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
+	for _, e := range all {
 		if i, dup := index[e.Name]; dup {
 			entries[i] = e
 			continue
@@ -75,6 +69,26 @@ func Parse(file string, data []byte) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// ParseAll is Parse without merging: every assignment in file order, a
+// name given twice appearing twice. For deciding whether a file can be
+// deleted, an earlier value matters too.
+func ParseAll(file string, data []byte) ([]Entry, error) {
+	s := strings.TrimPrefix(string(data), "\uFEFF")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	p := parser{file: file, src: s, line: 1}
+	var entries []Entry
+	for {
+		e, ok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return entries, nil
+		}
+		entries = append(entries, e)
+	}
 }
 
 type parser struct {

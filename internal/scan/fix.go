@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,11 @@ type Plan struct {
 	Deletable bool
 	// Reason explains Deletable in one sentence, naming variables only.
 	Reason string
+
+	// digest is SHA-256 of the content FixFile planned from: DeletePlanned
+	// deletes only that content.
+	digest [32]byte
+	read   bool
 }
 
 // String summarises the plan without any value.
@@ -116,7 +122,10 @@ func FixPlan(path string, entries []dotenv.Entry, known []Secret) Plan {
 		p.Deletable = false
 		p.Reason = "secr holds another value for " + strings.Join(different, ", ")
 	case len(entries) == 0:
-		p.Reason = "no variables"
+		// Comments can hold values too (# STRIPE_KEY=sk_live_...): secr
+		// cannot tell, so it never deletes such a file.
+		p.Deletable = false
+		p.Reason = "it holds no variables, only comments or blank lines, which secr cannot check: delete it yourself if nothing in it is secret"
 	default:
 		p.Reason = "secr holds every variable with the same value"
 	}
@@ -131,12 +140,52 @@ func FixFile(path string, known []Secret) (Plan, error) {
 	if err != nil {
 		return Plan{Path: path, Reason: "cannot read it"}, err
 	}
-	entries, err := dotenv.Parse(path, data)
+	digest := sha256.Sum256(data)
+	// Every assignment: a name given twice keeps the file only if secr
+	// holds each of its values (an earlier one would otherwise be lost).
+	entries, err := dotenv.ParseAll(path, data)
 	clear(data)
 	if err != nil {
 		return Plan{Path: path, Reason: "it does not parse as a dotenv file"}, err
 	}
-	return FixPlan(path, entries, known), nil
+	p := FixPlan(path, entries, known)
+	p.digest, p.read = digest, true
+	return p, nil
+}
+
+// ErrChanged is returned by DeletePlanned when the file is no longer what
+// was planned (edited between the plan and the deletion).
+var ErrChanged = errors.New("the file changed since it was checked: run secr scan --fix again")
+
+// DeletePlanned deletes p's file with SecureDelete's overwrite, but only
+// if it is still a deletable plan's exact content: it reads the file
+// through the descriptor it overwrites, so a variable added after the plan
+// (while the user was asked) is never destroyed. Symbolic links and
+// anything but a regular file are refused.
+func DeletePlanned(p Plan) error {
+	if !p.Deletable || !p.read {
+		return fmt.Errorf("secure delete %s: not a deletable plan from FixFile", p.Path)
+	}
+	f, err := os.OpenFile(p.Path, os.O_RDWR|syscallNoFollow, 0)
+	if err != nil {
+		return fmt.Errorf("secure delete %s: %w", p.Path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("secure delete %s: %w", p.Path, ErrNotRegular)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if [32]byte(h.Sum(nil)) != p.digest {
+		return fmt.Errorf("secure delete %s: %w", p.Path, ErrChanged)
+	}
+	return overwriteAndRemove(f, p.Path, st)
 }
 
 // ErrNotRegular is returned by SecureDelete for anything but a regular file
@@ -160,32 +209,37 @@ func SecureDelete(path string) error {
 	if !info.Mode().IsRegular() {
 		return fmt.Errorf("secure delete %s: %w", path, ErrNotRegular)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY|syscallNoFollow, 0)
 	if err != nil {
 		return err
 	}
-	if st, err := f.Stat(); err != nil || !os.SameFile(st, info) {
-		f.Close()
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !os.SameFile(st, info) {
 		return fmt.Errorf("secure delete %s: file changed while opening", path)
 	}
+	return overwriteAndRemove(f, path, st)
+}
+
+// overwriteAndRemove overwrites f (opened at path, described by st) with
+// zeros from the start, syncs it, and removes path if it is still f.
+func overwriteAndRemove(f *os.File, path string, st os.FileInfo) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
 	zeros := make([]byte, 64<<10)
-	for left := info.Size(); left > 0; {
-		n := int64(len(zeros))
-		if left < n {
-			n = left
-		}
+	for left := st.Size(); left > 0; {
+		n := min(int64(len(zeros)), left)
 		if _, err := f.Write(zeros[:n]); err != nil {
-			f.Close()
 			return err
 		}
 		left -= n
 	}
 	if err := f.Sync(); err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if now, err := os.Lstat(path); err != nil || !os.SameFile(now, st) {
+		return fmt.Errorf("secure delete %s: the path now names another file; it was overwritten but not removed", path)
 	}
 	return os.Remove(path)
 }

@@ -713,3 +713,67 @@ func TestPathologicalRepeats(t *testing.T) {
 		t.Fatalf("findings %d", len(res.Findings))
 	}
 }
+
+// TestFixNeverLosesAValue: files whose every value secr cannot vouch for
+// are kept (a review found both deletable), and a file edited after its
+// plan was made is not deleted.
+func TestFixNeverLosesAValue(t *testing.T) {
+	dir := t.TempDir()
+	known := []Secret{{Name: "DB_PASS", Environment: "development", Value: "new-password"}}
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	comments := write(".env.comments", "# STRIPE_KEY=sk_live_commented_out\n\n")
+	if p, err := FixFile(comments, known); err != nil || p.Deletable {
+		t.Fatalf("a comment-only file is deletable: %+v, %v", p, err)
+	}
+	dup := write(".env.dup", "DB_PASS=old-password\nDB_PASS=new-password\n")
+	if p, err := FixFile(dup, known); err != nil || p.Deletable {
+		t.Fatalf("a file whose earlier DB_PASS secr does not hold is deletable: %+v, %v", p, err)
+	}
+	same := write(".env.same", "DB_PASS=new-password\n")
+	p, err := FixFile(same, known)
+	if err != nil || !p.Deletable {
+		t.Fatalf("a file secr holds entirely: %+v, %v", p, err)
+	}
+	// Edited while the user was being asked: kept.
+	write(".env.same", "DB_PASS=new-password\nADDED_LATER=value-secr-does-not-have\n")
+	if err := DeletePlanned(p); !errors.Is(err, ErrChanged) {
+		t.Fatalf("a changed file was deleted: %v", err)
+	}
+	if data, _ := os.ReadFile(same); !strings.Contains(string(data), "ADDED_LATER") {
+		t.Fatalf("the changed file was damaged: %q", data)
+	}
+	// Unchanged: deleted.
+	write(".env.same", "DB_PASS=new-password\n")
+	if p, err = FixFile(same, known); err != nil {
+		t.Fatal(err)
+	}
+	if err := DeletePlanned(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(same); !os.IsNotExist(err) {
+		t.Fatalf("not deleted: %v", err)
+	}
+	// A symbolic link put in its place after the plan is not followed.
+	target := write("target", "DB_PASS=new-password\n")
+	link := filepath.Join(dir, ".env.link")
+	write(".env.link", "DB_PASS=new-password\n")
+	if p, err = FixFile(link, known); err != nil || !p.Deletable {
+		t.Fatal(err)
+	}
+	os.Remove(link)
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := DeletePlanned(p); err == nil {
+		t.Fatal("deleted through a symbolic link")
+	}
+	if data, _ := os.ReadFile(target); string(data) != "DB_PASS=new-password\n" {
+		t.Fatalf("the link's target was overwritten: %q", data)
+	}
+}
