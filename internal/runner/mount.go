@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -14,11 +15,11 @@ type Mount struct {
 	path     string
 	maxReads int
 
-	mu         sync.Mutex
-	content    []byte
-	closed     bool
-	generation int // names the next replacement pipe
-	done       chan struct{}
+	mu      sync.Mutex
+	content []byte
+	closed  bool
+	next    string // the pipe prepared for the next reader, if any
+	done    chan struct{}
 }
 
 // ErrMountExists means the mount path is already taken.
@@ -48,49 +49,78 @@ func (m *Mount) Update(content []byte) {
 func (m *Mount) serve() {
 	defer close(m.done)
 	for reads := 0; m.maxReads == 0 || reads < m.maxReads; reads++ {
-		// Opening for writing blocks until a reader opens the pipe.
-		f, err := os.OpenFile(m.path, os.O_WRONLY, 0)
+		// The next reader's pipe exists before this one is served, so that
+		// handing it over is one rename: readers that open the path at the
+		// same instant are the only ones who can share a pipe (and split
+		// its content). It is made under the lock, so shutdown knows it.
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return
+		}
+		next, err := m.nextPipe()
+		m.next = next
+		m.mu.Unlock()
+		if err != nil {
+			m.shutdown()
+			return
+		}
+		// Opening for writing blocks until a reader opens the pipe. It
+		// never follows a symbolic link put at the path, and the opened
+		// file must be a pipe.
+		f, err := os.OpenFile(m.path, os.O_WRONLY|noFollow, 0)
+		if err == nil {
+			if st, serr := f.Stat(); serr != nil || st.Mode()&os.ModeNamedPipe == 0 {
+				f.Close()
+				f, err = nil, fmt.Errorf("%s is no longer secr's named pipe", m.path)
+			}
+		}
 		m.mu.Lock()
 		closed, content := m.closed, m.content
 		if err == nil && !closed {
-			// Later readers get a fresh pipe at the same path, so this
+			// Later readers get the fresh pipe at the same path, so this
 			// reader alone holds the one it opened: it reads the content
 			// once and then end of file, however slowly it reads. (Writing
 			// again into its pipe would hand it the content many times.)
-			err = m.replacePipe()
+			err = os.Rename(next, m.path)
 		}
 		m.mu.Unlock()
 		if err != nil || closed {
+			os.Remove(next)
 			if f != nil {
 				f.Close()
 			}
 			if !closed {
-				m.Close()
+				m.shutdown()
 			}
 			return
 		}
 		_, _ = f.Write(content)
 		f.Close()
 	}
-	m.Close()
+	m.shutdown()
 }
 
-// replacePipe puts a new FIFO at m.path. The caller holds m.mu.
-func (m *Mount) replacePipe() error {
-	next := fmt.Sprintf("%s.%d.tmp", m.path, m.generation)
-	m.generation++
+// nextPipe creates a FIFO under an unpredictable name beside m.path, for
+// the next reader.
+func (m *Mount) nextPipe() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	next := fmt.Sprintf("%s.%x.tmp", m.path, b)
 	if err := mkfifo(next); err != nil {
-		return fmt.Errorf("create named pipe %s: %w", next, err)
+		return "", fmt.Errorf("create named pipe %s: %w", next, err)
 	}
-	if err := os.Rename(next, m.path); err != nil {
-		os.Remove(next)
-		return err
-	}
-	return nil
+	return next, nil
 }
 
 // Close removes the pipe and stops serving.
-func (m *Mount) Close() {
+func (m *Mount) Close() { m.shutdown() }
+
+// shutdown removes the pipe (and the one prepared for the next reader)
+// and stops serving. It does not wait for a reader still reading.
+func (m *Mount) shutdown() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -101,6 +131,9 @@ func (m *Mount) Close() {
 	// opening the read end lets that open return, and it sees closed.
 	r, err := openReadNonblock(m.path)
 	os.Remove(m.path)
+	if m.next != "" {
+		os.Remove(m.next)
+	}
 	if err == nil {
 		r.Close()
 	}

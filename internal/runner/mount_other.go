@@ -12,3 +12,5 @@ func mkfifo(path string) error {
 }
 
 func openReadNonblock(path string) (*os.File, error) { return nil, os.ErrNotExist }
+
+const noFollow = 0
