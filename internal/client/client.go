@@ -362,8 +362,14 @@ func (c *Client) snapshot(ctx context.Context, path, etag string) (api.Snapshot,
 		return snap, false, apiError(resp)
 	}
 	if resp.Header.Get("Content-Type") != api.SnapshotMediaType {
-		if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		// JSON (from a server without the binary form) has the same bound:
+		// base64 makes the ciphertext 4/3 as large.
+		body := io.LimitReader(resp.Body, maxSnapshotBody*4/3+1)
+		if err := json.NewDecoder(body).Decode(&snap); err != nil {
 			return snap, false, fmt.Errorf("decode GET %s response: %w", path, err)
+		}
+		if snap.Revision != nil && len(snap.Revision.Ciphertext) > api.MaxCiphertext {
+			return snap, false, fmt.Errorf("GET %s: snapshot ciphertext larger than %d bytes", path, api.MaxCiphertext)
 		}
 		return snap, false, nil
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,4 +54,30 @@ func TestDecodeSnapshotRejectsMalformed(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestJSONSnapshotIsBounded: a server (or proxy) that answers in JSON
+// cannot make the client read an unbounded body or accept a ciphertext
+// over the limit.
+func TestJSONSnapshotIsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"revision":{"revision":1,"ciphertext":"`)
+		chunk := strings.Repeat("QUFB", 1<<14)
+		for i := 0; i < 1<<10; i++ { // 64 MiB of base64 unless the client stops reading
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(w, `"}}`)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.SnapshotIf(context.Background(), "o", "p", "e", ""); err == nil {
+		t.Fatal("an oversized JSON snapshot was accepted")
+	}
+	srv.CloseClientConnections()
 }
