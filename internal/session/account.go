@@ -190,6 +190,9 @@ func Logout(ctx context.Context, o Options, apiURL string) (string, bool, error)
 		return cl.BaseURL(), true, WithHint(fmt.Errorf("could not revoke the session on the server, so it was kept here: %w", err),
 			"retry when the server is reachable")
 	}
+	// This account's offline cache goes too: it is ciphertext, but a
+	// logged-out machine has no use for it.
+	_ = config.CacheAt(dirs).Forget(cl.BaseURL(), login.UserID)
 	// Both places: the keyring entry, then the record in the file.
 	return cl.BaseURL(), true, keyringHint(creds.Delete(cl.BaseURL()), creds, false)
 }
