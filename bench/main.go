@@ -141,18 +141,7 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) 
 		}
 		return nil
 	}
-	steps := [][]string{
-		{"correct horse battery staple\n", "signup", "--email", "bench@example.com", "--password-stdin"},
-		{"", "orgs", "create", "bench"},
-		{"", "projects", "create", "app", "--org", "bench"},
-		{"", "init", "--org", "bench", "--project", "app"},
-	}
-	for _, n := range sizes {
-		if sizeEnv[n] != "development" {
-			steps = append(steps, []string{"", "envs", "create", sizeEnv[n]})
-		}
-		steps = append(steps, []string{dotenv(n), "secrets", "import", "--env", sizeEnv[n], "-"})
-	}
+	steps := setupSteps(sizes)
 	for _, s := range steps {
 		if err := secr(s[0], s[1:]...); err != nil {
 			return err
@@ -324,4 +313,22 @@ func buildBaseline(dir, out string) error {
 	cmd.Dir, cmd.Stderr = src, os.Stderr
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return cmd.Run()
+}
+
+// setupSteps are the secr commands (standard input first, then arguments)
+// that make the bench account, project and one environment per size.
+func setupSteps(sizes []int) [][]string {
+	steps := [][]string{
+		{"correct horse battery staple\n", "signup", "--email", "bench@example.com", "--password-stdin"},
+		{"", "orgs", "create", "bench"},
+		{"", "projects", "create", "app", "--org", "bench"},
+		{"", "init", "--org", "bench", "--project", "app"},
+	}
+	for _, n := range sizes {
+		if sizeEnv[n] != "development" {
+			steps = append(steps, []string{"", "envs", "create", sizeEnv[n]})
+		}
+		steps = append(steps, []string{dotenv(n), "secrets", "import", "--env", sizeEnv[n], "-"})
+	}
+	return steps
 }

@@ -206,18 +206,7 @@ func startBenchServer(name, bin, dir, db string, sizes []int) (*benchServer, err
 	if err := os.MkdirAll(project, 0o755); err != nil {
 		return nil, err
 	}
-	steps := [][]string{
-		{"correct horse battery staple\n", "signup", "--email", "bench@example.com", "--password-stdin"},
-		{"", "orgs", "create", "bench"},
-		{"", "projects", "create", "app", "--org", "bench"},
-		{"", "init", "--org", "bench", "--project", "app"},
-	}
-	for _, n := range sizes {
-		if sizeEnv[n] != "development" {
-			steps = append(steps, []string{"", "envs", "create", sizeEnv[n]})
-		}
-		steps = append(steps, []string{dotenv(n), "secrets", "import", "--env", sizeEnv[n], "-"})
-	}
+	steps := setupSteps(sizes)
 	for _, s := range steps {
 		cmd := exec.Command(bin, s[1:]...)
 		cmd.Env, cmd.Dir, cmd.Stdin = env, project, strings.NewReader(s[0])
