@@ -5,18 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"sort"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/secr-dev/secr/internal/gitread"
 )
 
-func openRepo(repoPath string) (*git.Repository, error) {
-	repo, err := git.PlainOpenWithOptions(repoPath, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+func openRepo(repoPath string) (*gitread.Repo, error) {
+	repo, err := gitread.Open(repoPath)
 	if err != nil {
 		return nil, fmt.Errorf("scan: open git repository %s: %w", repoPath, err)
 	}
@@ -43,13 +39,9 @@ func (s *Scanner) GitHistory(ctx context.Context, repoPath string) (*Result, err
 		return nil, err
 	}
 	h := &historyScan{s: s, ctx: ctx, repo: repo, res: &Result{},
-		seenTree: map[plumbing.Hash]bool{}, seenBlob: map[plumbing.Hash]bool{}, reported: map[Finding]bool{}}
+		seenTree: map[gitread.Hash]bool{}, seenBlob: map[gitread.Hash]bool{}, reported: map[Finding]bool{}}
 	for _, c := range commits {
-		tree, err := repo.TreeObject(c.TreeHash)
-		if err != nil {
-			return nil, fmt.Errorf("scan: commit %s: %w", c.Hash, err)
-		}
-		if err := h.tree(tree, "", c.Hash.String()); err != nil {
+		if err := h.tree(c.Tree, "", c.Hash.String()); err != nil {
 			return nil, err
 		}
 	}
@@ -60,36 +52,36 @@ func (s *Scanner) GitHistory(ctx context.Context, repoPath string) (*Result, err
 type historyScan struct {
 	s        *Scanner
 	ctx      context.Context
-	repo     *git.Repository
+	repo     *gitread.Repo
 	res      *Result
-	seenTree map[plumbing.Hash]bool
-	seenBlob map[plumbing.Hash]bool
+	seenTree map[gitread.Hash]bool
+	seenBlob map[gitread.Hash]bool
 	// reported holds (path, secret, encoding) already reported: a later
 	// version of a file that still holds the value did not introduce it.
 	reported map[Finding]bool
 	buf      []byte
 }
 
-func (h *historyScan) tree(t *object.Tree, dir, commit string) error {
-	if h.seenTree[t.Hash] {
+func (h *historyScan) tree(hash gitread.Hash, dir, commit string) error {
+	if h.seenTree[hash] {
 		return nil
 	}
-	h.seenTree[t.Hash] = true
+	h.seenTree[hash] = true
 	if err := h.ctx.Err(); err != nil {
 		return err
 	}
-	for _, e := range t.Entries {
+	entries, err := h.repo.Tree(hash)
+	if err != nil {
+		return fmt.Errorf("scan: tree %s of commit %s: %w", dirOrTop(dir), commit, err)
+	}
+	for _, e := range entries {
 		p := path.Join(dir, e.Name)
-		switch e.Mode {
-		case filemode.Dir:
-			sub, err := h.repo.TreeObject(e.Hash)
-			if err != nil {
-				return fmt.Errorf("scan: tree %s: %w", p, err)
-			}
-			if err := h.tree(sub, p, commit); err != nil {
+		switch {
+		case e.Mode == gitread.ModeDir:
+			if err := h.tree(e.Hash, p, commit); err != nil {
 				return err
 			}
-		case filemode.Regular, filemode.Executable, filemode.Deprecated:
+		case gitread.IsFile(e.Mode):
 			if h.seenBlob[e.Hash] {
 				continue
 			}
@@ -129,51 +121,39 @@ func (r *Result) add(path, commit string, fs []Finding, n int64, reason string) 
 	}
 }
 
+func dirOrTop(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return dir
+}
+
 // scanBlob searches one blob; a non-empty reason means it was skipped.
-func (s *Scanner) scanBlob(repo *git.Repository, hash plumbing.Hash, buf *[]byte) ([]Finding, int64, string, error) {
-	blob, err := repo.BlobObject(hash)
+func (s *Scanner) scanBlob(repo *gitread.Repo, hash gitread.Hash, buf *[]byte) ([]Finding, int64, string, error) {
+	data, err := repo.Blob(hash)
 	if err != nil {
 		return nil, 0, "", err
 	}
-	rc, err := blob.Reader()
-	if err != nil {
-		return nil, 0, "", err
+	if size := int64(len(data)); size > s.opts.MaxBinarySize && !s.opts.ScanBinaries &&
+		bytes.IndexByte(data[:min(len(data), sniffLen)], 0) >= 0 {
+		return nil, 0, fmt.Sprintf("binary file of %d bytes (over %d)", size, s.opts.MaxBinarySize), nil
 	}
-	defer rc.Close()
-	var r io.Reader = rc
-	if blob.Size > s.opts.MaxBinarySize && !s.opts.ScanBinaries {
-		head := make([]byte, sniffLen)
-		n, _ := io.ReadFull(rc, head)
-		if bytes.IndexByte(head[:n], 0) >= 0 {
-			return nil, 0, fmt.Sprintf("binary file of %d bytes (over %d)", blob.Size, s.opts.MaxBinarySize), nil
-		}
-		r = io.MultiReader(bytes.NewReader(head[:n]), rc)
-	}
-	fs, n, err := s.scanReader(r, buf)
+	fs, n, err := s.scanReader(bytes.NewReader(data), buf)
+	clear(data) // it may hold secret values
 	return fs, n, "", err
 }
 
 // allCommits returns every commit reachable from a ref or HEAD, parents
 // before children (ties by commit time, then hash), so that the first
 // commit whose tree holds a blob is one that introduced it.
-func allCommits(ctx context.Context, repo *git.Repository) ([]*object.Commit, error) {
-	var tips []plumbing.Hash
-	refs, err := repo.References()
+func allCommits(ctx context.Context, repo *gitread.Repo) ([]*gitread.Commit, error) {
+	tips, err := repo.RefTips()
 	if err != nil {
 		return nil, fmt.Errorf("scan: list refs: %w", err)
 	}
-	_ = refs.ForEach(func(r *plumbing.Reference) error {
-		if r.Type() == plumbing.HashReference {
-			tips = append(tips, r.Hash())
-		}
-		return nil
-	})
-	if head, err := repo.Head(); err == nil {
-		tips = append(tips, head.Hash())
-	}
-	byHash := map[plumbing.Hash]*object.Commit{}
-	var all []*object.Commit
-	queue := []plumbing.Hash{}
+	byHash := map[gitread.Hash]*gitread.Commit{}
+	var all []*gitread.Commit
+	queue := []gitread.Hash{}
 	for _, tip := range tips {
 		c, err := peelToCommit(repo, tip)
 		if err != nil {
@@ -190,29 +170,29 @@ func allCommits(ctx context.Context, repo *git.Repository) ([]*object.Commit, er
 		if _, ok := byHash[hsh]; ok {
 			continue
 		}
-		c, err := repo.CommitObject(hsh)
+		c, err := repo.Commit(hsh)
 		if err != nil {
-			if errors.Is(err, plumbing.ErrObjectNotFound) {
+			if errors.Is(err, gitread.ErrNotFound) {
 				continue // a shallow clone's missing parent
 			}
 			return nil, fmt.Errorf("scan: commit %s: %w", hsh, err)
 		}
 		byHash[hsh] = c
 		all = append(all, c)
-		queue = append(queue, c.ParentHashes...)
+		queue = append(queue, c.Parents...)
 	}
 	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i].Committer.When, all[j].Committer.When
+		a, b := all[i].Time, all[j].Time
 		if !a.Equal(b) {
 			return a.Before(b)
 		}
 		return all[i].Hash.String() < all[j].Hash.String()
 	})
 	// Depth-first, parents first, iteratively (histories can be deep).
-	done := map[plumbing.Hash]bool{}
-	var order []*object.Commit
+	done := map[gitread.Hash]bool{}
+	var order []*gitread.Commit
 	type frame struct {
-		c    *object.Commit
+		c    *gitread.Commit
 		next int
 	}
 	for _, root := range all {
@@ -223,8 +203,8 @@ func allCommits(ctx context.Context, repo *git.Repository) ([]*object.Commit, er
 		done[root.Hash] = true
 		for len(stack) > 0 {
 			top := &stack[len(stack)-1]
-			if top.next < len(top.c.ParentHashes) {
-				p := top.c.ParentHashes[top.next]
+			if top.next < len(top.c.Parents) {
+				p := top.c.Parents[top.next]
 				top.next++
 				if pc, ok := byHash[p]; ok && !done[p] {
 					done[p] = true
@@ -239,18 +219,23 @@ func allCommits(ctx context.Context, repo *git.Repository) ([]*object.Commit, er
 	return order, nil
 }
 
-func peelToCommit(repo *git.Repository, h plumbing.Hash) (plumbing.Hash, error) {
+// peelToCommit follows tag objects to the commit they name.
+func peelToCommit(repo *gitread.Repo, h gitread.Hash) (gitread.Hash, error) {
 	for range 10 {
-		if tag, err := repo.TagObject(h); err == nil {
-			h = tag.Target
+		target, isTag, err := repo.TagTarget(h)
+		if err != nil {
+			return gitread.Hash{}, err
+		}
+		if isTag {
+			h = target
 			continue
 		}
-		if _, err := repo.CommitObject(h); err != nil {
-			return plumbing.ZeroHash, err
+		if _, err := repo.Commit(h); err != nil {
+			return gitread.Hash{}, err
 		}
 		return h, nil
 	}
-	return plumbing.ZeroHash, errors.New("tag chain too long")
+	return gitread.Hash{}, errors.New("tag chain too long")
 }
 
 // Staged searches the blobs in the index that differ from HEAD's tree:
@@ -262,38 +247,39 @@ func (s *Scanner) Staged(ctx context.Context, repoPath string) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	idx, err := repo.Storer.Index()
+	idx, err := repo.Index()
 	if err != nil {
 		return nil, fmt.Errorf("scan: read the index: %w", err)
 	}
-	var headTree *object.Tree
-	if head, err := repo.Head(); err == nil {
-		if c, err := repo.CommitObject(head.Hash()); err == nil {
-			headTree, _ = c.Tree()
+	var headTree gitread.Hash
+	haveHead := false
+	if head, ok, err := repo.Head(); err == nil && ok {
+		if c, err := repo.Commit(head); err == nil {
+			headTree, haveHead = c.Tree, true
 		}
 	}
 	res := &Result{}
 	var buf []byte
-	for _, e := range idx.Entries {
+	for _, e := range idx {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if e.Mode != filemode.Regular && e.Mode != filemode.Executable && e.Mode != filemode.Deprecated {
+		if !gitread.IsFile(e.Mode) {
 			continue
 		}
-		if headTree != nil {
-			if he, err := headTree.FindEntry(e.Name); err == nil && he.Hash == e.Hash {
+		if haveHead {
+			if he, found, err := repo.FindInTree(headTree, e.Path); err == nil && found && he.Hash == e.Hash {
 				continue // unchanged since HEAD
 			}
 		}
-		if IsDotenvName(path.Base(e.Name)) {
-			res.Dotenv = append(res.Dotenv, DotenvFile{Path: e.Name})
+		if IsDotenvName(path.Base(e.Path)) {
+			res.Dotenv = append(res.Dotenv, DotenvFile{Path: e.Path})
 		}
 		fs, n, reason, err := s.scanBlob(repo, e.Hash, &buf)
 		if err != nil {
-			return nil, fmt.Errorf("scan: staged %s: %w", e.Name, err)
+			return nil, fmt.Errorf("scan: staged %s: %w", e.Path, err)
 		}
-		res.add(e.Name, "", fs, n, reason)
+		res.add(e.Path, "", fs, n, reason)
 	}
 	res.sort()
 	return res, nil

@@ -26,14 +26,13 @@ func InstallHook(repoPath, secrBinary string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return "", fmt.Errorf("install hook: %w", err)
+	top := repo.Top
+	if top == "" {
+		return "", fmt.Errorf("install hook: %s is a bare repository", repoPath)
 	}
-	top := wt.Filesystem.Root()
 	hooks := ""
-	if cfg, err := repo.Config(); err == nil {
-		if hp := cfg.Raw.Section("core").Option("hooksPath"); hp != "" {
+	{
+		if hp := repo.HooksPath(); hp != "" {
 			if strings.HasPrefix(hp, "~/") {
 				if home, err := os.UserHomeDir(); err == nil {
 					hp = filepath.Join(home, hp[2:])
@@ -46,11 +45,7 @@ func InstallHook(repoPath, secrBinary string) (string, error) {
 		}
 	}
 	if hooks == "" {
-		common := gitCommonDir(top)
-		if common == "" {
-			return "", fmt.Errorf("install hook: no .git directory at %s", top)
-		}
-		hooks = filepath.Join(common, "hooks")
+		hooks = filepath.Join(repo.CommonDir, "hooks")
 	}
 	hook := filepath.Join(hooks, "pre-commit")
 	if old, err := os.ReadFile(hook); err == nil {
