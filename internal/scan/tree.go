@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+	"github.com/secr-dev/secr/internal/gitread"
 )
 
 // IsDotenvName reports whether a file name looks like a dotenv file:
@@ -142,7 +142,7 @@ func (t *treeScan) send(j fileJob) error {
 
 // walk visits dir, whose path relative to the ignore base is rel; pats are
 // the ignore patterns in force, ignored whether dir itself is ignored.
-func (t *treeScan) walk(dir string, rel []string, pats []gitignore.Pattern, ignored bool) error {
+func (t *treeScan) walk(dir string, rel []string, pats []gitread.IgnorePattern, ignored bool) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
@@ -270,12 +270,12 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func matchIgnore(pats []gitignore.Pattern, path []string, isDir bool) bool {
+func matchIgnore(pats []gitread.IgnorePattern, path []string, isDir bool) bool {
 	for i := len(pats) - 1; i >= 0; i-- {
 		switch pats[i].Match(path, isDir) {
-		case gitignore.Exclude:
+		case gitread.Exclude:
 			return true
-		case gitignore.Include:
+		case gitread.Include:
 			return false
 		}
 	}
@@ -284,20 +284,18 @@ func matchIgnore(pats []gitignore.Pattern, path []string, isDir bool) bool {
 
 // readIgnoreFile parses a .gitignore (or info/exclude) file whose patterns
 // apply below domain.
-func readIgnoreFile(path string, domain []string) []gitignore.Pattern {
+func readIgnoreFile(path string, domain []string) []gitread.IgnorePattern {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	var ps []gitignore.Pattern
+	var ps []gitread.IgnorePattern
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-			continue
+		if p, ok := gitread.ParseIgnore(sc.Text(), domain); ok {
+			ps = append(ps, p)
 		}
-		ps = append(ps, gitignore.ParsePattern(line, domain))
 	}
 	return ps
 }
@@ -306,7 +304,7 @@ func readIgnoreFile(path string, domain []string) []gitignore.Pattern {
 // returns root's path relative to its top directory, and the patterns
 // of info/exclude and of the .gitignore files above root. Outside a
 // repository paths are relative to root itself.
-func enclosingIgnores(root string) ([]string, []gitignore.Pattern) {
+func enclosingIgnores(root string) ([]string, []gitread.IgnorePattern) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, nil
@@ -333,7 +331,7 @@ func enclosingIgnores(root string) ([]string, []gitignore.Pattern) {
 	if r, err := filepath.Rel(top, abs); err == nil && r != "." {
 		rel = strings.Split(filepath.ToSlash(r), "/")
 	}
-	var pats []gitignore.Pattern
+	var pats []gitread.IgnorePattern
 	if common := gitCommonDir(top); common != "" {
 		pats = append(pats, readIgnoreFile(filepath.Join(common, "info", "exclude"), nil)...)
 	}
