@@ -236,7 +236,11 @@ func (r *Repo) RefTips() ([]Hash, error) {
 }
 
 // Object returns an object's type and content.
-func (r *Repo) Object(h Hash) (string, []byte, error) {
+func (r *Repo) Object(h Hash) (string, []byte, error) { return r.object(h, 0) }
+
+// object is Object inside a delta chain of depth depth (reference deltas
+// count too, so a hostile pack cannot make a cycle of them).
+func (r *Repo) object(h Hash, depth int) (string, []byte, error) {
 	typ, data, err := r.loose(h)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return typ, data, err
@@ -247,7 +251,7 @@ func (r *Repo) Object(h Hash) (string, []byte, error) {
 	}
 	for _, p := range r.packs {
 		if off, ok := p.find(h); ok {
-			return p.read(r, off, 0)
+			return p.read(r, off, depth)
 		}
 	}
 	return "", nil, fmt.Errorf("%s: %w", h, ErrNotFound)

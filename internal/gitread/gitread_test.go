@@ -228,3 +228,40 @@ func TestMalformedInputsAreErrors(t *testing.T) {
 		t.Fatalf("copy+insert: %q %v", out, err)
 	}
 }
+
+// TestHostilePackIsAnError: a pack whose object is a reference delta
+// against itself ends in an error, not endless recursion.
+func TestHostilePackIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	packDir := filepath.Join(dir, "objects", "pack")
+	os.MkdirAll(packDir, 0o755)
+	os.MkdirAll(filepath.Join(dir, "refs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "HEAD"), []byte("ref: refs/heads/main\n"), 0o644)
+	self, _ := ParseHash("1111111111111111111111111111111111111111")
+	// The pack: header, then one object at offset 12: kind 7 (ref delta),
+	// size 5, the base's name (itself), then a zlib stream.
+	pack := []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x01")
+	pack = append(pack, 0x75)
+	pack = append(pack, self[:]...)
+	pack = append(pack, 0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01)
+	os.WriteFile(filepath.Join(packDir, "p.pack"), pack, 0o644)
+	idx := []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
+	for i := 0; i < 256; i++ {
+		n := byte(0)
+		if i >= 0x11 {
+			n = 1
+		}
+		idx = append(idx, 0, 0, 0, n)
+	}
+	idx = append(idx, self[:]...)
+	idx = append(idx, 0, 0, 0, 0)  // CRC
+	idx = append(idx, 0, 0, 0, 12) // offset
+	os.WriteFile(filepath.Join(packDir, "p.idx"), idx, 0o644)
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Object(self); err == nil {
+		t.Fatal("a self-referencing delta was read")
+	}
+}

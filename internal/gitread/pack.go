@@ -167,7 +167,7 @@ func (p *pack) read(r *Repo, off int64, depth int) (string, []byte, error) {
 		if _, err := io.ReadFull(br, bh[:]); err != nil {
 			return "", nil, err
 		}
-		if typ, base, err = r.Object(bh); err != nil {
+		if typ, base, err = r.object(bh, depth+1); err != nil {
 			return "", nil, err
 		}
 	default:
