@@ -37,6 +37,11 @@ func (r *Repo) Index() ([]IndexEntry, error) {
 	count := int(binary.BigEndian.Uint32(data[8:12]))
 	pos := 12
 	var prev string
+	// Each entry takes at least 62 bytes: a count larger than that allows
+	// is a damaged (or hostile) index, not a reason to allocate.
+	if count > len(data)/62 {
+		return nil, errors.New("index: more entries than the file can hold")
+	}
 	entries := make([]IndexEntry, 0, count)
 	for i := 0; i < count; i++ {
 		start := pos
