@@ -387,6 +387,10 @@ func (r *Repo) Tree(h Hash) ([]TreeEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseTree(h, data)
+}
+
+func parseTree(h Hash, data []byte) ([]TreeEntry, error) {
 	var entries []TreeEntry
 	for len(data) > 0 {
 		sp := bytes.IndexByte(data, ' ')
