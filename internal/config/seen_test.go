@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -12,9 +11,6 @@ import (
 // values on one file (as separate secr processes do) are all kept, and
 // none goes down.
 func TestSeenConcurrentRecords(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no advisory locks on Windows (documented)")
-	}
 	path := filepath.Join(t.TempDir(), "state", "seen.json")
 	var wg sync.WaitGroup
 	for i := range 8 {
