@@ -84,28 +84,21 @@ func main() {
 		*files, float64(size)/1e6, *nsecrets, *planted, time.Since(t0).Round(time.Millisecond), root)
 	fmt.Printf("GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), rgVersion(rg))
 
-	secrRaw := func() (int, int64) {
-		s, err := scan.New(secrets, scan.Options{Encodings: []scan.Encoding{scan.Raw}})
-		if err != nil {
-			fatal(err)
+	secrWith := func(opts scan.Options) func() (int, int64) {
+		return func() (int, int64) {
+			s, err := scan.New(secrets, opts)
+			if err != nil {
+				fatal(err)
+			}
+			res, err := s.Tree(context.Background(), []string{root})
+			if err != nil {
+				fatal(err)
+			}
+			return matchingLines(res), res.Bytes
 		}
-		res, err := s.Tree(context.Background(), []string{root})
-		if err != nil {
-			fatal(err)
-		}
-		return matchingLines(res), res.Bytes
 	}
-	secrAll := func() (int, int64) {
-		s, err := scan.New(secrets, scan.Options{})
-		if err != nil {
-			fatal(err)
-		}
-		res, err := s.Tree(context.Background(), []string{root})
-		if err != nil {
-			fatal(err)
-		}
-		return matchingLines(res), res.Bytes
-	}
+	secrRaw := secrWith(scan.Options{Encodings: []scan.Encoding{scan.Raw}})
+	secrAll := secrWith(scan.Options{})
 	empty := filepath.Join(work, "empty")
 	if err := os.MkdirAll(empty, 0o755); err != nil {
 		fatal(err)

@@ -54,6 +54,15 @@ func AppendSnapshot(b []byte, s Snapshot) ([]byte, error) {
 	return append(b, ct...), nil
 }
 
+// MarshalSnapshot returns the binary form of s in a buffer sized for it.
+func MarshalSnapshot(s Snapshot) ([]byte, error) {
+	size := 512
+	if s.Revision != nil {
+		size += len(s.Revision.Ciphertext)
+	}
+	return AppendSnapshot(make([]byte, 0, size), s)
+}
+
 // DecodeSnapshot parses the binary form. The revision's ciphertext aliases
 // data (no copy).
 func DecodeSnapshot(data []byte) (Snapshot, error) {

@@ -312,29 +312,16 @@ func enclosingIgnores(root string) ([]string, []gitread.IgnorePattern) {
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
 	}
-	top := ""
-	for d := abs; ; {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			top = d
-			break
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			break
-		}
-		d = parent
+	repo, err := gitread.Open(abs)
+	if err != nil || repo.Top == "" {
+		return nil, nil // not in a work tree
 	}
-	if top == "" {
-		return nil, nil
-	}
+	top := repo.Top
 	var rel []string
 	if r, err := filepath.Rel(top, abs); err == nil && r != "." {
 		rel = strings.Split(filepath.ToSlash(r), "/")
 	}
-	var pats []gitread.IgnorePattern
-	if common := gitCommonDir(top); common != "" {
-		pats = append(pats, readIgnoreFile(filepath.Join(common, "info", "exclude"), nil)...)
-	}
+	pats := readIgnoreFile(filepath.Join(repo.CommonDir, "info", "exclude"), nil)
 	// .gitignore files of top and of every directory between top and root
 	// (root's own is read by walk).
 	for i := range rel {
@@ -342,38 +329,4 @@ func enclosingIgnores(root string) ([]string, []gitread.IgnorePattern) {
 		pats = append(pats, readIgnoreFile(filepath.Join(dir, ".gitignore"), rel[:i])...)
 	}
 	return rel, pats
-}
-
-// gitCommonDir returns the directory that holds info/ and hooks/ for the
-// work tree at top: .git itself, or for a linked worktree (.git is a file
-// "gitdir: X") X's commondir.
-func gitCommonDir(top string) string {
-	dotgit := filepath.Join(top, ".git")
-	info, err := os.Stat(dotgit)
-	if err != nil {
-		return ""
-	}
-	if info.IsDir() {
-		return dotgit
-	}
-	data, err := os.ReadFile(dotgit)
-	if err != nil {
-		return ""
-	}
-	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
-	if !ok {
-		return ""
-	}
-	gitdir = strings.TrimSpace(gitdir)
-	if !filepath.IsAbs(gitdir) {
-		gitdir = filepath.Join(top, gitdir)
-	}
-	if c, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
-		common := strings.TrimSpace(string(c))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitdir, common)
-		}
-		return common
-	}
-	return gitdir
 }

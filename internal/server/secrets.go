@@ -134,11 +134,7 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot) er
 		writeJSON(w, http.StatusOK, snap)
 		return nil
 	}
-	size := 512
-	if snap.Revision != nil {
-		size += len(snap.Revision.Ciphertext)
-	}
-	body, err := api.AppendSnapshot(make([]byte, 0, size), snap)
+	body, err := api.MarshalSnapshot(snap)
 	if err != nil {
 		return err
 	}

@@ -111,13 +111,20 @@ func (e *env) callFrom(xff, auth, method, path string, body any) (int, string) {
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
+	resp, b := e.send(req)
+	return resp.StatusCode, string(b)
+}
+
+// send does req and returns the response with its whole body read.
+func (e *env) send(req *http.Request) (*http.Response, []byte) {
+	e.t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, b
 }
 
 func (e *env) must(auth, method, path string, body, out any, want int) {

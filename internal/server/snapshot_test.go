@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"crypto/sha256"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,13 +22,7 @@ func (e *env) getSnapshot(auth, path, accept, inm string) (*http.Response, []byt
 	if inm != "" {
 		req.Header.Set("If-None-Match", inm)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return e.send(req)
 }
 
 func TestSnapshotBinaryAndConditional(t *testing.T) {

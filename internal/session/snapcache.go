@@ -32,11 +32,7 @@ func (s *Session) readSnap(key string) (api.Snapshot, time.Time, error) {
 
 // writeSnap stores snap for key, confirmed at now.
 func (s *Session) writeSnap(key string, snap api.Snapshot, now time.Time) error {
-	size := 512
-	if snap.Revision != nil {
-		size += len(snap.Revision.Ciphertext)
-	}
-	data, err := api.AppendSnapshot(make([]byte, 0, size), snap)
+	data, err := api.MarshalSnapshot(snap)
 	if err != nil {
 		return err
 	}
