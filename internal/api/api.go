@@ -58,12 +58,17 @@ type AuthParamsResponse struct {
 // SignupRequest creates an account. The client chooses UserID (random)
 // because the sealed key is bound to it.
 type SignupRequest struct {
-	UserID            string `json:"user_id"`
-	Email             string `json:"email"`
-	Salt              []byte `json:"salt"`
-	KDF               KDF    `json:"kdf"`
-	AuthKey           []byte `json:"auth_key"`
-	PublicKey         string `json:"public_key"`
+	UserID    string `json:"user_id"`
+	Email     string `json:"email"`
+	Salt      []byte `json:"salt"`
+	KDF       KDF    `json:"kdf"`
+	AuthKey   []byte `json:"auth_key"`
+	PublicKey string `json:"public_key"`
+	// Principal is the user's public identity in its canonical encoding
+	// (trust.Principal.Bytes: ID, kind, email, X25519 and Ed25519 keys). Its
+	// ID, email and X25519 key must be UserID, Email and PublicKey; org
+	// chain entries the user signs are checked against it.
+	Principal         []byte `json:"principal"`
 	SealedKey         []byte `json:"sealed_key"`
 	RecoverySealedKey []byte `json:"recovery_sealed_key"`
 	RecoveryAuthKey   []byte `json:"recovery_auth_key"`
@@ -103,6 +108,8 @@ type User struct {
 	ID        string `json:"id"`
 	Email     string `json:"email"`
 	PublicKey string `json:"public_key"`
+	// Principal is the identity given at sign-up (SignupRequest.Principal).
+	Principal []byte `json:"principal,omitempty"`
 }
 
 // SessionResponse answers signup and login.
@@ -120,27 +127,56 @@ type WhoAmI struct {
 	Token *TokenInfo `json:"token,omitempty"`
 }
 
+// CreateOrgRequest creates an org from its org chain's root entry
+// (trust.NewOrg, entry 0: org.create), which names the org's ID and name
+// and its owner, the caller, and is signed by them. Its hash is the org
+// anchor.
 type CreateOrgRequest struct {
 	Name string `json:"name"`
+	Root []byte `json:"root"`
 }
 
 type Org struct {
+	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// NewEnvironment carries a client-generated environment ID and the first
-// environment key, wrapped to the creator.
-type NewEnvironment struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	WrappedKey []byte `json:"wrapped_key"`
+// Chain is part of an org's chain (trust.Entry.Bytes each), in order,
+// starting at the entry the client asked for (ChainFromParam, inclusive)
+// and ending at the server's head.
+type Chain struct {
+	OrgID   string   `json:"org_id"`
+	Entries [][]byte `json:"entries"`
 }
 
+// ChainWrite is how every request that changes an org says what changed:
+// the org chain entries that record it, signed by the caller on top of the
+// chain head they verified, and the signed grants (trust.Grant.Bytes) of
+// any environment key it creates or hands out. The server appends Entries
+// only if the first one continues its head (409 Conflict otherwise: fetch
+// the chain and sign again) and every entry verifies, in the same
+// transaction as the change they record.
+type ChainWrite struct {
+	Entries [][]byte `json:"entries"`
+	Grants  [][]byte `json:"grants,omitempty"`
+}
+
+// CreateProjectRequest creates a project and its environments. Entries
+// are one project.create and an env.create for each environment; the
+// server takes the project's and environments' IDs and names from them.
+// Grants hold each new environment's key version 1, wrapped to the caller.
 type CreateProjectRequest struct {
-	Name         string           `json:"name"`
-	Environments []NewEnvironment `json:"environments"`
+	Name string `json:"name"`
+	ChainWrite
+}
+
+// CreateEnvRequest creates one environment: Entries is its env.create,
+// Grants its key version 1 wrapped to the caller.
+type CreateEnvRequest struct {
+	Name string `json:"name"`
+	ChainWrite
 }
 
 type Project struct {
@@ -157,36 +193,68 @@ type Environment struct {
 }
 
 type Revision struct {
-	Revision   int64     `json:"revision"`
-	KeyVersion int       `json:"key_version"`
+	Revision   int64 `json:"revision"`
+	KeyVersion int   `json:"key_version"`
+	// Header is the revision's signed header (trust.Header.Bytes): it is
+	// what the client checks; Revision, KeyVersion and Author repeat it
+	// for display.
+	Header     []byte    `json:"header"`
 	Ciphertext []byte    `json:"ciphertext"`
 	Author     string    `json:"author"`
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// Query parameters of the snapshot and history requests.
+const (
+	// ChainFromParam asks for the org chain from this entry (inclusive):
+	// the client's verified head, or 0 with no cached chain.
+	ChainFromParam = "chain_from"
+	// SinceParam asks for the headers of every revision from this one
+	// (inclusive) to the latest: the revision this client saw last, so it
+	// can check the links in between. Absent or 0: none.
+	SinceParam = "since"
+)
+
 // Snapshot is everything `secr run` needs in one response: the latest
-// revision (nil for an empty environment) and this principal's wrapped key
-// for the current key version.
+// revision (nil for an empty environment), this principal's signed grant
+// of the current key version, the org chain from where the client's
+// verified copy ends, and the headers since the revision it saw last.
 type Snapshot struct {
 	Org         string      `json:"org"`
+	OrgID       string      `json:"org_id"`
 	Project     string      `json:"project"`
 	Environment Environment `json:"environment"`
 	Revision    *Revision   `json:"revision,omitempty"`
-	WrappedKey  []byte      `json:"wrapped_key"`
-	CanWrite    bool        `json:"can_write"`
+	// Grant is trust.Grant.Bytes: the environment key, wrapped to this
+	// principal and signed by whoever wrapped it.
+	Grant    []byte `json:"grant"`
+	CanWrite bool   `json:"can_write"`
+	// Chain is the org chain from ChainFromParam (inclusive) to the head.
+	Chain [][]byte `json:"chain,omitempty"`
+	// Headers are the revisions' headers from SinceParam (inclusive) to
+	// the latest, oldest first.
+	Headers [][]byte `json:"headers,omitempty"`
 }
 
-// History lists every revision and this principal's wrapped key for each
-// key version they use.
+// History lists every revision (with its header), this principal's signed
+// grant for each key version they hold, and the org chain from
+// ChainFromParam.
 type History struct {
+	Org         string         `json:"org"`
+	OrgID       string         `json:"org_id"`
 	Environment Environment    `json:"environment"`
 	Revisions   []Revision     `json:"revisions"`
-	WrappedKeys map[int][]byte `json:"wrapped_keys"`
+	Grants      map[int][]byte `json:"grants"`
+	Chain       [][]byte       `json:"chain,omitempty"`
 }
 
+// WriteRevisionRequest appends a revision. Header is its signed header
+// (trust.State.SealRevision), whose revision must be BaseRevision+1 and
+// whose key version must be the environment's current one.
 type WriteRevisionRequest struct {
 	BaseRevision int64  `json:"base_revision"`
 	KeyVersion   int    `json:"key_version"`
+	Header       []byte `json:"header"`
 	Ciphertext   []byte `json:"ciphertext"`
 }
 
@@ -194,16 +262,24 @@ type WriteRevisionResponse struct {
 	Revision int64 `json:"revision"`
 }
 
+// CreateTokenRequest creates a service token (trust.Token). Entries is
+// its token.create, which carries the token's identity (ID, name and
+// keys), environment, access and expiry: ID, Name, ReadWrite and
+// ExpiresAt must repeat it. Grants is the current environment key wrapped
+// to the token.
 type CreateTokenRequest struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`
 	Environment string     `json:"environment"`
 	AuthKey     []byte     `json:"auth_key"`
-	PublicKey   string     `json:"public_key"`
-	KeyVersion  int        `json:"key_version"`
-	WrappedKey  []byte     `json:"wrapped_key"`
 	ReadWrite   bool       `json:"read_write"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	ChainWrite
+}
+
+// RevokeTokenRequest is the body of a token DELETE: its token.revoke entry.
+type RevokeTokenRequest struct {
+	ChainWrite
 }
 
 type TokenInfo struct {
@@ -244,13 +320,15 @@ func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <=
 // one source of truth for every URL.
 const (
 	OrgsRoute      = "/v1/orgs"
-	ProjectsRoute  = OrgsRoute + "/{org}/projects"
+	OrgRoute       = OrgsRoute + "/{org}"
+	ProjectsRoute  = OrgRoute + "/projects"
 	ProjectRoute   = ProjectsRoute + "/{project}"
 	EnvsRoute      = ProjectRoute + "/envs"
 	EnvRoute       = EnvsRoute + "/{env}"
 	SnapshotRoute  = EnvRoute + "/snapshot"
 	RevisionsRoute = EnvRoute + "/revisions"
 	EventsRoute    = EnvRoute + "/events"
+	ChainRoute     = OrgRoute + "/chain"
 	TokensRoute    = ProjectRoute + "/tokens"
 	TokenRoute     = TokensRoute + "/{id}"
 )

@@ -34,7 +34,7 @@ const SnapshotMediaType = "application/vnd.secr.snapshot.v1"
 const snapshotWireVersion = 1
 
 // maxSnapshotHeader bounds the JSON header a client will parse.
-const maxSnapshotHeader = 1 << 20
+const maxSnapshotHeader = 16 << 20
 
 // AppendSnapshot appends the binary form of s to b.
 func AppendSnapshot(b []byte, s Snapshot) ([]byte, error) {
