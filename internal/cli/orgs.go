@@ -43,7 +43,60 @@ func newOrgsCmd(d *Deps) *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&lo.jsonOut, "json", false, "print as JSON")
-	return groupCmd("orgs", "Create and list organisations", "", create, list)
+	vo := &objectOptions{d: d}
+	verify := &cobra.Command{
+		Use:   "verify [ORG]",
+		Short: "Show the org's anchor fingerprint and chain head, to compare out of band",
+		Long: `Verify the org's chain up to its head and print its anchor fingerprint, the
+head this machine verified, and the owners' safety numbers.
+
+Everything secr believes about an org (who is a member, which environment is
+called production, who may write it) comes from the org chain, a signed log
+rooted at the org's anchor. The first time this machine saw the org it pinned
+that anchor (trust on first use). Compare the fingerprint with a teammate's
+'secr orgs verify' (by voice, chat or in person): if they differ, one of you is
+talking to a server that lies. Service tokens carry the anchor, so CI runners
+check it without being asked.`,
+		Example: "  secr orgs verify acme\n  secr orgs verify acme --json",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			vo.f.bind(c)
+			org := ""
+			if len(args) == 1 {
+				org = args[0]
+			}
+			return runOrgsVerify(c.Context(), vo, org)
+		},
+	}
+	vo.f.addOrg(verify)
+	verify.Flags().BoolVar(&vo.jsonOut, "json", false, "print as JSON")
+	return groupCmd("orgs", "Create, list and verify organisations", "", create, list, verify)
+}
+
+func runOrgsVerify(ctx context.Context, o *objectOptions, org string) error {
+	s, t, err := o.d.userSession(&o.f)
+	if err != nil {
+		return err
+	}
+	if org == "" {
+		org = t.Org
+	}
+	info, err := s.VerifyOrg(ctx, org)
+	if err != nil {
+		return err
+	}
+	if o.jsonOut {
+		return o.d.IO.JSON(info)
+	}
+	w := o.d.IO.Out
+	fmt.Fprintf(w, "Org:          %s (%s)\n", info.Org, info.ID)
+	fmt.Fprintf(w, "Anchor:       %s\n", info.Fingerprint)
+	fmt.Fprintf(w, "Chain head:   entry %d, %s\n", info.HeadSeq, info.Head[:32])
+	for _, m := range info.Owners {
+		fmt.Fprintf(w, "Owner:        %s, safety number %s\n", m.Name, m.SafetyNumber)
+	}
+	o.d.IO.Infof("The chain verified. Compare the anchor with another member's 'secr orgs verify %s' out of band: if they differ, one of you is talking to a server that lies.", info.Org)
+	return nil
 }
 
 func runOrgsCreate(ctx context.Context, o *objectOptions, name string) error {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -263,10 +264,33 @@ func (c *Client) ListOrgs(ctx context.Context) ([]api.Org, error) {
 	return out, err
 }
 
-func (c *Client) CreateOrg(ctx context.Context, name string) (api.Org, error) {
+func (c *Client) CreateOrg(ctx context.Context, req api.CreateOrgRequest) (api.Org, error) {
 	var out api.Org
-	err := c.do(ctx, http.MethodPost, api.OrgsRoute, api.CreateOrgRequest{Name: name}, &out)
+	err := c.do(ctx, http.MethodPost, api.OrgsRoute, req, &out)
 	return out, err
+}
+
+// Chain fetches org's chain from entry from (inclusive) to the head.
+func (c *Client) Chain(ctx context.Context, org string, from uint64) (api.Chain, error) {
+	var out api.Chain
+	err := c.do(ctx, http.MethodGet, api.Path(api.ChainRoute, org)+"?"+api.ChainFromParam+"="+strconv.FormatUint(from, 10), nil, &out)
+	return out, err
+}
+
+// Fetch says which parts of an org chain and of an environment's history
+// a snapshot or history request should carry: the chain from ChainFrom
+// (inclusive) and the revision headers from Since (inclusive; 0: none).
+type Fetch struct {
+	ChainFrom uint64
+	Since     int64
+}
+
+func (f Fetch) query() string {
+	q := "?" + api.ChainFromParam + "=" + strconv.FormatUint(f.ChainFrom, 10)
+	if f.Since > 0 {
+		q += "&" + api.SinceParam + "=" + strconv.FormatInt(f.Since, 10)
+	}
+	return q
 }
 
 func (c *Client) ListProjects(ctx context.Context, org string) ([]api.Project, error) {
@@ -287,16 +311,17 @@ func (c *Client) ListEnvs(ctx context.Context, org, project string) ([]api.Envir
 	return out, err
 }
 
-func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.NewEnvironment) (api.Environment, error) {
+func (c *Client) CreateEnv(ctx context.Context, org, project string, req api.CreateEnvRequest) (api.Environment, error) {
 	var out api.Environment
 	err := c.do(ctx, http.MethodPost, api.Path(api.EnvsRoute, org, project), req, &out)
 	return out, err
 }
 
-// Snapshot fetches the latest revision of an environment and the caller's
-// wrapped key in one request.
-func (c *Client) Snapshot(ctx context.Context, org, project, env string) (api.Snapshot, error) {
-	snap, _, err := c.SnapshotIf(ctx, org, project, env, "")
+// Snapshot fetches the latest revision of an environment, the caller's
+// signed grant and the parts of the org chain and history f asks for, in
+// one request.
+func (c *Client) Snapshot(ctx context.Context, org, project, env string, f Fetch) (api.Snapshot, error) {
+	snap, _, err := c.SnapshotIf(ctx, org, project, env, f, "")
 	return snap, err
 }
 
@@ -304,19 +329,19 @@ func (c *Client) Snapshot(ctx context.Context, org, project, env string) (api.Sn
 // api.SnapshotETag of the snapshot the caller already holds ("" for none).
 // When the server answers that it is still the latest, notModified is true
 // and snap is empty: the caller uses (and still verifies) what it holds.
-func (c *Client) SnapshotIf(ctx context.Context, org, project, env, etag string) (snap api.Snapshot, notModified bool, err error) {
-	return c.snapshot(ctx, api.Path(api.SnapshotRoute, org, project, env), etag)
+func (c *Client) SnapshotIf(ctx context.Context, org, project, env string, f Fetch, etag string) (snap api.Snapshot, notModified bool, err error) {
+	return c.snapshot(ctx, api.Path(api.SnapshotRoute, org, project, env)+f.query(), etag)
 }
 
 // TokenSnapshot is Snapshot for a service token's own environment.
-func (c *Client) TokenSnapshot(ctx context.Context) (api.Snapshot, error) {
-	snap, _, err := c.TokenSnapshotIf(ctx, "")
+func (c *Client) TokenSnapshot(ctx context.Context, f Fetch) (api.Snapshot, error) {
+	snap, _, err := c.TokenSnapshotIf(ctx, f, "")
 	return snap, err
 }
 
 // TokenSnapshotIf is SnapshotIf for a service token's own environment.
-func (c *Client) TokenSnapshotIf(ctx context.Context, etag string) (api.Snapshot, bool, error) {
-	return c.snapshot(ctx, api.TokenSnapshotPath, etag)
+func (c *Client) TokenSnapshotIf(ctx context.Context, f Fetch, etag string) (api.Snapshot, bool, error) {
+	return c.snapshot(ctx, api.TokenSnapshotPath+f.query(), etag)
 }
 
 // maxSnapshotBody bounds a snapshot answer: the largest revision plus
@@ -401,9 +426,9 @@ func apiError(resp *http.Response) *APIError {
 	return ae
 }
 
-func (c *Client) History(ctx context.Context, org, project, env string) (api.History, error) {
+func (c *Client) History(ctx context.Context, org, project, env string, f Fetch) (api.History, error) {
 	var out api.History
-	err := c.do(ctx, http.MethodGet, api.Path(api.RevisionsRoute, org, project, env), nil, &out)
+	err := c.do(ctx, http.MethodGet, api.Path(api.RevisionsRoute, org, project, env)+f.query(), nil, &out)
 	return out, err
 }
 
@@ -425,8 +450,8 @@ func (c *Client) ListTokens(ctx context.Context, org, project string) ([]api.Tok
 	return out, err
 }
 
-func (c *Client) RevokeToken(ctx context.Context, org, project, id string) error {
-	return c.do(ctx, http.MethodDelete, api.Path(api.TokenRoute, org, project, id), nil, nil)
+func (c *Client) RevokeToken(ctx context.Context, org, project, id string, req api.RevokeTokenRequest) error {
+	return c.do(ctx, http.MethodDelete, api.Path(api.TokenRoute, org, project, id), req, nil)
 }
 
 // Events follows an environment's Server-Sent Events stream at path (an

@@ -304,9 +304,10 @@ func writePrivate(path string, data []byte) error {
 	return nil
 }
 
-// Seen records, per server and environment, the highest revision this
-// client has opened, so that a server replaying an older revision is
-// caught (DESIGN §3.3).
+// Seen records, per server and environment, the newest revision this
+// client has opened (its number and its header's hash), so that a server
+// replaying an older revision, or a different one under the same number,
+// is caught (TRUST.md §4).
 type Seen struct {
 	Path string
 	mu   sync.Mutex
@@ -315,12 +316,21 @@ type Seen struct {
 // SeenAt returns the high-water-mark store in dirs.
 func SeenAt(d Dirs) *Seen { return &Seen{Path: filepath.Join(d.State, "seen.json")} }
 
-func (s *Seen) read() map[string]int64 {
-	m := map[string]int64{}
+// Mark is the newest revision of one environment this client has opened:
+// its number and the hash of its signed header (trust.Header.Hash).
+type Mark struct {
+	Rev  int64    `json:"rev"`
+	Hash [32]byte `json:"hash"`
+}
+
+func (s *Seen) read() map[string]Mark {
+	m := map[string]Mark{}
 	data, err := os.ReadFile(s.Path)
 	if err == nil {
 		// A corrupt file only weakens rollback detection; it is rewritten.
-		_ = json.Unmarshal(data, &m)
+		if json.Unmarshal(data, &m) != nil {
+			m = map[string]Mark{}
+		}
 	}
 	return m
 }
@@ -328,10 +338,10 @@ func (s *Seen) read() map[string]int64 {
 func seenKey(server, envID string) string { return server + "|" + envID }
 
 // Marks is a snapshot of the high-water marks.
-type Marks map[string]int64
+type Marks map[string]Mark
 
-// Get returns the highest revision seen, or 0.
-func (m Marks) Get(server, envID string) int64 { return m[seenKey(server, envID)] }
+// Get returns the newest revision seen (the zero Mark for none).
+func (m Marks) Get(server, envID string) Mark { return m[seenKey(server, envID)] }
 
 // Load reads the current marks. Read them before asking the server: a
 // mark that another process records while our request is in flight is no
@@ -342,11 +352,11 @@ func (s *Seen) Load() Marks {
 	return s.read()
 }
 
-// Record raises the high-water mark to rev if rev is higher. The read,
-// change and write happen under a lock on seen.json.lock, so concurrent
-// secr processes (parallel CI jobs, make -j) keep every mark: a lost or
-// lowered mark would silently weaken rollback detection.
-func (s *Seen) Record(server, envID string, rev int64) error {
+// Record raises the high-water mark to mark if its revision is higher. The
+// read, change and write happen under a lock on seen.json.lock, so
+// concurrent secr processes (parallel CI jobs, make -j) keep every mark: a
+// lost or lowered mark would silently weaken rollback detection.
+func (s *Seen) Record(server, envID string, mark Mark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
@@ -359,10 +369,10 @@ func (s *Seen) Record(server, envID string, rev int64) error {
 	defer unlock()
 	m := s.read()
 	k := seenKey(server, envID)
-	if m[k] >= rev {
+	if m[k].Rev >= mark.Rev {
 		return nil
 	}
-	m[k] = rev
+	m[k] = mark
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err

@@ -19,10 +19,10 @@ func TestSeenConcurrentRecords(t *testing.T) {
 			defer wg.Done()
 			s := &Seen{Path: path} // a separate process's view
 			for rev := int64(1); rev <= 20; rev++ {
-				if err := s.Record("http://x", fmt.Sprintf("env_%d", i), rev); err != nil {
+				if err := s.Record("http://x", fmt.Sprintf("env_%d", i), Mark{Rev: rev}); err != nil {
 					t.Error(err)
 				}
-				if err := s.Record("http://x", "env_shared", rev); err != nil {
+				if err := s.Record("http://x", "env_shared", Mark{Rev: rev}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -31,11 +31,11 @@ func TestSeenConcurrentRecords(t *testing.T) {
 	wg.Wait()
 	m := (&Seen{Path: path}).Load()
 	for i := range 8 {
-		if got := m.Get("http://x", fmt.Sprintf("env_%d", i)); got != 20 {
+		if got := m.Get("http://x", fmt.Sprintf("env_%d", i)).Rev; got != 20 {
 			t.Errorf("env_%d: mark %d, want 20", i, got)
 		}
 	}
-	if got := m.Get("http://x", "env_shared"); got != 20 {
+	if got := m.Get("http://x", "env_shared").Rev; got != 20 {
 		t.Errorf("shared: mark %d, want 20", got)
 	}
 }

@@ -105,3 +105,8 @@ func (r *Recipient) Fingerprint() string {
 // for keys derived elsewhere (a v2 service token derives its X25519 key
 // from its secret). The error never echoes priv.
 func NewIdentity(priv []byte) (*Identity, error) { return newIdentity(priv) }
+
+// DeriveKey returns a key for another purpose derived from i with
+// HKDF-SHA256 under info. A user's Ed25519 signing key is derived this way,
+// so the sealed account key blob, which holds i, holds it too.
+func (i *Identity) DeriveKey(info string) [32]byte { return deriveKey(i.priv[:], info) }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/kdf"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // MinPasswordLength is the shortest password secr accepts, in characters.
@@ -73,6 +75,10 @@ func Signup(ctx context.Context, o Options, apiURL, email, password string) (*Ac
 		return nil, "", err
 	}
 	userID := api.NewID("usr")
+	me, err := trust.NewUser(userID, email, id.Recipient(), trust.UserSigningKey(id))
+	if err != nil {
+		return nil, "", usageErrorf("%v", err)
+	}
 	sealed, err := keys.SealIdentity(userID, id)
 	if err != nil {
 		return nil, "", err
@@ -83,7 +89,7 @@ func Signup(ctx context.Context, o Options, apiURL, email, password string) (*Ac
 	}
 	resp, err := cl.Signup(ctx, api.SignupRequest{
 		UserID: userID, Email: email, Salt: salt, KDF: params,
-		AuthKey: keys.AuthKey(), PublicKey: id.Recipient().String(),
+		AuthKey: keys.AuthKey(), PublicKey: id.Recipient().String(), Principal: me.Bytes(),
 		SealedKey: sealed, RecoverySealedKey: recSealed, RecoveryAuthKey: recovery.AuthKey(),
 	})
 	if err != nil {
@@ -144,6 +150,13 @@ func Login(ctx context.Context, o Options, apiURL, email, password string) (*Acc
 // saveLogin stores a login for server, keeping the default org of an
 // earlier login of the same user.
 func saveLogin(o Options, server string, resp api.SessionResponse, id *crypto.Identity) (*Account, error) {
+	// The identity org chains record for this user must be the one these
+	// keys make: sign-up sent it, and everything this user signs is
+	// checked against it.
+	me, err := trust.NewUser(resp.User.ID, resp.User.Email, id.Recipient(), trust.UserSigningKey(id))
+	if err != nil || !bytes.Equal(me.Bytes(), resp.User.Principal) {
+		return nil, integrityErrorf("the server's record of your identity (email, public keys) does not match your account key")
+	}
 	dirs, err := o.dirs()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // Env is one environment's revision, opened and checked on this machine.
@@ -16,9 +17,11 @@ type Env struct {
 	// CanWrite reports whether this principal may write the environment.
 	CanWrite bool
 
-	snap api.Snapshot // as the server sent it (still encrypted)
-	key  *crypto.EnvKey
-	doc  *envdoc.Doc
+	snap   api.Snapshot // as the server sent it (still encrypted)
+	key    *crypto.EnvKey
+	doc    *envdoc.Doc
+	state  *trust.State  // the verified org chain the revision was checked on
+	header *trust.Header // the revision's signed header; nil with no revision
 }
 
 // Secret is one variable of an environment.

@@ -9,8 +9,8 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // Load fetches the latest revision of t's environment and this principal's
@@ -28,30 +28,38 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	var err error
 	marks := s.marks()
 	cacheKey := s.cacheKey(t)
+	if !s.viaToken(t) {
+		if err := t.RequireProject(); err != nil {
+			return nil, err
+		}
+	}
+	chainKey := s.chainKey(t.Org)
+	pinned, err := s.pinned(chainKey)
+	if err != nil {
+		return nil, err
+	}
 	if s.offline {
-		return s.fromCache(t, cacheKey, marks, 0)
+		return s.fromCache(t, cacheKey, pinned, marks, 0)
+	}
+	// The request names what this machine already verified: the chain from
+	// its pinned head, the history from the revision it saw last, and (when
+	// it has both) the snapshot it holds, for a 304.
+	fetch := client.Fetch{ChainFrom: chainFrom(pinned)}
+	if pinned != nil {
+		if env, ok := s.chainEnv(pinned, t); ok {
+			fetch.Since = marks.Get(s.api, env.ID).Rev
+		}
 	}
 	held, holds := s.held(cacheKey, marks)
 	etag := ""
-	if holds {
+	if holds && pinned != nil {
 		etag = api.SnapshotETag(held)
 	}
 	var notModified bool
 	if s.viaToken(t) {
-		snap, notModified, err = s.client.TokenSnapshotIf(ctx, etag)
-		if notModified {
-			snap = held // checked against t below, like a fresh answer
-		}
-		if err == nil {
-			if err := tokenScope(t, snap); err != nil {
-				return nil, err
-			}
-		}
+		snap, notModified, err = s.client.TokenSnapshotIf(ctx, fetch, etag)
 	} else {
-		if err := t.RequireProject(); err != nil {
-			return nil, err
-		}
-		snap, notModified, err = s.client.SnapshotIf(ctx, t.Org, t.Project, t.Env, etag)
+		snap, notModified, err = s.client.SnapshotIf(ctx, t.Org, t.Project, t.Env, fetch, etag)
 		if isEnvNotFound(err, t) {
 			// "prod" for production, or a typo: say which one was meant.
 			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
@@ -60,18 +68,12 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 				return s.Load(ctx, resolved)
 			}
 		}
-		if notModified {
-			if err := cachedFor(t, held); err != nil {
-				return nil, err
-			}
-			snap = held
-		}
 	}
 	var unreachable *client.UnreachableError
 	switch {
 	case err == nil:
 	case errors.As(err, &unreachable) && s.fallback && s.maxStale > 0:
-		env, cerr := s.fromCache(t, cacheKey, marks, s.maxStale)
+		env, cerr := s.fromCache(t, cacheKey, pinned, marks, s.maxStale)
 		if cerr != nil {
 			// Say why the cache did not help, or a refused cache looks
 			// like no cache at all.
@@ -89,7 +91,19 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	default:
 		return nil, Explain(err)
 	}
-	env, err := s.open(snap, marks)
+	st := pinned
+	if notModified {
+		snap = held // checked below exactly like a fresh answer
+	} else {
+		org := t.Org
+		if s.viaToken(t) {
+			org = "" // the token's anchor says which org
+		}
+		if st, err = s.advance(chainKey, org, pinned, snap.Chain); err != nil {
+			return nil, err
+		}
+	}
+	env, err := s.open(t, snap, st, marks)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +115,8 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// revision that raised the mark was cached when it did. A different
 	// answer for the same revision (write permission, key version) replaces
 	// the cache too, or no later fetch could be answered 304.
-	if env.Revision > marks.Get(s.api, snap.Environment.ID) || !holds || api.SnapshotETag(snap) != etag {
-		s.putCache(cacheKey, snap)
+	if env.Revision > marks.Get(s.api, env.ID).Rev || !holds || api.SnapshotETag(snap) != etag {
+		s.putCache(cacheKey, env.snap)
 	}
 	return env, nil
 }
@@ -119,7 +133,7 @@ func (s *Session) held(key string, marks config.Marks) (api.Snapshot, bool) {
 	if snap.Revision != nil {
 		rev = snap.Revision.Revision
 	}
-	if rev < marks.Get(s.api, snap.Environment.ID) {
+	if rev < marks.Get(s.api, snap.Environment.ID).Rev {
 		return api.Snapshot{}, false
 	}
 	return snap, true
@@ -147,28 +161,23 @@ func (s *Session) putCache(key string, snap api.Snapshot) {
 	}
 }
 
-// fromCache opens the cached snapshot for key. maxAge 0 means any age (an
-// explicit --offline); otherwise the server was unreachable and a cache
-// older than maxAge is refused.
-func (s *Session) fromCache(t Target, key string, marks config.Marks, maxAge time.Duration) (*Env, error) {
+// fromCache opens the cached snapshot for key, checked against the pinned
+// org chain. maxAge 0 means any age (an explicit --offline); otherwise the
+// server was unreachable and a cache older than maxAge is refused.
+func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks config.Marks, maxAge time.Duration) (*Env, error) {
 	snap, fetched, err := s.readSnap(key)
 	if err != nil {
 		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
 	}
-	if s.viaToken(t) {
-		// The same scope check as online: a token's cache is its own
-		// environment, whatever the command asked for.
-		if err := tokenScope(t, snap); err != nil {
-			return nil, err
-		}
-	} else if err := cachedFor(t, snap); err != nil {
-		return nil, err
+	if pinned == nil {
+		return nil, WithHint(errors.New("no verified org chain on this machine to check the cached secrets against"),
+			"run once while the server is reachable")
 	}
 	age := s.opts.now().Sub(fetched).Round(time.Second)
 	if maxAge > 0 && age > maxAge {
 		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
 	}
-	env, err := s.open(snap, marks)
+	env, err := s.open(t, snap, pinned, marks)
 	if err != nil {
 		return nil, err
 	}
@@ -194,81 +203,152 @@ func (s *Session) marks() config.Marks {
 	return s.seen.Load()
 }
 
-// open unwraps the key, opens the revision and checks it against the
-// rollback marks read before the request.
-func (s *Session) open(snap api.Snapshot, marks config.Marks) (*Env, error) {
-	env := snap.Environment
-	key, err := crypto.UnwrapKey(snap.WrappedKey, env.ID, env.KeyVersion, s.identity)
-	if err != nil {
-		return nil, integrityErrorf("cannot open the key of environment %q: %v", env.Name, err)
-	}
-	e := &Env{Org: snap.Org, Project: snap.Project, Name: env.Name, ID: env.ID, CanWrite: snap.CanWrite,
-		snap: snap, key: key, doc: envdoc.New()}
-	if r := snap.Revision; r != nil {
-		if r.KeyVersion != env.KeyVersion {
-			return nil, integrityErrorf("revision %d of %q is sealed under key version %d, but the environment is on version %d",
-				r.Revision, env.Name, r.KeyVersion, env.KeyVersion)
+// chainEnv returns the environment t names, as the verified chain st
+// binds names to IDs: for a service token's own environment, the one its
+// token.create names.
+func (s *Session) chainEnv(st *trust.State, t Target) (trust.Env, bool) {
+	if s.viaToken(t) {
+		info, ok := st.Token(s.token.ID())
+		if !ok {
+			return trust.Env{}, false
 		}
-		plain, err := crypto.OpenRevision(key, r.Revision, r.Ciphertext)
+		return st.Env(info.EnvID)
+	}
+	prj, ok := st.LookupProject(t.Project)
+	if !ok {
+		return trust.Env{}, false
+	}
+	return st.LookupEnv(prj, t.Env)
+}
+
+// open checks snap against the verified org chain st and the rollback
+// marks read before the request, then unwraps the key and opens the
+// revision. Nothing the server says is believed unless the chain or a
+// signature backs it: the environment is the one the chain binds t's names
+// to, the key was wrapped by a principal with access, the revision was
+// signed by one who could write, and it continues the history this
+// machine saw last.
+func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks) (*Env, error) {
+	env, ok := s.chainEnv(st, t)
+	if !ok {
+		what := t.Org + "/" + t.Project + "/" + t.Env
+		if s.viaToken(t) {
+			what = "service token " + s.token.ID()
+		}
+		return nil, WithHint(integrityErrorf("the server answered for %s, which the verified org chain of %q does not have", what, st.OrgName()),
+			"the server may be lying about which environments exist; contact its administrator")
+	}
+	project, _ := st.ProjectName(env.ProjectID)
+	name := st.OrgName() + "/" + project + "/" + env.Name
+	if s.viaToken(t) {
+		if err := tokenScope(t, st.OrgName(), project, env.Name); err != nil {
+			return nil, err
+		}
+	}
+	if snap.Environment.ID != env.ID {
+		return nil, WithHint(integrityErrorf("the server answered for environment ID %s when asked for %s, which the org chain binds to %s: environments swapped?",
+			snap.Environment.ID, name, env.ID), "contact your secr server's administrator; do not trust this server's answers until resolved")
+	}
+	g, err := trust.ParseGrant(snap.Grant)
+	if err != nil {
+		return nil, integrityErrorf("the key of environment %s: %v", name, err)
+	}
+	if g.EnvID() != env.ID || g.Recipient() != s.signer.ID() {
+		return nil, integrityErrorf("the server sent a key for %s/%s instead of this principal's key for %s", g.EnvID(), g.Recipient(), name)
+	}
+	key, err := st.OpenGrant(g, s.identity)
+	if err != nil {
+		return nil, WithHint(integrityErrorf("the key of environment %s: %v", name, err),
+			"the key was not wrapped by anyone the org chain allows (a substituted key?): nothing was read or written; contact your secr server's administrator")
+	}
+	if key.Version() != env.KeyVersion {
+		return nil, integrityErrorf("the server sent key version %d of %s, but the org chain is at version %d (a replayed old key?)", key.Version(), name, env.KeyVersion)
+	}
+	e := &Env{Org: st.OrgName(), Project: project, Name: env.Name, ID: env.ID,
+		CanWrite: st.Access(s.signer.ID(), env.ID, st.Seq()) == trust.Write,
+		key:      key, doc: envdoc.New(), state: st}
+	mark := marks.Get(s.api, env.ID)
+	snap.Chain = nil
+	if r := snap.Revision; r != nil {
+		h, err := trust.ParseHeader(r.Header)
 		if err != nil {
-			return nil, integrityErrorf("revision %d of environment %q: %v", r.Revision, env.Name, err)
+			return nil, integrityErrorf("revision %d of %s: %v", r.Revision, name, err)
+		}
+		if mark.Rev > 0 {
+			if err := s.checkHistory(name, mark, snap.Headers, h); err != nil {
+				return nil, err
+			}
+		}
+		plain, err := st.OpenLatest(env.ID, h, r.Ciphertext, key)
+		if err != nil {
+			return nil, WithHint(integrityErrorf("revision %d of %s: %v", h.Revision(), name, err),
+				"nothing was run or written; contact your secr server's administrator")
 		}
 		if e.doc, err = envdoc.Parse(plain); err != nil {
-			return nil, integrityErrorf("revision %d of environment %q: %v", r.Revision, env.Name, err)
+			return nil, integrityErrorf("revision %d of %s: %v", h.Revision(), name, err)
 		}
-		e.Revision = r.Revision
+		e.Revision, e.header = h.Revision(), h
+		snap.Headers = [][]byte{r.Header} // what the cache needs to check links later
+		snap.Revision.Revision, snap.Revision.KeyVersion = h.Revision(), h.KeyVersion()
+	} else if mark.Rev > 0 {
+		return nil, rollbackError(name, 0, mark.Rev)
 	}
-	if err := s.checkRollback(env, e.Revision, marks); err != nil {
-		return nil, err
+	snap.Org, snap.OrgID, snap.Project = st.OrgName(), st.OrgID(), project
+	snap.Environment.Name, snap.Environment.KeyVersion = env.Name, env.KeyVersion
+	e.snap = snap
+	if e.header != nil && e.Revision > mark.Rev && s.seen != nil {
+		if err := s.seen.Record(s.api, env.ID, config.Mark{Rev: e.Revision, Hash: e.header.Hash()}); err != nil {
+			s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
+		}
 	}
 	return e, nil
 }
 
-// checkRollback refuses a revision older than one this client had already
-// opened before it asked (marks), then raises the high-water mark.
-func (s *Session) checkRollback(env api.Environment, rev int64, marks config.Marks) error {
-	if s.seen == nil {
-		return nil
+// checkHistory checks that headers continue the history from mark, the
+// revision this machine saw last, up to newest.
+func (s *Session) checkHistory(name string, mark config.Mark, raw [][]byte, newest *trust.Header) error {
+	if len(raw) == 0 {
+		return integrityErrorf("the server sent no history of %s since revision %d, which this machine saw last", name, mark.Rev)
 	}
-	seen := marks.Get(s.api, env.ID)
-	if rev < seen {
-		return WithHint(integrityErrorf("got revision %d of environment %q, older than revision %d, which this machine has already seen: the server (or the offline cache) may be replaying old secrets",
-			rev, env.Name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
+	headers := make([]*trust.Header, 0, len(raw))
+	for _, b := range raw {
+		h, err := trust.ParseHeader(b)
+		if err != nil {
+			return integrityErrorf("history of %s: %v", name, err)
+		}
+		headers = append(headers, h)
 	}
-	if rev == seen {
-		return nil // nothing new: no second read of the state file on the run path
+	err := trust.CheckLinks(trust.Position{Revision: mark.Rev, Hash: mark.Hash}, headers)
+	if errors.Is(err, trust.ErrRollback) {
+		return rollbackError(name, headers[0].Revision(), mark.Rev)
 	}
-	if err := s.seen.Record(s.api, env.ID, rev); err != nil {
-		s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
+	if err != nil {
+		return WithHint(integrityErrorf("history of %s since revision %d: %v", name, mark.Rev, err),
+			"a revision was dropped, reordered or replaced: contact your secr server's administrator; do not trust this server's answers until resolved")
+	}
+	if last := headers[len(headers)-1]; last.Hash() != newest.Hash() {
+		return integrityErrorf("history of %s: the newest header is not the revision sent (%d)", name, newest.Revision())
 	}
 	return nil
+}
+
+func rollbackError(name string, rev, seen int64) error {
+	return WithHint(integrityErrorf("got revision %d of environment %s, older than revision %d, which this machine has already seen: the server (or the offline cache) may be replaying old secrets",
+		rev, name, seen), "contact your secr server's administrator; do not trust this server's answers until resolved")
 }
 
 // tokenScope refuses a service token's environment when the target names a
 // different org, project or environment: a CI job that says acme/web must
-// not quietly run with another project's secrets.
-func tokenScope(t Target, snap api.Snapshot) error {
+// not quietly run with another project's secrets. The names are the
+// verified chain's.
+func tokenScope(t Target, org, project, env string) error {
 	switch {
-	case t.Org != "" && t.Org != snap.Org, t.Project != "" && t.Project != snap.Project:
-		return WithHint(usageErrorf("SECR_TOKEN is for %s/%s, not %s/%s", snap.Org, snap.Project, first(t.Org, snap.Org), first(t.Project, snap.Project)),
+	case t.Org != "" && t.Org != org, t.Project != "" && t.Project != project:
+		return WithHint(usageErrorf("SECR_TOKEN is for %s/%s, not %s/%s", org, project, first(t.Org, org), first(t.Project, project)),
 			"check --org/--project, SECR_ORG/SECR_PROJECT and .secr.json, or use a token for that project")
-	case t.EnvExplicit && snap.Environment.Name != t.Env:
-		return WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", snap.Environment.Name, t.Env),
+	case t.EnvExplicit && env != t.Env:
+		return WithHint(fmt.Errorf("SECR_TOKEN is for environment %q, not %q", env, t.Env),
 			"unset SECR_ENV / --env, or use a token for %q", t.Env)
-	}
-	return nil
-}
-
-// cachedFor checks that a snapshot from this machine's cache is the one
-// for t. Its names are not authenticated (only the environment ID and key
-// version are, by the wrapped key), and Update writes to the names it holds:
-// a cache copied or renamed under another environment's key must be
-// refused, not opened or written through.
-func cachedFor(t Target, snap api.Snapshot) error {
-	if snap.Org != t.Org || snap.Project != t.Project || snap.Environment.Name != t.Env {
-		return WithHint(integrityErrorf("the offline cache for %s/%s/%s holds %s/%s/%s: it was modified or mixed up",
-			t.Org, t.Project, t.Env, snap.Org, snap.Project, snap.Environment.Name),
-			"delete $XDG_CACHE_HOME/secr/snapshots (or ~/.cache/secr/snapshots) and run again while the server is reachable")
 	}
 	return nil
 }

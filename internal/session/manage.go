@@ -2,11 +2,15 @@ package session
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // DefaultEnvironments are created with every project.
@@ -19,22 +23,120 @@ func (s *Session) WhoAmI(ctx context.Context) (api.WhoAmI, error) {
 }
 
 // CreateOrg creates an org owned by this user, and makes it the login's
-// default org when it has none.
+// default org when it has none. The org's ID is made here and bound to its
+// name and its owner by the root of its chain, which this user signs; the
+// chain is pinned on this machine at once.
 func (s *Session) CreateOrg(ctx context.Context, name string) (api.Org, error) {
 	if err := validSlug("org", name); err != nil {
 		return api.Org{}, err
 	}
-	org, err := s.client.CreateOrg(ctx, name)
+	if s.login == nil {
+		return api.Org{}, usageErrorf("a service token cannot create orgs: unset SECR_TOKEN and log in")
+	}
+	me, err := s.userPrincipal()
+	if err != nil {
+		return api.Org{}, err
+	}
+	root, err := trust.NewOrg(s.signer, me, api.NewID("org"), name)
+	if err != nil {
+		return api.Org{}, err
+	}
+	st, err := trust.Verify([]*trust.Entry{root}, nil)
+	if err != nil {
+		return api.Org{}, err
+	}
+	org, err := s.client.CreateOrg(ctx, api.CreateOrgRequest{Name: name, Root: root.Bytes()})
 	if err != nil {
 		return org, Explain(err)
 	}
-	if s.login != nil && s.login.DefaultOrg == "" {
+	s.pin(s.chainKey(name), st)
+	if s.login.DefaultOrg == "" {
 		s.login.DefaultOrg = org.Name
 		if dirs, err := s.opts.dirs(); err == nil {
 			_ = s.opts.credentials(dirs).SetDefaultOrg(s.api, org.Name)
 		}
 	}
 	return org, nil
+}
+
+// userPrincipal is this user's public identity, as the org chain records
+// it.
+func (s *Session) userPrincipal() (*trust.Principal, error) {
+	return trust.NewUser(s.login.UserID, s.login.Email, s.identity.Recipient(), trust.UserSigningKey(s.identity))
+}
+
+// chainAttempts bounds the retries of an org change that keeps losing the
+// race to other changes of the same org.
+const chainAttempts = 5
+
+// changeOrg brings org's chain up to date, lets build sign entries on top
+// of it (with appendOps), sends them with send, and pins the extended
+// chain once the server has accepted them. When another change of the org
+// won the race (409), it fetches the chain and signs again.
+func (s *Session) changeOrg(ctx context.Context, org string, build func(st *trust.State) (*trust.State, api.ChainWrite, error), send func(api.ChainWrite) error) error {
+	for i := 0; ; i++ {
+		st, err := s.Chain(ctx, org)
+		if err != nil {
+			return err
+		}
+		next, w, err := build(st)
+		if err != nil {
+			return err
+		}
+		err = send(w)
+		if errors.Is(err, client.ErrConflict) && i < chainAttempts {
+			continue
+		}
+		if err != nil {
+			return Explain(err)
+		}
+		s.pin(s.chainKey(org), next)
+		return nil
+	}
+}
+
+// appendOps signs ops one after the other on top of st and returns the
+// extended chain and the entries.
+func (s *Session) appendOps(st *trust.State, ops ...trust.Op) (*trust.State, [][]byte, error) {
+	var raw [][]byte
+	for _, op := range ops {
+		e, err := st.Append(s.signer, op)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st, err = st.Extend([]*trust.Entry{e}); err != nil {
+			return nil, nil, err
+		}
+		raw = append(raw, e.Bytes())
+	}
+	return st, raw, nil
+}
+
+// newEnvs signs an env.create for each name in project prj on top of st,
+// with a fresh key wrapped to this user.
+func (s *Session) newEnvs(st *trust.State, prj string, names []string, w *api.ChainWrite) (*trust.State, error) {
+	for _, name := range names {
+		if err := validSlug("environment", name); err != nil {
+			return nil, err
+		}
+		id := api.NewID("env")
+		next, raw, err := s.appendOps(st, trust.CreateEnv{EnvID: id, ProjectID: prj, Name: name})
+		if err != nil {
+			return nil, err
+		}
+		ek, err := crypto.GenerateEnvKey(id, 1)
+		if err != nil {
+			return nil, err
+		}
+		g, err := next.MakeGrant(s.signer, ek, s.signer.ID())
+		if err != nil {
+			return nil, err
+		}
+		st = next
+		w.Entries = append(w.Entries, raw...)
+		w.Grants = append(w.Grants, g.Bytes())
+	}
+	return st, nil
 }
 
 // ListOrgs lists the orgs this user belongs to.
@@ -44,21 +146,34 @@ func (s *Session) ListOrgs(ctx context.Context) ([]api.Org, error) {
 }
 
 // CreateProject creates a project in org with DefaultEnvironments, each
-// with a fresh key generated here and wrapped to this principal.
+// with a fresh key generated here and wrapped to this principal; the chain
+// entries that bind their names to their IDs are signed here.
 func (s *Session) CreateProject(ctx context.Context, org, name string) (api.Project, error) {
 	if err := validSlug("project", name); err != nil {
 		return api.Project{}, err
 	}
-	req := api.CreateProjectRequest{Name: name}
-	for _, env := range DefaultEnvironments {
-		ne, err := s.newEnvironment(env)
-		if err != nil {
-			return api.Project{}, err
-		}
-		req.Environments = append(req.Environments, ne)
+	if s.login == nil {
+		return api.Project{}, usageErrorf("a service token cannot create projects: unset SECR_TOKEN and log in")
 	}
-	p, err := s.client.CreateProject(ctx, org, req)
-	return p, Explain(err)
+	var p api.Project
+	err := s.changeOrg(ctx, org, func(st *trust.State) (*trust.State, api.ChainWrite, error) {
+		var w api.ChainWrite
+		if _, ok := st.LookupProject(name); ok {
+			return nil, w, usageErrorf("project %q already exists in org %q", name, org)
+		}
+		prj := api.NewID("prj")
+		st, raw, err := s.appendOps(st, trust.CreateProject{ProjectID: prj, Name: name})
+		if err != nil {
+			return nil, w, err
+		}
+		w.Entries = raw
+		st, err = s.newEnvs(st, prj, DefaultEnvironments, &w)
+		return st, w, err
+	}, func(w api.ChainWrite) (err error) {
+		p, err = s.client.CreateProject(ctx, org, api.CreateProjectRequest{Name: name, ChainWrite: w})
+		return err
+	})
+	return p, err
 }
 
 // ListProjects lists org's projects.
@@ -69,36 +184,35 @@ func (s *Session) ListProjects(ctx context.Context, org string) ([]api.Project, 
 
 // CreateEnv creates environment name in t's project.
 func (s *Session) CreateEnv(ctx context.Context, t Target, name string) (api.Environment, error) {
-	ne, err := s.newEnvironment(name)
-	if err != nil {
+	if err := validSlug("environment", name); err != nil {
 		return api.Environment{}, err
 	}
-	e, err := s.client.CreateEnv(ctx, t.Org, t.Project, ne)
-	return e, Explain(err)
+	if s.login == nil {
+		return api.Environment{}, usageErrorf("a service token cannot create environments: unset SECR_TOKEN and log in")
+	}
+	var e api.Environment
+	err := s.changeOrg(ctx, t.Org, func(st *trust.State) (*trust.State, api.ChainWrite, error) {
+		var w api.ChainWrite
+		prj, ok := st.LookupProject(t.Project)
+		if !ok {
+			return nil, w, fmt.Errorf("project %q not found in the org chain of %q: run 'secr projects list'", t.Project, t.Org)
+		}
+		if _, ok := st.LookupEnv(prj, name); ok {
+			return nil, w, usageErrorf("environment %q already exists in project %q", name, t.Project)
+		}
+		st, err := s.newEnvs(st, prj, []string{name}, &w)
+		return st, w, err
+	}, func(w api.ChainWrite) (err error) {
+		e, err = s.client.CreateEnv(ctx, t.Org, t.Project, api.CreateEnvRequest{Name: name, ChainWrite: w})
+		return err
+	})
+	return e, err
 }
 
 // ListEnvs lists t's project's environments.
 func (s *Session) ListEnvs(ctx context.Context, t Target) ([]api.Environment, error) {
 	envs, err := s.client.ListEnvs(ctx, t.Org, t.Project)
 	return envs, Explain(err)
-}
-
-// newEnvironment generates an environment ID and key, wrapped to this
-// principal.
-func (s *Session) newEnvironment(name string) (api.NewEnvironment, error) {
-	if err := validSlug("environment", name); err != nil {
-		return api.NewEnvironment{}, err
-	}
-	id := api.NewID("env")
-	ek, err := crypto.GenerateEnvKey(id, 1)
-	if err != nil {
-		return api.NewEnvironment{}, err
-	}
-	wrapped, err := crypto.WrapKey(ek, s.identity.Recipient())
-	if err != nil {
-		return api.NewEnvironment{}, err
-	}
-	return api.NewEnvironment{ID: id, Name: name, WrappedKey: wrapped}, nil
 }
 
 // TokenRequest describes a service token to create.
@@ -111,8 +225,10 @@ type TokenRequest struct {
 }
 
 // CreateToken makes a service token for t's environment: a fresh secret
-// generated here, the environment key wrapped to the key derived from it.
-// It returns the token (to be shown once) and its details.
+// generated here (carrying the org anchor, so a runner with no state can
+// verify the org from its root), its token.create signed here, and the
+// environment key wrapped to the key derived from it. It returns the token
+// (to be shown once) and its details.
 func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (string, api.TokenInfo, error) {
 	if s.token != nil {
 		return "", api.TokenInfo{}, usageErrorf("a service token cannot create tokens: unset SECR_TOKEN and log in")
@@ -121,21 +237,49 @@ func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (
 	if err != nil {
 		return "", api.TokenInfo{}, err
 	}
-	tok, err := crypto.GenerateServiceToken()
+	tok, err := trust.GenerateToken(env.state.Anchor())
 	if err != nil {
 		return "", api.TokenInfo{}, err
 	}
-	wrapped, err := crypto.WrapKey(env.key, tok.Identity().Recipient())
-	if err != nil {
-		return "", api.TokenInfo{}, err
+	var expires time.Time
+	if req.ExpiresAt != nil {
+		// The chain records whole seconds; the request must say the same.
+		expires = req.ExpiresAt.UTC().Truncate(time.Second)
+		req.ExpiresAt = &expires
 	}
-	info, err := s.client.CreateToken(ctx, t.Org, t.Project, api.CreateTokenRequest{
-		ID: tok.ID(), Name: req.Name, Environment: t.Env, ReadWrite: req.ReadWrite, ExpiresAt: req.ExpiresAt,
-		AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
-		KeyVersion: env.key.Version(), WrappedKey: wrapped,
+	access := trust.Read
+	if req.ReadWrite {
+		access = trust.Write
+	}
+	var info api.TokenInfo
+	err = s.changeOrg(ctx, env.Org, func(st *trust.State) (*trust.State, api.ChainWrite, error) {
+		var w api.ChainWrite
+		if cur, ok := st.Env(env.ID); !ok || cur.KeyVersion != env.key.Version() {
+			return nil, w, fmt.Errorf("the key of environment %q changed while the token was being made: run the command again", env.Name)
+		}
+		p, err := tok.Principal(req.Name)
+		if err != nil {
+			return nil, w, err
+		}
+		st, raw, err := s.appendOps(st, trust.CreateToken{Token: p, EnvID: env.ID, Access: access, Expires: expires})
+		if err != nil {
+			return nil, w, err
+		}
+		g, err := st.MakeGrant(s.signer, env.key, tok.ID())
+		if err != nil {
+			return nil, w, err
+		}
+		w.Entries, w.Grants = raw, [][]byte{g.Bytes()}
+		return st, w, nil
+	}, func(w api.ChainWrite) (err error) {
+		info, err = s.client.CreateToken(ctx, env.Org, env.Project, api.CreateTokenRequest{
+			ID: tok.ID(), Name: req.Name, Environment: env.Name, ReadWrite: req.ReadWrite, ExpiresAt: req.ExpiresAt,
+			AuthKey: tok.AuthKey(), ChainWrite: w,
+		})
+		return err
 	})
 	if err != nil {
-		return "", api.TokenInfo{}, Explain(err)
+		return "", api.TokenInfo{}, err
 	}
 	return tok.String(), info, nil
 }
@@ -146,13 +290,28 @@ func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, er
 	return ts, Explain(err)
 }
 
-// RevokeToken revokes the service token with the given ID (st_...).
+// RevokeToken revokes the service token with the given ID (st_...): a
+// token.revoke in the org chain, so that no client accepts a revision it
+// signs from then on, and the server forgets it.
 func (s *Session) RevokeToken(ctx context.Context, t Target, id string) error {
 	id = strings.TrimSpace(id)
-	if strings.HasPrefix(id, crypto.ServiceTokenPrefix) {
+	if strings.HasPrefix(id, trust.TokenPrefix) {
 		return usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
 	}
-	return Explain(s.client.RevokeToken(ctx, t.Org, t.Project, id))
+	if s.login == nil {
+		return usageErrorf("a service token cannot revoke tokens: unset SECR_TOKEN and log in")
+	}
+	return s.changeOrg(ctx, t.Org, func(st *trust.State) (*trust.State, api.ChainWrite, error) {
+		var w api.ChainWrite
+		if info, ok := st.Token(id); !ok || info.Revoked {
+			return nil, w, fmt.Errorf("no token %q in org %q: see 'secr tokens list'", id, t.Org)
+		}
+		st, raw, err := s.appendOps(st, trust.RevokeToken{TokenID: id})
+		w.Entries = raw
+		return st, w, err
+	}, func(w api.ChainWrite) error {
+		return s.client.RevokeToken(ctx, t.Org, t.Project, id, api.RevokeTokenRequest{ChainWrite: w})
+	})
 }
 
 // validSlug checks an org, project or environment name before it is sent.

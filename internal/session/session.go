@@ -3,11 +3,13 @@ package session
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // Options are what a Session needs from its surroundings.
@@ -63,9 +65,14 @@ type Session struct {
 	api      string
 	client   *client.Client
 	identity *crypto.Identity
-	login    *config.Login        // nil for a service token
-	token    *crypto.ServiceToken // nil for a user
-	seen     *config.Seen         // nil when there is nowhere to keep state
+	// signer signs org chain entries, grants and revisions as this
+	// principal (a user's key is derived from identity, a token's from its
+	// secret).
+	signer *trust.Signer
+	login  *config.Login  // nil for a service token
+	token  *trust.Token   // nil for a user
+	seen   *config.Seen   // nil when there is nowhere to keep state
+	chains *config.Chains // pinned org chains; nil when there is nowhere to keep state
 
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
@@ -85,7 +92,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	s := &Session{opts: o, api: cl.BaseURL()}
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
-		s.seen, s.cache = config.SeenAt(dirs), config.CacheAt(dirs)
+		s.seen, s.cache, s.chains = config.SeenAt(dirs), config.CacheAt(dirs), config.ChainsAt(dirs)
 	}
 	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
 	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {
@@ -97,11 +104,11 @@ func Authenticate(t Target, o Options) (*Session, error) {
 		raw, source = string(data), "SECR_TOKEN_FILE"
 	}
 	if raw != "" {
-		tok, err := crypto.ParseServiceToken(raw)
+		tok, err := trust.ParseToken(strings.TrimSpace(raw))
 		if err != nil {
 			return nil, WithHint(&tokenError{source: source, err: err}, "create a new token with 'secr tokens create --env ENV' and put it in %s", source)
 		}
-		s.token, s.identity = tok, tok.Identity()
+		s.token, s.identity, s.signer = tok, tok.Identity(), tok.Signer()
 		s.client = cl.WithServiceToken(tok.ID(), tok.AuthKey())
 		return s, nil
 	}
@@ -121,6 +128,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 		return nil, WithHint(fmt.Errorf("stored login for %s is corrupt", s.api), "run 'secr login' again")
 	}
 	s.login, s.identity = login, id
+	s.signer = trust.NewSigner(login.UserID, trust.UserSigningKey(id))
 	s.client = cl.WithSession(login.Session)
 	return s, nil
 }

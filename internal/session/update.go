@@ -9,7 +9,7 @@ import (
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/envdoc"
 )
 
@@ -63,10 +63,12 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 			}
 			return nil, err
 		}
-		next := env.Revision + 1
-		sealed, err := crypto.SealRevision(env.key, next, env.doc.Marshal())
+		// Sealed on the chain the newest revision was verified on, as the
+		// revision after it, under the current key, signed by this
+		// principal: the server can store it but not forge or reorder it.
+		h, sealed, err := env.state.SealRevision(s.signer, env.key, env.header, env.doc.Marshal())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("seal revision %d of %q: %w", env.Revision+1, env.Name, err)
 		}
 		if len(sealed) > api.MaxCiphertext {
 			// Checked here, before the upload, with the sizes named.
@@ -75,7 +77,7 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 				"an environment must also fit a program's environment (about 2 MiB with the default 8 MiB stack limit); keep large files elsewhere or split them across environments")
 		}
 		rev, err := s.client.WriteRevision(ctx, env.Org, env.Project, env.Name, api.WriteRevisionRequest{
-			BaseRevision: env.Revision, KeyVersion: env.key.Version(), Ciphertext: sealed,
+			BaseRevision: env.Revision, KeyVersion: env.key.Version(), Header: h.Bytes(), Ciphertext: sealed,
 		})
 		if errors.Is(err, client.ErrConflict) && i < conflictAttempts {
 			// Full jitter keeps a crowd of writers from retrying in lockstep.
@@ -90,15 +92,19 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		if err != nil {
 			return nil, Explain(err)
 		}
+		if rev != h.Revision() {
+			return nil, integrityErrorf("the server stored revision %d of %q as revision %d", h.Revision(), env.Name, rev)
+		}
 		if s.seen != nil {
-			_ = s.seen.Record(s.api, env.ID, rev)
+			_ = s.seen.Record(s.api, env.ID, config.Mark{Rev: rev, Hash: h.Hash()})
 		}
 		// The cache must hold what this machine wrote: the next offline run
 		// would otherwise find a revision older than the mark just raised.
 		snap := env.snap
-		snap.Revision = &api.Revision{Revision: rev, KeyVersion: env.key.Version(), Ciphertext: sealed}
+		snap.Revision = &api.Revision{Revision: rev, KeyVersion: h.KeyVersion(), Header: h.Bytes(), Ciphertext: sealed}
+		snap.Headers = [][]byte{h.Bytes()}
 		s.putCache(s.cacheKey(t), snap)
-		env.snap, env.Revision = snap, rev
+		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}
 }

@@ -252,3 +252,15 @@ func recipientFrom(b [32]byte) *crypto.Recipient {
 
 // equal32 compares two 32-byte values in constant time.
 func equal32(a, b [32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+
+// infoUserEd25519 derives a user's signing key from their X25519 Identity.
+const infoUserEd25519 = "secr/v2/user-ed25519"
+
+// UserSigningKey returns the SigningKey of the user whose X25519 private key
+// is id. It is derived from id (HKDF, an info string of its own), so the
+// account key blob that seals id seals it too, and a login, a recovery or a
+// password change needs nothing new.
+func UserSigningKey(id *crypto.Identity) *SigningKey {
+	seed := id.DeriveKey(infoUserEd25519)
+	return &SigningKey{priv: ed25519.NewKeyFromSeed(seed[:])}
+}

@@ -747,3 +747,11 @@ func (s *State) keyVersionAt(envID string, seq uint64) int {
 	}
 	return sort.Search(len(e.keys), func(i int) bool { return e.keys[i] > seq })
 }
+
+// ProjectName returns the name of the project with ID id.
+func (s *State) ProjectName(id string) (string, bool) {
+	if p := s.projects[id]; p != nil {
+		return p.name, true
+	}
+	return "", false
+}
