@@ -1,11 +1,14 @@
 //go:build unix
 
 // Command bench times `secr run -- true` against a local server for
-// environments of 20 and 1,000 secrets, and reports the median wall time
-// and peak memory (max RSS, which survives the exec into `true`).
+// environments of 20 and 1,000 secrets, and for 20 secrets in an org whose
+// chain has 1,000 entries (pinned on this machine, and verified from the
+// root on first contact), and reports the median wall time and peak memory
+// (max RSS, which survives the exec into `true`).
 //
 //	go run ./bench            # default: 30 runs per case
 //	go run ./bench -runs 100
+//	go run ./bench -chain 0   # skip the long-chain cases
 //	go run ./bench -perf      # also profile the 20-secret case with perf
 //
 // It builds secr, starts `secr server` on a free 127.0.0.1 port with a
@@ -57,6 +60,7 @@ func main() {
 	pg := flag.String("postgres", os.Getenv("SECR_TEST_POSTGRES"), "-server: PostgreSQL DSN (a fresh schema is created and dropped); empty: SQLite only")
 	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
 	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. a -tags secr_client_only build)")
+	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
 	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured), e.g. when the measured one is a -tags secr_client_only build")
 	flag.Parse()
 	if *serverMode {
@@ -67,7 +71,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes)); err != nil {
+	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes), *chain); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -83,7 +87,7 @@ func ints(s string) []int {
 	return out
 }
 
-func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) error {
+func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, chain int) error {
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
@@ -147,26 +151,50 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) 
 			return err
 		}
 	}
+	if chain > 0 {
+		// An org whose chain reaches `chain` entries: the root, a project
+		// with three environments, and one env.create per extra entry.
+		long := []string{"--org", "long", "--project", "app"}
+		if err := secr("", "orgs", "create", "long"); err != nil {
+			return err
+		}
+		if err := secr("", "projects", "create", "app", "--org", "long"); err != nil {
+			return err
+		}
+		for i := 5; i < chain; i++ {
+			if err := secr("", append([]string{"envs", "create", fmt.Sprintf("fill-%04d", i)}, long...)...); err != nil {
+				return err
+			}
+		}
+		if err := secr(dotenv(20), append([]string{"secrets", "import", "--env", "development", "-"}, long...)...); err != nil {
+			return err
+		}
+	}
+	// fresh empties a state directory before each run of the first-contact
+	// case, so the chain is verified from its root every time.
+	fresh := filepath.Join(dir, "fresh-state")
 
 	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Printf("%-34s %10s %10s %10s %12s %8s\n", "case", "median", "p10", "p90", "peak RSS", "×base")
-	cases := []struct {
+	type benchCase struct {
 		name string
 		argv []string
-	}{
-		{"baseline: Go binary exec'ing true", []string{baseline}},
+		env  []string // added to env
+	}
+	cases := []benchCase{
+		{name: "baseline: Go binary exec'ing true", argv: []string{baseline}},
 	}
 	for _, n := range sizes {
-		cases = append(cases, struct {
-			name string
-			argv []string
-		}{fmt.Sprintf("secr run, %d secrets", n), []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
+		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
 		if also != "" {
-			cases = append(cases, struct {
-				name string
-				argv []string
-			}{fmt.Sprintf("  %s, %d", filepath.Base(also), n), []string{also, "run", "--env", sizeEnv[n], "--", "true"}})
+			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}})
 		}
+	}
+	if chain > 0 {
+		longRun := []string{bin, "run", "--org", "long", "--project", "app", "--env", "development", "--", "true"}
+		cases = append(cases,
+			benchCase{name: fmt.Sprintf("20 secrets, %d-entry chain", chain), argv: longRun},
+			benchCase{name: "  same, first contact", argv: longRun, env: []string{"XDG_STATE_HOME=" + fresh, "XDG_CACHE_HOME=" + fresh}})
 	}
 	// Cases are interleaved round by round, so that drift in machine load
 	// (this is a shared VM) affects all of them alike.
@@ -174,8 +202,11 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) 
 	peaks := make([]int64, len(cases))
 	for round := 0; round < runs+3; round++ {
 		for i, c := range cases {
+			if err := os.RemoveAll(fresh); err != nil {
+				return err
+			}
 			cmd := exec.Command(c.argv[0], c.argv[1:]...)
-			cmd.Env, cmd.Dir = env, project
+			cmd.Env, cmd.Dir = append(slices.Clone(env), c.env...), project
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			start := time.Now()
@@ -200,8 +231,11 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int) 
 	}
 	for i, c := range cases {
 		for j := 0; j < 5; j++ {
+			if err := os.RemoveAll(fresh); err != nil {
+				return err
+			}
 			cmd := exec.Command(self, append([]string{measureFlag}, c.argv...)...)
-			cmd.Env, cmd.Dir = env, project
+			cmd.Env, cmd.Dir = append(slices.Clone(env), c.env...), project
 			out, err := cmd.Output()
 			if err != nil {
 				return fmt.Errorf("%s: %v", c.name, err)

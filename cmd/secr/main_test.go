@@ -334,8 +334,8 @@ func cmdDBFlip(ts *testscript.TestScript, neg bool, args []string) {
 	writeCiphertext(ts, db, args[1], args[2], ct)
 }
 
-// dbcopyrev DB FROM TO REV: put revision REV's ciphertext of environment
-// FROM into revision REV of environment TO.
+// dbcopyrev DB FROM TO REV: put revision REV of environment FROM (its
+// signed header and ciphertext) in the place of revision REV of TO.
 func cmdDBCopyRev(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 4 {
 		ts.Fatalf("usage: dbcopyrev DB FROM TO REV")
@@ -344,6 +344,11 @@ func cmdDBCopyRev(ts *testscript.TestScript, neg bool, args []string) {
 	dropSnapshotCache(ts)
 	defer db.Close()
 	writeCiphertext(ts, db, args[2], args[3], readCiphertext(ts, db, args[1], args[3]))
+	q := `UPDATE revisions SET header = (SELECT r.header FROM revisions r JOIN environments e ON e.id = r.env_id WHERE e.name = ? AND r.revision = ?)
+		WHERE revision = ? AND env_id = (SELECT id FROM environments WHERE name = ?)`
+	if _, err := db.Exec(q, args[1], args[3], args[3], args[2]); err != nil {
+		ts.Fatalf("copy header: %v", err)
+	}
 }
 
 // filemode FILE MODE: check a file's permission bits (octal).

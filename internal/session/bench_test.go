@@ -9,55 +9,80 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // environment returns a snapshot of n secrets as the server would send it,
-// and an identity that can open it.
-func environment(tb testing.TB, n int) (api.Snapshot, *crypto.Identity, *envdoc.Doc) {
+// the verified org chain it belongs to, a session that can open it and the
+// target that names it.
+func environment(tb testing.TB, n int) (api.Snapshot, *trust.State, *Session, Target) {
 	id, _ := crypto.GenerateIdentity()
-	ek, _ := crypto.GenerateEnvKey("env_bench", 1)
-	wrapped, _ := crypto.WrapKey(ek, id.Recipient())
+	userID := api.NewID("usr")
+	signer := trust.NewSigner(userID, trust.UserSigningKey(id))
+	me, err := trust.NewUser(userID, "bench@example.com", id.Recipient(), trust.UserSigningKey(id))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	root, err := trust.NewOrg(signer, me, api.NewID("org"), "bench")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := trust.Verify([]*trust.Entry{root}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Session{identity: id, signer: signer}
+	prj, envID := api.NewID("prj"), api.NewID("env")
+	st, _, err = s.appendOps(st, trust.CreateProject{ProjectID: prj, Name: "web"}, trust.CreateEnv{EnvID: envID, ProjectID: prj, Name: "bench"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ek, _ := crypto.GenerateEnvKey(envID, 1)
+	g, err := st.MakeGrant(signer, ek, userID)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	doc := envdoc.New()
 	for i := 0; i < n; i++ {
 		if err := doc.Set(fmt.Sprintf("SECRET_%04d", i), fmt.Sprintf("value-%04d-%s", i, strings.Repeat("x", 40)), false); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	ct, err := crypto.SealRevision(ek, 7, doc.Marshal())
+	h, ct, err := st.SealRevision(signer, ek, nil, doc.Marshal())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return api.Snapshot{
-		Environment: api.Environment{ID: "env_bench", Name: "bench", KeyVersion: 1},
-		Revision:    &api.Revision{Revision: 7, KeyVersion: 1, Ciphertext: ct},
-		WrappedKey:  wrapped,
-	}, id, doc
+		Org: "bench", Project: "web",
+		Environment: api.Environment{ID: envID, Name: "bench", KeyVersion: 1},
+		Revision:    &api.Revision{Revision: 1, KeyVersion: 1, Header: h.Bytes(), Ciphertext: ct},
+		Grant:       g.Bytes(),
+	}, st, s, Target{Org: "bench", Project: "web", Env: "bench", EnvExplicit: true}
 }
 
 func TestOpenSnapshot(t *testing.T) {
-	snap, id, doc := environment(t, 50)
-	s := &Session{identity: id}
-	env, err := s.open(snap, nil)
+	snap, st, s, target := environment(t, 50)
+	env, err := s.open(target, snap, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Revision != 7 || len(env.doc.Secrets) != 50 || env.doc.Secrets["SECRET_0049"] != doc.Secrets["SECRET_0049"] {
+	if env.Revision != 1 || len(env.doc.Secrets) != 50 || env.doc.Secrets["SECRET_0049"].Value != "value-0049-"+strings.Repeat("x", 40) {
 		t.Fatalf("opened %d secrets at revision %d", len(env.doc.Secrets), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&Session{identity: other}).open(snap, nil); !errors.Is(err, ErrIntegrity) {
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot: %v", err)
 	}
 }
 
 // BenchmarkOpenSnapshot1000 is the client-side work of `secr run` for an
-// environment of 1,000 secrets: unwrap the key, open the revision, parse it.
+// environment of 1,000 secrets: check and unwrap the grant, check the
+// revision's signature and open it, parse it.
 func BenchmarkOpenSnapshot1000(b *testing.B) {
-	snap, id, _ := environment(b, 1000)
-	s := &Session{identity: id}
+	snap, st, s, target := environment(b, 1000)
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
-		if _, err := s.open(snap, nil); err != nil {
+		if _, err := s.open(target, snap, st, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,10 +91,13 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 // BenchmarkSealRevision1000 is the client-side work of a write to an
 // environment of 1,000 secrets: encode the document and seal it.
 func BenchmarkSealRevision1000(b *testing.B) {
-	_, _, doc := environment(b, 1000)
-	ek, _ := crypto.GenerateEnvKey("env_bench", 1)
+	snap, st, s, target := environment(b, 1000)
+	env, err := s.open(target, snap, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if _, err := crypto.SealRevision(ek, 8, doc.Marshal()); err != nil {
+		if _, _, err := st.SealRevision(s.signer, env.key, env.header, env.doc.Marshal()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -274,6 +274,9 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		if err != nil {
 			return nil, integrityErrorf("revision %d of %s: %v", r.Revision, name, err)
 		}
+		if h.Revision() < mark.Rev {
+			return nil, rollbackError(name, h.Revision(), mark.Rev)
+		}
 		if mark.Rev > 0 {
 			if err := s.checkHistory(name, mark, snap.Headers, h); err != nil {
 				return nil, err

@@ -18,7 +18,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
-	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 func TestResolveTargetPrecedence(t *testing.T) {
@@ -65,7 +65,7 @@ func TestProjectFile(t *testing.T) {
 }
 
 func TestAuthenticateServiceTokenSources(t *testing.T) {
-	tok, _ := crypto.GenerateServiceToken()
+	tok, _ := trust.GenerateToken([32]byte{1})
 	path := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(path, []byte(tok.String()+"\n"), 0o600)
 	env := map[string]string{"SECR_TOKEN_FILE": path}
@@ -75,7 +75,7 @@ func TestAuthenticateServiceTokenSources(t *testing.T) {
 	if err != nil || !s.IsServiceToken() || s.token.ID() != tok.ID() {
 		t.Fatalf("token from SECR_TOKEN_FILE not used: %v", err)
 	}
-	other, _ := crypto.GenerateServiceToken()
+	other, _ := trust.GenerateToken([32]byte{2})
 	env["SECR_TOKEN"] = other.String()
 	if s, err := Authenticate(target, o); err != nil || s.token.ID() != other.ID() {
 		t.Fatalf("SECR_TOKEN did not win over the file: %v", err)
@@ -210,13 +210,9 @@ func TestIntegrityErrors(t *testing.T) {
 			f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 2`, dev)
 			f.exec(`UPDATE revisions SET env_id = ?, revision = 2 WHERE env_id = ? AND revision = 1`, dev, prod)
 		}, "revision 2"},
-		{"wrapped key of another environment", func(f *fixture, dev, prod string) {
-			f.exec(`UPDATE grants SET wrapped_key = (SELECT wrapped_key FROM grants WHERE env_id = ?) WHERE env_id = ?`, prod, dev)
-		}, "cannot open the key"},
-		{"key version bumped", func(f *fixture, dev, _ string) {
-			f.exec(`UPDATE environments SET key_version = 2 WHERE id = ?`, dev)
-			f.exec(`UPDATE grants SET key_version = 2 WHERE env_id = ?`, dev)
-		}, "cannot open the key"},
+		{"grant of another environment", func(f *fixture, dev, prod string) {
+			f.exec(`UPDATE grants SET signed_grant = (SELECT signed_grant FROM grants WHERE env_id = ?) WHERE env_id = ?`, prod, dev)
+		}, "instead of this principal's key"},
 		{"older revision replayed", func(f *fixture, dev, _ string) {
 			f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 2`, dev)
 		}, "older than revision 2"},
@@ -246,7 +242,7 @@ func TestIntegrityErrors(t *testing.T) {
 			if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v (env %+v), want an integrity error mentioning %q", err, env, tc.want)
 			}
-			if strings.Contains(err.Error(), "prod") && tc.name != "wrapped key of another environment" {
+			if strings.Contains(err.Error(), "prod") && tc.name != "grant of another environment" {
 				t.Fatalf("error mentions another environment's value: %v", err)
 			}
 			// And nothing is written on top of data that did not verify.
