@@ -291,8 +291,10 @@ func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, er
 }
 
 // RevokeToken revokes the service token with the given ID (st_...): a
-// token.revoke in the org chain, so that no client accepts a revision it
-// signs from then on, and the server forgets it.
+// token.revoke in the org chain, after which the chain gives it no access,
+// and the server forgets it. (A revision the token signs claiming a chain
+// position from before the revocation still verifies until the
+// environment's key is rotated, which ships with teams: docs/security.md.)
 func (s *Session) RevokeToken(ctx context.Context, t Target, id string) error {
 	id = strings.TrimSpace(id)
 	if strings.HasPrefix(id, trust.TokenPrefix) {
