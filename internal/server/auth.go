@@ -17,6 +17,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/store"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // principal is the authenticated caller: a user (by session) or a service
@@ -180,10 +181,24 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 	if !api.ValidPublicKey(req.PublicKey) {
 		return errBadRequest("malformed public key %q", req.PublicKey)
 	}
+	ident, err := trust.ParsePrincipal(req.Principal)
+	if err != nil {
+		return errBadRequest("identity refused: %v", err)
+	}
+	switch {
+	case ident.Kind() != trust.KindUser:
+		return errBadRequest("identity refused: it is a %s's, not a user's", ident.Kind())
+	case ident.ID() != req.UserID:
+		return errBadRequest("identity refused: its ID %q is not the user ID %q", ident.ID(), req.UserID)
+	case ident.Name() != email:
+		return errBadRequest("identity refused: its email %q is not %q", ident.Name(), email)
+	case ident.Recipient().String() != req.PublicKey:
+		return errBadRequest("identity refused: its encryption key is not the public key sent")
+	}
 	kdfJSON, _ := json.Marshal(req.KDF)
 	u := store.User{
 		ID: req.UserID, Email: email, Salt: req.Salt, KDF: string(kdfJSON), AuthHash: hashSecret(req.AuthKey),
-		PublicKey: req.PublicKey, SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
+		PublicKey: req.PublicKey, Principal: ident.Bytes(), SealedKey: req.SealedKey, RecoverySealedKey: req.RecoverySealedKey,
 		RecoveryAuthHash: hashSecret(req.RecoveryAuthKey), CreatedAt: s.now(),
 	}
 	if err := s.store.CreateUser(r.Context(), u); err != nil {
@@ -209,7 +224,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 	}
 	writeJSON(w, status, api.SessionResponse{
 		Token: token, ExpiresAt: se.ExpiresAt,
-		User:      api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
+		User:      apiUser(u),
 		SealedKey: u.SealedKey,
 	})
 	return nil
@@ -293,7 +308,7 @@ func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.RecoverResponse{
-		User:              api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey},
+		User:              apiUser(u),
 		RecoverySealedKey: u.RecoverySealedKey,
 	})
 	return nil
@@ -330,6 +345,10 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	return s.startSession(w, r, u, http.StatusOK)
 }
 
+func apiUser(u store.User) api.User {
+	return api.User{ID: u.ID, Email: u.Email, PublicKey: u.PublicKey, Principal: u.Principal}
+}
+
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if err := p.requireUser(); err != nil {
 		return err
@@ -345,7 +364,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if p.user != nil {
-		writeJSON(w, http.StatusOK, api.WhoAmI{Kind: "user", User: &api.User{ID: p.user.ID, Email: p.user.Email, PublicKey: p.user.PublicKey}})
+		writeJSON(w, http.StatusOK, api.WhoAmI{Kind: "user", User: new(apiUser(*p.user))})
 		return nil
 	}
 	info, err := s.tokenInfo(r.Context(), *p.token)

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // scope is what a request under /v1/orgs/{org}/... resolved to. For a
@@ -125,7 +128,7 @@ func (s *Server) handleListOrgs(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	out := []api.Org{}
 	for _, m := range ms {
-		out = append(out, api.Org{Name: m.Name, Role: m.Role, CreatedAt: m.CreatedAt})
+		out = append(out, api.Org{ID: m.ID, Name: m.Name, Role: m.Role, CreatedAt: m.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -142,14 +145,35 @@ func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request, p *prin
 	if !api.ValidSlug(req.Name) {
 		return errBadRequest("invalid org name %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", req.Name)
 	}
-	org := store.Org{ID: api.NewID("org"), Name: req.Name, CreatedAt: s.now()}
+	root, err := trust.ParseEntry(req.Root)
+	if err != nil {
+		return errBadRequest("org chain root refused: %v", err)
+	}
+	st, err := trust.Verify([]*trust.Entry{root}, nil)
+	if err != nil {
+		return errBadRequest("org chain root refused: %v", err)
+	}
+	op, _ := root.Op().(trust.CreateOrg) // Verify checked that entry 0 is org.create
+	switch {
+	case op.Name != req.Name:
+		return errBadRequest("org chain root refused: it names the org %q, not %q", op.Name, req.Name)
+	case !api.ValidID("org", op.OrgID):
+		return errBadRequest("org chain root refused: malformed org ID %q", op.OrgID)
+	case !bytes.Equal(op.Owner.Bytes(), p.user.Principal):
+		return errBadRequest("org chain root refused: its owner %q is not your identity (the one you signed up with)", op.Owner.ID())
+	}
+	org := store.Org{ID: op.OrgID, Name: req.Name, CreatedAt: s.now(), Head: root.Bytes(), State: st.Bytes()}
 	if err := s.store.CreateOrg(r.Context(), org, p.user.ID); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return errConflict("org name %q is taken: choose another", req.Name)
+			if strings.Contains(err.Error(), "name") {
+				return errConflict("org name %q is taken: choose another", req.Name)
+			}
+			return errConflict("org ID %q already exists: create the org again, with a new ID", op.OrgID)
 		}
 		return err
 	}
-	writeJSON(w, http.StatusCreated, api.Org{Name: org.Name, Role: store.RoleOwner, CreatedAt: org.CreatedAt})
+	s.log.InfoContext(r.Context(), "org created", "org", org.ID, "by", p.id)
+	writeJSON(w, http.StatusCreated, api.Org{ID: org.ID, Name: org.Name, Role: store.RoleOwner, CreatedAt: org.CreatedAt})
 	return nil
 }
 
@@ -210,16 +234,8 @@ func (s *Server) apiEnv(ctx context.Context, e store.Environment) (api.Environme
 	return ae, nil
 }
 
-func validateNewEnv(e api.NewEnvironment) error {
-	switch {
-	case !api.ValidSlug(e.Name):
-		return errBadRequest("invalid environment name %q: use lower-case letters, digits, '.', '_' and '-'", e.Name)
-	case !api.ValidID("env", e.ID):
-		return errBadRequest("malformed environment id")
-	case len(e.WrappedKey) == 0 || len(e.WrappedKey) > 1024:
-		return errBadRequest("environment %q: missing or oversized wrapped key", e.Name)
-	}
-	return nil
+func badEnvName(name string) error {
+	return errBadRequest("invalid environment name %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", name)
 }
 
 func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -237,27 +253,46 @@ func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request, p *
 	if !api.ValidSlug(req.Name) {
 		return errBadRequest("invalid project name %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", req.Name)
 	}
-	now := s.now()
-	proj := store.Project{ID: api.NewID("prj"), OrgID: sc.org.ID, Name: req.Name, CreatedAt: now}
-	var envs []store.Environment
-	var grants []store.Grant
-	seen := map[string]bool{}
-	for _, e := range req.Environments {
-		if err := validateNewEnv(e); err != nil {
-			return err
-		}
-		if seen[e.Name] {
-			return errBadRequest("environment %q listed twice", e.Name)
-		}
-		seen[e.Name] = true
-		envs = append(envs, store.Environment{ID: e.ID, ProjectID: proj.ID, Name: e.Name, KeyVersion: 1, CreatedAt: now})
-		grants = append(grants, store.Grant{EnvID: e.ID, PrincipalID: p.user.ID, KeyVersion: 1, WrappedKey: e.WrappedKey})
-	}
-	if err := s.store.CreateProject(r.Context(), proj, envs, grants); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return errConflict("project %q already exists in org %q", req.Name, sc.org.Name)
-		}
+	c, err := s.verifyChainWrite(r.Context(), p, sc.org, req.Entries)
+	if err != nil {
 		return err
+	}
+	// The entries must be one project.create named req.Name and an
+	// env.create in it for each environment; the rows are made from them.
+	ops := c.ops()
+	pc, ok := ops[0].(trust.CreateProject)
+	if !ok || pc.Name != req.Name {
+		return errBadRequest("org chain entries refused: they must start with the project.create of %q (got %v)", req.Name, opTypes(ops))
+	}
+	if !api.ValidID("prj", pc.ProjectID) {
+		return errBadRequest("malformed project ID %q", pc.ProjectID)
+	}
+	now := s.now()
+	proj := store.Project{ID: pc.ProjectID, OrgID: sc.org.ID, Name: req.Name, CreatedAt: now}
+	var envs []store.Environment
+	keys := map[string]int{}
+	for _, op := range ops[1:] {
+		ec, ok := op.(trust.CreateEnv)
+		switch {
+		case !ok || ec.ProjectID != proj.ID:
+			return errBadRequest("org chain entries refused: after the project.create, only env.create entries of project %q belong in this request (got %v)", req.Name, opTypes(ops))
+		case !api.ValidSlug(ec.Name):
+			return badEnvName(ec.Name)
+		case !api.ValidID("env", ec.EnvID):
+			return errBadRequest("malformed environment ID %q", ec.EnvID)
+		}
+		envs = append(envs, store.Environment{ID: ec.EnvID, ProjectID: proj.ID, Name: ec.Name, KeyVersion: 1, CreatedAt: now})
+		keys[ec.EnvID] = 1
+	}
+	grants, err := verifyGrants(p, c, req.Grants, keys, p.id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateProject(r.Context(), proj, envs, grants, c.append); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return errConflict("project %q (or one of its IDs) already exists in org %q", req.Name, sc.org.Name)
+		}
+		return chainErr(c, err)
 	}
 	ap, err := s.apiProject(r.Context(), proj)
 	if err != nil {
@@ -301,20 +336,35 @@ func (s *Server) handleCreateEnv(w http.ResponseWriter, r *http.Request, p *prin
 	if err := sc.requireAdmin(); err != nil {
 		return err
 	}
-	var req api.NewEnvironment
+	var req api.CreateEnvRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := validateNewEnv(req); err != nil {
+	if !api.ValidSlug(req.Name) {
+		return badEnvName(req.Name)
+	}
+	c, err := s.verifyChainWrite(r.Context(), p, sc.org, req.Entries)
+	if err != nil {
 		return err
 	}
-	e := store.Environment{ID: req.ID, ProjectID: sc.project.ID, Name: req.Name, KeyVersion: 1, CreatedAt: s.now()}
-	g := store.Grant{EnvID: e.ID, PrincipalID: p.user.ID, KeyVersion: 1, WrappedKey: req.WrappedKey}
-	if err := s.store.CreateEnvironment(r.Context(), e, []store.Grant{g}); err != nil {
+	ops := c.ops()
+	ec, ok := ops[0].(trust.CreateEnv)
+	switch {
+	case len(ops) != 1 || !ok || ec.Name != req.Name || ec.ProjectID != sc.project.ID:
+		return errBadRequest("org chain entries refused: this request takes one env.create of %q in project %q (got %v)", req.Name, sc.project.Name, opTypes(ops))
+	case !api.ValidID("env", ec.EnvID):
+		return errBadRequest("malformed environment ID %q", ec.EnvID)
+	}
+	grants, err := verifyGrants(p, c, req.Grants, map[string]int{ec.EnvID: 1}, p.id)
+	if err != nil {
+		return err
+	}
+	e := store.Environment{ID: ec.EnvID, ProjectID: sc.project.ID, Name: req.Name, KeyVersion: 1, CreatedAt: s.now()}
+	if err := s.store.CreateEnvironment(r.Context(), e, grants, c.append); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("environment %q already exists in project %q", req.Name, sc.project.Name)
 		}
-		return err
+		return chainErr(c, err)
 	}
 	writeJSON(w, http.StatusCreated, api.Environment{ID: e.ID, Name: e.Name, KeyVersion: 1})
 	return nil

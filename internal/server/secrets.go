@@ -10,6 +10,7 @@ import (
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // maxCiphertext bounds one revision (the whole environment).
@@ -50,7 +51,7 @@ func (s *Server) authorName(ctx context.Context, id string, cache map[string]str
 }
 
 func apiRevision(r store.Revision) *api.Revision {
-	return &api.Revision{Revision: r.Revision, KeyVersion: r.KeyVersion, Ciphertext: r.Ciphertext, Author: r.AuthorID, CreatedAt: r.CreatedAt}
+	return &api.Revision{Revision: r.Revision, KeyVersion: r.KeyVersion, Header: r.Header, Ciphertext: r.Ciphertext, Author: r.AuthorID, CreatedAt: r.CreatedAt}
 }
 
 // snapshot answers `secr run`: everything in one response, from the
@@ -61,9 +62,9 @@ func snapshot(p *principal, sc scope) (api.Snapshot, error) {
 		return api.Snapshot{}, noAccess(sc.env.Name)
 	}
 	snap := api.Snapshot{
-		Org: sc.org.Name, Project: sc.project.Name,
+		Org: sc.org.Name, OrgID: sc.org.ID, Project: sc.project.Name,
 		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
-		WrappedKey:  g.WrappedKey,
+		Grant:       g.Signed,
 		CanWrite:    p.token == nil || p.token.ReadWrite,
 	}
 	if rev := sc.access.Latest; rev != nil {
@@ -73,16 +74,62 @@ func snapshot(p *principal, sc scope) (api.Snapshot, error) {
 	return snap, nil
 }
 
+// snapshotQuery is what a snapshot request asks for beyond the latest
+// revision: the org chain from ChainFromParam, the headers from SinceParam.
+type snapshotQuery struct {
+	chainFrom uint64
+	since     int64
+}
+
+func parseSnapshotQuery(r *http.Request) (snapshotQuery, error) {
+	var q snapshotQuery
+	var err error
+	if q.chainFrom, err = chainFrom(r); err != nil {
+		return q, err
+	}
+	q.since, err = since(r)
+	return q, err
+}
+
+// fillSnapshot adds the chain and headers q asks for. From the head, and
+// since the latest revision, they are what resolveEnv already read.
+func (s *Server) fillSnapshot(ctx context.Context, sc scope, q snapshotQuery, snap *api.Snapshot) error {
+	chain, err := s.chainSince(ctx, sc.org, q.chainFrom)
+	if err != nil {
+		return err
+	}
+	snap.Chain = chain
+	latest := sc.access.Latest
+	switch {
+	case q.since == 0 || latest == nil:
+	case q.since >= latest.Revision:
+		snap.Headers = [][]byte{latest.Header}
+	default:
+		if snap.Headers, err = s.store.RevisionHeaders(ctx, sc.env.ID, q.since); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q, err := parseSnapshotQuery(r)
+	if err != nil {
+		return err
+	}
 	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
 	if err != nil {
 		return err
 	}
+	return s.answerSnapshot(w, r, p, sc, q)
+}
+
+func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *principal, sc scope, q snapshotQuery) error {
 	snap, err := snapshot(p, sc)
 	if err != nil {
 		return err
 	}
-	return writeSnapshot(w, r, snap)
+	return writeSnapshot(w, r, snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
 // tokenScope resolves a service token's own environment.
@@ -106,21 +153,22 @@ func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
 }
 
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q, err := parseSnapshotQuery(r)
+	if err != nil {
+		return err
+	}
 	sc, err := s.tokenScope(r, p)
 	if err != nil {
 		return err
 	}
-	snap, err := snapshot(p, sc)
-	if err != nil {
-		return err
-	}
-	return writeSnapshot(w, r, snap)
+	return s.answerSnapshot(w, r, p, sc, q)
 }
 
 // writeSnapshot answers a snapshot request that was authorised: 304 when
 // If-None-Match names what the client holds and it is still the latest,
-// else the binary form when the client accepts it, else JSON.
-func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot) error {
+// else (after fill has added the chain and headers, which the ETag does
+// not cover) the binary form when the client accepts it, else JSON.
+func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fill func() error) error {
 	etag := api.SnapshotETag(snap)
 	h := w.Header()
 	h.Set("ETag", etag)
@@ -129,6 +177,10 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot) er
 	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
+	}
+	if err := fill(); err != nil {
+		h.Del("ETag")
+		return err
 	}
 	if !strings.Contains(r.Header.Get("Accept"), api.SnapshotMediaType) {
 		writeJSON(w, http.StatusOK, snap)
@@ -146,6 +198,10 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot) er
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) error {
+	from, err := chainFrom(r)
+	if err != nil {
+		return err
+	}
 	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
 	if err != nil {
 		return err
@@ -161,13 +217,19 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
+	chain, err := s.chainSince(r.Context(), sc.org, from)
+	if err != nil {
+		return err
+	}
 	h := api.History{
+		Org: sc.org.Name, OrgID: sc.org.ID,
 		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
 		Revisions:   []api.Revision{},
-		WrappedKeys: map[int][]byte{},
+		Grants:      map[int][]byte{},
+		Chain:       chain,
 	}
 	for _, g := range grants {
-		h.WrappedKeys[g.KeyVersion] = g.WrappedKey
+		h.Grants[g.KeyVersion] = g.Signed
 	}
 	names := map[string]string{}
 	for _, rev := range revs {
@@ -208,8 +270,27 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 			fmt.Sprintf("environment %q is %s sealed, more than this server's limit of %s per environment",
 				sc.env.Name, api.FormatSize(len(req.Ciphertext)), api.FormatSize(maxCiphertext)), 0}
 	}
+	if len(req.Header) == 0 {
+		return errBadRequest("the revision's signed header is missing")
+	}
+	hdr, err := trust.ParseHeader(req.Header)
+	if err != nil {
+		return errBadRequest("revision header refused: %v", err)
+	}
+	switch {
+	case hdr.EnvID() != sc.env.ID:
+		return errBadRequest("revision header refused: it is for environment %q, not %q (%s)", hdr.EnvID(), sc.env.Name, sc.env.ID)
+	case hdr.Revision() != req.BaseRevision+1:
+		return errBadRequest("revision header refused: it is revision %d, not %d (base %d + 1)", hdr.Revision(), req.BaseRevision+1, req.BaseRevision)
+	case hdr.KeyVersion() != req.KeyVersion:
+		return errBadRequest("revision header refused: it is under key version %d, not %d", hdr.KeyVersion(), req.KeyVersion)
+	case hdr.Author() != p.id:
+		return errBadRequest("revision header refused: its author is %q, not you (%s)", hdr.Author(), p.id)
+	case hdr.ChainSeq() > sc.org.HeadSeq:
+		return errBadRequest("revision header refused: it relies on org chain entry %d, past the head (%d)", hdr.ChainSeq(), sc.org.HeadSeq)
+	}
 	rev := store.Revision{
-		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion,
+		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion, Header: hdr.Bytes(),
 		Ciphertext: req.Ciphertext, AuthorID: p.id, CreatedAt: s.now(),
 	}
 	if err := s.store.AppendRevision(r.Context(), rev, req.BaseRevision); err != nil {

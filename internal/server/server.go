@@ -130,6 +130,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET "+api.OrgsRoute, s.authed(s.handleListOrgs))
 	m.HandleFunc("POST "+api.OrgsRoute, s.authed(s.handleCreateOrg))
+	m.HandleFunc("GET "+api.ChainRoute, s.authed(s.handleChain))
 	m.HandleFunc("GET "+api.ProjectsRoute, s.authed(s.handleListProjects))
 	m.HandleFunc("POST "+api.ProjectsRoute, s.authed(s.handleCreateProject))
 	m.HandleFunc("GET "+api.ProjectRoute, s.authed(s.handleGetProject))

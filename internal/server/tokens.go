@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 func (s *Server) tokenInfo(ctx context.Context, t store.Token) (api.TokenInfo, error) {
@@ -58,36 +60,39 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 		return errBadRequest("malformed token id")
 	case len(req.AuthKey) != 32:
 		return errBadRequest("token auth key must be 32 bytes")
-	case req.KeyVersion != env.KeyVersion:
-		return errConflict("environment %q is now on key version %d: fetch again", env.Name, env.KeyVersion)
-	case len(req.WrappedKey) == 0 || len(req.WrappedKey) > 1024:
-		return errBadRequest("missing or oversized wrapped key")
 	case len(req.Name) > 100:
 		return errBadRequest("token name is longer than 100 characters")
 	case req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()):
 		return errBadRequest("token expiry %s is in the past", req.ExpiresAt.Format("2006-01-02 15:04 MST"))
-	}
-	if !api.ValidPublicKey(req.PublicKey) {
-		return errBadRequest("malformed public key %q", req.PublicKey)
 	}
 	// The creator must hold the key they wrapped; this also stops an admin
 	// without access minting a token to an environment they cannot read.
 	if _, err := s.currentGrant(r.Context(), p, env); err != nil {
 		return err
 	}
+	c, err := s.verifyChainWrite(r.Context(), p, sc.org, req.Entries)
+	if err != nil {
+		return err
+	}
+	if err := tokenCreateMatches(c.ops(), req, env); err != nil {
+		return err
+	}
+	grants, err := verifyGrants(p, c, req.Grants, map[string]int{env.ID: env.KeyVersion}, req.ID)
+	if err != nil {
+		return err
+	}
 	t := store.Token{
 		ID: req.ID, ProjectID: sc.project.ID, EnvID: env.ID, Name: req.Name, AuthHash: hashSecret(req.AuthKey),
-		PublicKey: req.PublicKey, ReadWrite: req.ReadWrite, CreatedBy: p.user.ID, CreatedAt: s.now(),
+		ReadWrite: req.ReadWrite, CreatedBy: p.user.ID, CreatedAt: s.now(),
 	}
 	if req.ExpiresAt != nil {
-		t.ExpiresAt = *req.ExpiresAt
+		t.ExpiresAt = req.ExpiresAt.Truncate(time.Second) // as the chain records it
 	}
-	g := store.Grant{EnvID: env.ID, PrincipalID: t.ID, KeyVersion: env.KeyVersion, WrappedKey: req.WrappedKey}
-	if err := s.store.CreateToken(r.Context(), t, g); err != nil {
+	if err := s.store.CreateToken(r.Context(), t, grants[0], c.append); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("token id already exists")
 		}
-		return err
+		return chainErr(c, err)
 	}
 	s.log.InfoContext(r.Context(), "service token created", "token", t.ID, "env", env.ID, "by", p.id)
 	info, err := s.tokenInfo(r.Context(), t)
@@ -95,6 +100,40 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	writeJSON(w, http.StatusCreated, info)
+	return nil
+}
+
+// tokenCreateMatches checks that ops is one token.create recording what
+// req asks for: the token's identity, its environment, access and expiry.
+func tokenCreateMatches(ops []trust.Op, req api.CreateTokenRequest, env store.Environment) error {
+	tc, ok := ops[0].(trust.CreateToken)
+	if len(ops) != 1 || !ok {
+		return errBadRequest("org chain entries refused: this request takes one token.create (got %v)", opTypes(ops))
+	}
+	access := trust.Read
+	if req.ReadWrite {
+		access = trust.Write
+	}
+	var exp int64
+	if req.ExpiresAt != nil {
+		exp = req.ExpiresAt.Unix()
+	}
+	var chainExp int64
+	if !tc.Expires.IsZero() {
+		chainExp = tc.Expires.Unix()
+	}
+	switch {
+	case tc.Token.Kind() != trust.KindToken || tc.Token.ID() != req.ID:
+		return errBadRequest("token.create refused: it creates %q, not token %q", tc.Token.ID(), req.ID)
+	case tc.Token.Name() != req.Name:
+		return errBadRequest("token.create refused: it names the token %q, not %q", tc.Token.Name(), req.Name)
+	case tc.EnvID != env.ID:
+		return errBadRequest("token.create refused: it is for environment %q, not %q (%s)", tc.EnvID, env.Name, env.ID)
+	case tc.Access != access:
+		return errBadRequest("token.create refused: it gives %s access, but the request asks for %s", tc.Access, access)
+	case chainExp != exp:
+		return errBadRequest("token.create refused: its expiry does not match the request's")
+	}
 	return nil
 }
 
@@ -138,8 +177,26 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteToken(r.Context(), id); err != nil {
+	var req api.RevokeTokenRequest
+	if err := decode(r, &req); err != nil {
 		return err
+	}
+	c, err := s.verifyChainWrite(r.Context(), p, sc.org, req.Entries)
+	if err != nil {
+		return err
+	}
+	ops := c.ops()
+	if rt, ok := ops[0].(trust.RevokeToken); len(ops) != 1 || !ok || rt.TokenID != id {
+		return errBadRequest("org chain entries refused: this request takes one token.revoke of %q (got %v)", id, opTypes(ops))
+	}
+	if len(req.Grants) != 0 {
+		return errBadRequest("revoking a token hands out no keys: send no grants")
+	}
+	if err := s.store.DeleteToken(r.Context(), id, c.append); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("token %q not found in project %q", id, sc.project.Name)
+		}
+		return chainErr(c, err)
 	}
 	s.events.recheck(id)
 	s.log.InfoContext(r.Context(), "service token revoked", "token", id, "by", p.id)

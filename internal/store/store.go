@@ -17,6 +17,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrConflict: a revision's base is no longer the latest.
 	ErrConflict = errors.New("conflict")
+	// ErrChainMoved: an org chain append did not start at the head's next
+	// seq, because another change was appended first.
+	ErrChainMoved = errors.New("org chain head moved")
 )
 
 // Roles of an org member.
@@ -27,12 +30,14 @@ const (
 )
 
 type User struct {
-	ID                string
-	Email             string
-	Salt              []byte
-	KDF               string // JSON of api.KDF
-	AuthHash          []byte
-	PublicKey         string
+	ID        string
+	Email     string
+	Salt      []byte
+	KDF       string // JSON of api.KDF
+	AuthHash  []byte
+	PublicKey string
+	// Principal is the user's trust.Principal in its canonical encoding.
+	Principal         []byte
 	SealedKey         []byte
 	RecoverySealedKey []byte
 	// RecoveryAuthHash is the hash of the key derived from the recovery
@@ -52,6 +57,24 @@ type Org struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	// HeadSeq and Head are the seq and bytes (trust.Entry.Bytes) of the org
+	// chain's last entry.
+	HeadSeq uint64
+	Head    []byte
+	// State is the verified chain (trust.State.Bytes) up to HeadSeq. Only
+	// OrgByName and OrgByID read it; ResolveEnv leaves it nil.
+	State []byte
+}
+
+// ChainAppend is org chain entries to append in the same transaction as
+// the change they record: Entries (trust.Entry.Bytes each) have seqs
+// From, From+1, ..., and State is the verified chain after them. The
+// append happens only if the head is still From-1 (else ErrChainMoved).
+type ChainAppend struct {
+	OrgID   string
+	From    uint64
+	Entries [][]byte
+	State   []byte
 }
 
 type Member struct {
@@ -82,12 +105,14 @@ type Environment struct {
 	CreatedAt  time.Time
 }
 
-// Grant is a principal's wrapped copy of one environment key version.
+// Grant is a principal's wrapped copy of one environment key version,
+// signed by whoever wrapped it.
 type Grant struct {
 	EnvID       string
 	PrincipalID string
 	KeyVersion  int
-	WrappedKey  []byte
+	// Signed is trust.Grant.Bytes.
+	Signed []byte
 }
 
 // Revision is one sealed snapshot of an environment.
@@ -95,6 +120,8 @@ type Revision struct {
 	EnvID      string
 	Revision   int64
 	KeyVersion int
+	// Header is the revision's signed header (trust.Header.Bytes).
+	Header     []byte
 	Ciphertext []byte
 	AuthorID   string
 	CreatedAt  time.Time
@@ -106,7 +133,6 @@ type Token struct {
 	EnvID     string
 	Name      string
 	AuthHash  []byte
-	PublicKey string
 	ReadWrite bool
 	ExpiresAt time.Time // zero: never
 	CreatedBy string
@@ -117,6 +143,7 @@ type Token struct {
 // server needs to authorise a principal on it and answer `secr run`, read
 // in one query because it sits on every run's path.
 type EnvAccess struct {
+	// Org has HeadSeq and Head, not State.
 	Org     Org
 	Project *Project     // nil: no such project in the org
 	Env     *Environment // nil: no such environment in the project
@@ -153,21 +180,27 @@ type Store interface {
 	SessionUser(ctx context.Context, hash []byte) (Session, User, error)
 	DeleteSession(ctx context.Context, hash []byte) error
 
-	// CreateOrg creates org with ownerID as its owner.
+	// CreateOrg creates org with ownerID as its owner; org.Head is the
+	// chain's root (HeadSeq 0) and org.State the verified root.
 	CreateOrg(ctx context.Context, org Org, ownerID string) error
 	OrgByName(ctx context.Context, name string) (Org, error)
 	OrgByID(ctx context.Context, id string) (Org, error)
 	OrgsForUser(ctx context.Context, userID string) ([]OrgMembership, error)
 	Member(ctx context.Context, orgID, userID string) (Member, error)
+	// Chain returns the org's chain entries from seq from (inclusive) to
+	// the head, oldest first.
+	Chain(ctx context.Context, orgID string, from uint64) ([][]byte, error)
 
 	// CreateProject creates a project, its environments and their grants
-	// atomically.
-	CreateProject(ctx context.Context, p Project, envs []Environment, grants []Grant) error
+	// and appends c, atomically.
+	CreateProject(ctx context.Context, p Project, envs []Environment, grants []Grant, c ChainAppend) error
 	ProjectByName(ctx context.Context, orgID, name string) (Project, error)
 	ProjectByID(ctx context.Context, id string) (Project, error)
 	Projects(ctx context.Context, orgID string) ([]Project, error)
 
-	CreateEnvironment(ctx context.Context, e Environment, grants []Grant) error
+	// CreateEnvironment creates an environment and its grants and appends
+	// c, atomically.
+	CreateEnvironment(ctx context.Context, e Environment, grants []Grant, c ChainAppend) error
 	EnvironmentByName(ctx context.Context, projectID, name string) (Environment, error)
 	EnvironmentByID(ctx context.Context, id string) (Environment, error)
 	Environments(ctx context.Context, projectID string) ([]Environment, error)
@@ -181,16 +214,21 @@ type Store interface {
 
 	LatestRevision(ctx context.Context, envID string) (Revision, error)
 	Revisions(ctx context.Context, envID string) ([]Revision, error)
+	// RevisionHeaders returns the headers of envID's revisions from since
+	// (inclusive) to the latest, oldest first.
+	RevisionHeaders(ctx context.Context, envID string, since int64) ([][]byte, error)
 	// AppendRevision stores r (r.Revision must be base+1) only if base is
 	// still the latest revision; otherwise it returns ErrConflict.
 	AppendRevision(ctx context.Context, r Revision, base int64) error
 
-	// CreateToken stores a service token and its one grant atomically.
-	CreateToken(ctx context.Context, t Token, g Grant) error
+	// CreateToken stores a service token and its one grant and appends c,
+	// atomically.
+	CreateToken(ctx context.Context, t Token, g Grant, c ChainAppend) error
 	TokenByID(ctx context.Context, id string) (Token, error)
 	Tokens(ctx context.Context, projectID string) ([]Token, error)
-	// DeleteToken deletes a token and all its grants.
-	DeleteToken(ctx context.Context, id string) error
+	// DeleteToken deletes a token and all its grants and appends c,
+	// atomically.
+	DeleteToken(ctx context.Context, id string, c ChainAppend) error
 
 	// TryLogin is the failed-login limiter's one atomic step, shared by
 	// every server on the database. It forgets counts whose last failure

@@ -3,14 +3,21 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
 
-// migrations are applied in order, each once, inside a transaction. Append
-// only: never edit a migration that has shipped.
-var migrations = []string{
-	`CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+// format is the database format this server writes: 2 is trust model v2
+// (signed org chains, grants and revision headers). Format 1 (secr v0.1)
+// was never released, so there is no migration from it.
+const format = "2"
+
+// ErrFormat1 refuses a database created by secr v0.1.
+var ErrFormat1 = errors.New("this database was created by secr v0.1 (format 1), which trust model v2 cannot use: create a new database (nothing was released, so there is no migration)")
+
+// schema is format 2, created in one transaction on an empty database.
+const schema = `CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 	CREATE TABLE users (
 		id TEXT PRIMARY KEY,
 		email TEXT NOT NULL UNIQUE,
@@ -18,6 +25,7 @@ var migrations = []string{
 		kdf TEXT NOT NULL,
 		auth_hash BLOB NOT NULL,
 		public_key TEXT NOT NULL,
+		principal BLOB NOT NULL,
 		sealed_key BLOB NOT NULL,
 		recovery_sealed_key BLOB NOT NULL,
 		recovery_auth_hash BLOB NOT NULL,
@@ -29,7 +37,20 @@ var migrations = []string{
 		expires_at BIGINT NOT NULL,
 		created_at BIGINT NOT NULL
 	);
-	CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
+	CREATE TABLE orgs (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		head_seq BIGINT NOT NULL,
+		head BLOB NOT NULL,
+		chain_state BLOB NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE chain_entries (
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		seq BIGINT NOT NULL,
+		entry BLOB NOT NULL,
+		PRIMARY KEY (org_id, seq)
+	);
 	CREATE TABLE members (
 		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
 		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -56,7 +77,7 @@ var migrations = []string{
 		env_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
 		principal_id TEXT NOT NULL,
 		key_version INTEGER NOT NULL,
-		wrapped_key BLOB NOT NULL,
+		signed_grant BLOB NOT NULL,
 		PRIMARY KEY (env_id, principal_id, key_version)
 	);
 	CREATE INDEX grants_principal ON grants (principal_id);
@@ -64,6 +85,7 @@ var migrations = []string{
 		env_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
 		revision BIGINT NOT NULL,
 		key_version INTEGER NOT NULL,
+		header BLOB NOT NULL,
 		ciphertext BLOB NOT NULL,
 		author_id TEXT NOT NULL,
 		created_at BIGINT NOT NULL,
@@ -75,21 +97,21 @@ var migrations = []string{
 		env_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
 		name TEXT NOT NULL,
 		auth_hash BLOB NOT NULL,
-		public_key TEXT NOT NULL,
 		read_write INTEGER NOT NULL,
 		expires_at BIGINT NOT NULL,
 		created_by TEXT NOT NULL,
 		created_at BIGINT NOT NULL
-	);`,
-	// 2: failed-login counts, shared by every replica (rate limiting).
-	`CREATE TABLE login_failures (
+	);
+	CREATE TABLE login_failures (
 		limit_key TEXT PRIMARY KEY,
 		fails INTEGER NOT NULL,
 		last_at BIGINT NOT NULL
 	);
-	CREATE INDEX login_failures_last ON login_failures (last_at);`,
-}
+	CREATE INDEX login_failures_last ON login_failures (last_at)`
 
+// migrate creates the format 2 schema in an empty database, accepts one
+// that already has it, and refuses anything else: a format 1 database
+// (ErrFormat1) or one of an unknown format.
 func (s *Store) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == postgres {
@@ -98,30 +120,60 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		hasMeta, err := s.tableExists(ctx, tx, "meta")
+		if err != nil {
 			return err
 		}
-		var applied int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
-			return err
-		}
-		for i := applied; i < len(migrations); i++ {
-			ddl := migrations[i]
-			if s.dialect == postgres {
-				ddl = strings.ReplaceAll(ddl, " BLOB", " BYTEA")
-			}
-			for _, stmt := range strings.Split(ddl, ";") {
-				if strings.TrimSpace(stmt) == "" {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %d: %w", i+1, err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version) VALUES (?)`), i+1); err != nil {
+		if hasMeta {
+			var v []byte
+			err := tx.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "format").Scan(&v)
+			switch {
+			case err == nil && string(v) == format:
+				return nil
+			case err == nil:
+				return fmt.Errorf("this database is in format %q, which this secr does not know (it writes format %s): use the secr that created it", v, format)
+			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
 		}
-		return nil
+		v1, err := s.tableExists(ctx, tx, "schema_migrations")
+		if err != nil {
+			return err
+		}
+		if v1 {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+				return err
+			}
+			v1 = n > 0
+		}
+		if v1 || hasMeta {
+			// schema_migrations is how v0.1 tracked its schema; a meta table
+			// without a format is v0.1's too.
+			return ErrFormat1
+		}
+		ddl := schema
+		if s.dialect == postgres {
+			ddl = strings.ReplaceAll(ddl, " BLOB", " BYTEA")
+		}
+		for _, stmt := range strings.Split(ddl, ";") {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("create schema: %w", err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO meta (k, v) VALUES (?, ?)`), "format", []byte(format))
+		return err
 	})
+}
+
+// tableExists reports whether the database (on PostgreSQL, the schema on
+// the search path) has a table called name.
+func (s *Store) tableExists(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
+	query := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if s.dialect == postgres {
+		query = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, s.q(query), name).Scan(&n)
+	return n > 0, err
 }

@@ -299,16 +299,16 @@ func (s *Store) ServerSecret(ctx context.Context) ([]byte, error) {
 }
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	return s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Salt, u.KDF, u.AuthHash, u.PublicKey, u.SealedKey, u.RecoverySealedKey, u.RecoveryAuthHash, ms(u.CreatedAt))
+	return s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Salt, u.KDF, u.AuthHash, u.PublicKey, u.Principal, u.SealedKey, u.RecoverySealedKey, u.RecoveryAuthHash, ms(u.CreatedAt))
 }
 
-const userCols = `id, email, salt, kdf, auth_hash, public_key, sealed_key, recovery_sealed_key, recovery_auth_hash, created_at`
+const userCols = `id, email, salt, kdf, auth_hash, public_key, principal, sealed_key, recovery_sealed_key, recovery_auth_hash, created_at`
 
 func (s *Store) scanUser(row rowScanner) (store.User, error) {
 	var u store.User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &created)
+	err := row.Scan(&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.Principal, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &created)
 	u.CreatedAt = fromMS(created)
 	return u, s.classify(err)
 }
@@ -363,24 +363,24 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 	var u store.User
 	var exp, created, uCreated int64
 	err := s.readRow(ctx, `SELECT s.token_hash, s.user_id, s.expires_at, s.created_at,
-		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.sealed_key, u.recovery_sealed_key, u.recovery_auth_hash, u.created_at
+		u.id, u.email, u.salt, u.kdf, u.auth_hash, u.public_key, u.principal, u.sealed_key, u.recovery_sealed_key, u.recovery_auth_hash, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash).
 		Scan(&se.TokenHash, &se.UserID, &exp, &created,
-			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &uCreated)
+			&u.ID, &u.Email, &u.Salt, &u.KDF, &u.AuthHash, &u.PublicKey, &u.Principal, &u.SealedKey, &u.RecoverySealedKey, &u.RecoveryAuthHash, &uCreated)
 	se.ExpiresAt, se.CreatedAt, u.CreatedAt = fromMS(exp), fromMS(created), fromMS(uCreated)
 	return se, u, s.classify(err)
 }
 
 func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID string) (store.EnvAccess, error) {
 	var a store.EnvAccess
-	var orgCreated int64
+	var orgCreated, headSeq int64
 	var role sql.NullString
 	var pID, pName, eID, eName, rAuthor sql.NullString
 	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
-	var wrapped, rCT []byte
-	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, m.role,
+	var signed, rHeader, rCT []byte
+	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
-			g.wrapped_key, r.revision, r.key_version, r.ciphertext, r.author_id, r.created_at
+			g.signed_grant, r.revision, r.key_version, r.header, r.ciphertext, r.author_id, r.created_at
 		FROM orgs o
 		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
 		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
@@ -388,24 +388,24 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
 		WHERE o.name = ?`, principalID, project, env, principalID, org).
-		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &role,
+		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
-			&wrapped, &rRev, &rKeyVersion, &rCT, &rAuthor, &rCreated)
+			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated)
 	if err != nil {
 		return a, s.classify(err)
 	}
-	a.Org.CreatedAt, a.MemberRole = fromMS(orgCreated), role.String
+	a.Org.CreatedAt, a.Org.HeadSeq, a.MemberRole = fromMS(orgCreated), uint64(headSeq), role.String
 	if pID.Valid {
 		a.Project = &store.Project{ID: pID.String, OrgID: a.Org.ID, Name: pName.String, CreatedAt: fromMS(pCreated.Int64)}
 	}
 	if eID.Valid {
 		a.Env = &store.Environment{ID: eID.String, ProjectID: pID.String, Name: eName.String, KeyVersion: int(eKeyVersion.Int64), CreatedAt: fromMS(eCreated.Int64)}
 	}
-	if wrapped != nil {
-		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), WrappedKey: wrapped}
+	if signed != nil {
+		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), Signed: signed}
 	}
 	if rRev.Valid {
-		a.Latest = &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+		a.Latest = &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
 	}
 	return a, nil
 }
@@ -429,7 +429,14 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 
 func (s *Store) CreateOrg(ctx context.Context, org store.Org, ownerID string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`, org.ID, org.Name, ms(org.CreatedAt)); err != nil {
+		if org.HeadSeq != 0 || len(org.Head) == 0 || len(org.State) == 0 {
+			return fmt.Errorf("create org %q: its chain must be exactly the root", org.ID)
+		}
+		if err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, head_seq, head, chain_state, created_at) VALUES (?, ?, 0, ?, ?, ?)`,
+			org.ID, org.Name, org.Head, org.State, ms(org.CreatedAt)); err != nil {
+			return err
+		}
+		if err := s.exec(ctx, tx, `INSERT INTO chain_entries (org_id, seq, entry) VALUES (?, 0, ?)`, org.ID, org.Head); err != nil {
 			return err
 		}
 		return s.exec(ctx, tx, `INSERT INTO members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
@@ -447,10 +454,58 @@ func (s *Store) OrgByID(ctx context.Context, id string) (store.Org, error) {
 
 func (s *Store) org(ctx context.Context, col, v string) (store.Org, error) {
 	var o store.Org
-	var created int64
-	err := s.readRow(ctx, `SELECT id, name, created_at FROM orgs WHERE `+col+` = ?`, v).Scan(&o.ID, &o.Name, &created)
-	o.CreatedAt = fromMS(created)
+	var created, headSeq int64
+	err := s.readRow(ctx, `SELECT id, name, created_at, head_seq, head, chain_state FROM orgs WHERE `+col+` = ?`, v).
+		Scan(&o.ID, &o.Name, &created, &headSeq, &o.Head, &o.State)
+	o.CreatedAt, o.HeadSeq = fromMS(created), uint64(headSeq)
 	return o, s.classify(err)
+}
+
+func (s *Store) Chain(ctx context.Context, orgID string, from uint64) ([][]byte, error) {
+	rows, err := s.read(ctx, `SELECT entry FROM chain_entries WHERE org_id = ? AND seq >= ? ORDER BY seq`, orgID, int64(min(from, 1<<62)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var e []byte
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// appendChain appends c in tx, first moving the org's head, which is
+// conditional on the head being where c starts: concurrent appends
+// serialise on the org row and all but the first get ErrChainMoved.
+func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, c store.ChainAppend) error {
+	if len(c.Entries) == 0 || c.From == 0 || len(c.State) == 0 {
+		return fmt.Errorf("org chain append to %q: no entries or state", c.OrgID)
+	}
+	last := c.From + uint64(len(c.Entries)) - 1
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE orgs SET head_seq = ?, head = ?, chain_state = ? WHERE id = ? AND head_seq = ?`),
+		int64(last), c.Entries[len(c.Entries)-1], c.State, c.OrgID, int64(c.From-1))
+	if err != nil {
+		return s.classify(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrChainMoved
+	}
+	for i, e := range c.Entries {
+		err := s.exec(ctx, tx, `INSERT INTO chain_entries (org_id, seq, entry) VALUES (?, ?, ?)`, c.OrgID, int64(c.From)+int64(i), e)
+		if errors.Is(err, store.ErrExists) {
+			return store.ErrChainMoved
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) OrgsForUser(ctx context.Context, userID string) ([]store.OrgMembership, error) {
@@ -495,16 +550,19 @@ func (s *Store) insertGrants(ctx context.Context, tx *sql.Tx, grants []store.Gra
 		if g.EnvID != envID {
 			continue
 		}
-		if err := s.exec(ctx, tx, `INSERT INTO grants (env_id, principal_id, key_version, wrapped_key) VALUES (?, ?, ?, ?)`,
-			g.EnvID, g.PrincipalID, g.KeyVersion, g.WrappedKey); err != nil {
+		if err := s.exec(ctx, tx, `INSERT INTO grants (env_id, principal_id, key_version, signed_grant) VALUES (?, ?, ?, ?)`,
+			g.EnvID, g.PrincipalID, g.KeyVersion, g.Signed); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) CreateProject(ctx context.Context, p store.Project, envs []store.Environment, grants []store.Grant) error {
+func (s *Store) CreateProject(ctx context.Context, p store.Project, envs []store.Environment, grants []store.Grant, c store.ChainAppend) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.appendChain(ctx, tx, c); err != nil {
+			return err
+		}
 		if err := s.exec(ctx, tx, `INSERT INTO projects (id, org_id, name, created_at) VALUES (?, ?, ?, ?)`,
 			p.ID, p.OrgID, p.Name, ms(p.CreatedAt)); err != nil {
 			return err
@@ -558,8 +616,13 @@ func (s *Store) Projects(ctx context.Context, orgID string) ([]store.Project, er
 	return s.scanProjects(s.read(ctx, `SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? ORDER BY name`, orgID))
 }
 
-func (s *Store) CreateEnvironment(ctx context.Context, e store.Environment, grants []store.Grant) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertEnv(ctx, tx, e, grants) })
+func (s *Store) CreateEnvironment(ctx context.Context, e store.Environment, grants []store.Grant, c store.ChainAppend) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.appendChain(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.insertEnv(ctx, tx, e, grants)
+	})
 }
 
 func (s *Store) scanEnvs(rows *sql.Rows, err error) ([]store.Environment, error) {
@@ -605,7 +668,7 @@ func (s *Store) Environments(ctx context.Context, projectID string) ([]store.Env
 }
 
 func (s *Store) Grants(ctx context.Context, envID, principalID string) ([]store.Grant, error) {
-	rows, err := s.read(ctx, `SELECT env_id, principal_id, key_version, wrapped_key FROM grants
+	rows, err := s.read(ctx, `SELECT env_id, principal_id, key_version, signed_grant FROM grants
 		WHERE env_id = ? AND principal_id = ? ORDER BY key_version`, envID, principalID)
 	if err != nil {
 		return nil, err
@@ -614,7 +677,7 @@ func (s *Store) Grants(ctx context.Context, envID, principalID string) ([]store.
 	var out []store.Grant
 	for rows.Next() {
 		var g store.Grant
-		if err := rows.Scan(&g.EnvID, &g.PrincipalID, &g.KeyVersion, &g.WrappedKey); err != nil {
+		if err := rows.Scan(&g.EnvID, &g.PrincipalID, &g.KeyVersion, &g.Signed); err != nil {
 			return nil, err
 		}
 		out = append(out, g)
@@ -622,7 +685,7 @@ func (s *Store) Grants(ctx context.Context, envID, principalID string) ([]store.
 	return out, rows.Err()
 }
 
-const revCols = `env_id, revision, key_version, ciphertext, author_id, created_at`
+const revCols = `env_id, revision, key_version, header, ciphertext, author_id, created_at`
 
 func (s *Store) scanRevs(rows *sql.Rows, err error) ([]store.Revision, error) {
 	if err != nil {
@@ -633,7 +696,7 @@ func (s *Store) scanRevs(rows *sql.Rows, err error) ([]store.Revision, error) {
 	for rows.Next() {
 		var r store.Revision
 		var created int64
-		if err := rows.Scan(&r.EnvID, &r.Revision, &r.KeyVersion, &r.Ciphertext, &r.AuthorID, &created); err != nil {
+		if err := rows.Scan(&r.EnvID, &r.Revision, &r.KeyVersion, &r.Header, &r.Ciphertext, &r.AuthorID, &created); err != nil {
 			return nil, err
 		}
 		r.CreatedAt = fromMS(created)
@@ -657,6 +720,23 @@ func (s *Store) Revisions(ctx context.Context, envID string) ([]store.Revision, 
 	return s.scanRevs(s.read(ctx, `SELECT `+revCols+` FROM revisions WHERE env_id = ? ORDER BY revision`, envID))
 }
 
+func (s *Store) RevisionHeaders(ctx context.Context, envID string, since int64) ([][]byte, error) {
+	rows, err := s.read(ctx, `SELECT header FROM revisions WHERE env_id = ? AND revision >= ? ORDER BY revision`, envID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64) error {
 	if r.Revision != base+1 {
 		return fmt.Errorf("revision %d does not follow base %d", r.Revision, base)
@@ -671,8 +751,8 @@ func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64
 		}
 		// The primary key (env_id, revision) also rejects a concurrent
 		// writer that read the same base under weaker isolation.
-		if err := s.exec(ctx, tx, `INSERT INTO revisions (`+revCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.EnvID, r.Revision, r.KeyVersion, r.Ciphertext, r.AuthorID, ms(r.CreatedAt)); err != nil {
+		if err := s.exec(ctx, tx, `INSERT INTO revisions (`+revCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.EnvID, r.Revision, r.KeyVersion, r.Header, r.Ciphertext, r.AuthorID, ms(r.CreatedAt)); err != nil {
 			return err
 		}
 		if s.dialect == postgres {
@@ -688,11 +768,14 @@ func (s *Store) AppendRevision(ctx context.Context, r store.Revision, base int64
 	return err
 }
 
-func (s *Store) CreateToken(ctx context.Context, t store.Token, g store.Grant) error {
+func (s *Store) CreateToken(ctx context.Context, t store.Token, g store.Grant, c store.ChainAppend) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.exec(ctx, tx, `INSERT INTO tokens (id, project_id, env_id, name, auth_hash, public_key, read_write, expires_at, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.ProjectID, t.EnvID, t.Name, t.AuthHash, t.PublicKey, boolInt(t.ReadWrite), ms(t.ExpiresAt), t.CreatedBy, ms(t.CreatedAt)); err != nil {
+		if err := s.appendChain(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := s.exec(ctx, tx, `INSERT INTO tokens (`+tokenCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.ProjectID, t.EnvID, t.Name, t.AuthHash, boolInt(t.ReadWrite), ms(t.ExpiresAt), t.CreatedBy, ms(t.CreatedAt)); err != nil {
 			return err
 		}
 		return s.insertGrants(ctx, tx, []store.Grant{g}, t.EnvID)
@@ -706,7 +789,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const tokenCols = `id, project_id, env_id, name, auth_hash, public_key, read_write, expires_at, created_by, created_at`
+const tokenCols = `id, project_id, env_id, name, auth_hash, read_write, expires_at, created_by, created_at`
 
 func (s *Store) scanTokens(rows *sql.Rows, err error) ([]store.Token, error) {
 	if err != nil {
@@ -718,7 +801,7 @@ func (s *Store) scanTokens(rows *sql.Rows, err error) ([]store.Token, error) {
 		var t store.Token
 		var rw int
 		var exp, created int64
-		if err := rows.Scan(&t.ID, &t.ProjectID, &t.EnvID, &t.Name, &t.AuthHash, &t.PublicKey, &rw, &exp, &t.CreatedBy, &created); err != nil {
+		if err := rows.Scan(&t.ID, &t.ProjectID, &t.EnvID, &t.Name, &t.AuthHash, &rw, &exp, &t.CreatedBy, &created); err != nil {
 			return nil, err
 		}
 		t.ReadWrite, t.ExpiresAt, t.CreatedAt = rw == 1, fromMS(exp), fromMS(created)
@@ -742,8 +825,11 @@ func (s *Store) Tokens(ctx context.Context, projectID string) ([]store.Token, er
 	return s.scanTokens(s.read(ctx, `SELECT `+tokenCols+` FROM tokens WHERE project_id = ? ORDER BY created_at, id`, projectID))
 }
 
-func (s *Store) DeleteToken(ctx context.Context, id string) error {
+func (s *Store) DeleteToken(ctx context.Context, id string, c store.ChainAppend) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.appendChain(ctx, tx, c); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM tokens WHERE id = ?`), id)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,15 +150,72 @@ func BenchmarkAppendRevision(b *testing.B) {
 				}
 			}
 			must(s.CreateUser(ctx, store.User{ID: "usr_a", Email: "a@example.com", Salt: []byte("s"), KDF: "{}", AuthHash: []byte("h"),
-				PublicKey: "pk", SealedKey: []byte("k"), RecoverySealedKey: []byte("r"), RecoveryAuthHash: []byte("rh")}))
-			must(s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme"}, "usr_a"))
+				PublicKey: "pk", Principal: []byte("p"), SealedKey: []byte("k"), RecoverySealedKey: []byte("r"), RecoveryAuthHash: []byte("rh")}))
+			must(s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", Head: []byte("e0"), State: []byte("s0")}, "usr_a"))
 			must(s.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web"},
-				[]store.Environment{{ID: "env_1", ProjectID: "prj_1", Name: "development", KeyVersion: 1}}, nil))
+				[]store.Environment{{ID: "env_1", ProjectID: "prj_1", Name: "development", KeyVersion: 1}}, nil,
+				store.ChainAppend{OrgID: "org_1", From: 1, Entries: [][]byte{[]byte("e1")}, State: []byte("s1")}))
 			ct := make([]byte, 2048)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				must(s.AppendRevision(ctx, store.Revision{EnvID: "env_1", Revision: int64(i + 1), KeyVersion: 1, Ciphertext: ct, AuthorID: "usr_a"}, int64(i)))
+				must(s.AppendRevision(ctx, store.Revision{EnvID: "env_1", Revision: int64(i + 1), KeyVersion: 1, Header: []byte("h"), Ciphertext: ct, AuthorID: "usr_a"}, int64(i)))
 			}
 		})
+	}
+}
+
+// TestFormat1Refused checks that a database secr v0.1 created (its
+// schema_migrations table has rows, its meta no format) is refused with a
+// message that says what to do, and left as it was.
+func TestFormat1Refused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secr.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)`,
+		`INSERT INTO schema_migrations (version) VALUES (1), (2)`,
+		`CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL)`,
+		`INSERT INTO meta (k, v) VALUES ('server_secret', x'00')`,
+		`CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE)`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(context.Background(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("a format 1 database was opened")
+	}
+	if !errors.Is(err, ErrFormat1) || !strings.Contains(err.Error(), "created by secr v0.1 (format 1)") || !strings.Contains(err.Error(), "create a new database") {
+		t.Fatalf("error: %v", err)
+	}
+	// Refusing changed nothing: asking again gives the same answer.
+	if _, err := Open(context.Background(), path); !errors.Is(err, ErrFormat1) {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+// TestFormatRecorded checks that a new database records format 2 and that
+// one claiming an unknown format is refused.
+func TestFormatRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secr.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []byte
+	if err := s.db.QueryRow(`SELECT v FROM meta WHERE k = 'format'`).Scan(&v); err != nil || string(v) != "2" {
+		t.Fatalf("format %q, %v", v, err)
+	}
+	if _, err := s.db.Exec(`UPDATE meta SET v = x'33' WHERE k = 'format'`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(context.Background(), path); err == nil || !strings.Contains(err.Error(), `format "3"`) {
+		t.Fatalf("unknown format: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ProjectsEnvsGrants", testProjects},
 		{"Revisions", testRevisions},
 		{"ConcurrentAppend", testConcurrentAppend},
+		{"ChainAppend", testChainAppend},
+		{"ConcurrentChainAppend", testConcurrentChainAppend},
 		{"Tokens", testTokens},
 		{"ResolveEnv", testResolveEnv},
 		{"LoginLimiter", testLoginLimiter},
@@ -59,7 +62,7 @@ func testServerSecret(t *testing.T, s store.Store) {
 
 func user(id, email string) store.User {
 	return store.User{ID: id, Email: email, Salt: []byte("salt"), KDF: `{"t":3}`, AuthHash: []byte("hash"),
-		PublicKey: "pk", SealedKey: []byte("sealed"), RecoverySealedKey: []byte("rec"), RecoveryAuthHash: []byte("rh"), CreatedAt: now()}
+		PublicKey: "pk", Principal: []byte("principal " + id), SealedKey: []byte("sealed"), RecoverySealedKey: []byte("rec"), RecoveryAuthHash: []byte("rh"), CreatedAt: now()}
 }
 
 func testUsers(t *testing.T, s store.Store) {
@@ -73,7 +76,7 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	got, err := s.UserByEmail(ctx, "a@example.com")
 	must(t, err)
-	if got.ID != u.ID || string(got.SealedKey) != "sealed" || !got.CreatedAt.Equal(u.CreatedAt) {
+	if got.ID != u.ID || string(got.SealedKey) != "sealed" || string(got.Principal) != "principal usr_a" || !got.CreatedAt.Equal(u.CreatedAt) {
 		t.Fatalf("user round trip: %+v", got)
 	}
 	if _, err := s.UserByID(ctx, "usr_none"); !errors.Is(err, store.ErrNotFound) {
@@ -109,11 +112,52 @@ func testSessions(t *testing.T, s store.Store) {
 	}
 }
 
+// entry and state stand in for trust.Entry.Bytes and trust.State.Bytes:
+// the store keeps them without parsing.
+func entry(seq uint64) []byte { return []byte(fmt.Sprintf("entry %d", seq)) }
+func state(seq uint64) []byte { return []byte(fmt.Sprintf("state %d", seq)) }
+
+// app is a chain append of n entries to org_1 starting at seq from.
+func app(from uint64, n int) store.ChainAppend {
+	c := store.ChainAppend{OrgID: "org_1", From: from, State: state(from + uint64(n) - 1)}
+	for i := range n {
+		c.Entries = append(c.Entries, entry(from+uint64(i)))
+	}
+	return c
+}
+
+func newOrg(id, name string) store.Org {
+	return store.Org{ID: id, Name: name, CreatedAt: now(), Head: entry(0), State: state(0)}
+}
+
+// checkChain checks that org_1's chain is entries 0..head and the org row
+// records that head.
+func checkChain(t *testing.T, s store.Store, head uint64) {
+	t.Helper()
+	o, err := s.OrgByID(ctx, "org_1")
+	must(t, err)
+	if o.HeadSeq != head || string(o.Head) != string(entry(head)) || string(o.State) != string(state(head)) {
+		t.Fatalf("org head %d %q %q, want %d", o.HeadSeq, o.Head, o.State, head)
+	}
+	for from := uint64(0); from <= head+1; from++ {
+		es, err := s.Chain(ctx, "org_1", from)
+		must(t, err)
+		if uint64(len(es)) != head+1-from {
+			t.Fatalf("chain from %d: %d entries, want %d", from, len(es), head+1-from)
+		}
+		for i, e := range es {
+			if string(e) != string(entry(from+uint64(i))) {
+				t.Fatalf("chain from %d: entry %d is %q", from, i, e)
+			}
+		}
+	}
+}
+
 func testOrgs(t *testing.T, s store.Store) {
 	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
 	must(t, s.CreateUser(ctx, user("usr_b", "b@example.com")))
-	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", CreatedAt: now()}, "usr_a"))
-	if err := s.CreateOrg(ctx, store.Org{ID: "org_2", Name: "acme", CreatedAt: now()}, "usr_b"); !errors.Is(err, store.ErrExists) {
+	must(t, s.CreateOrg(ctx, newOrg("org_1", "acme"), "usr_a"))
+	if err := s.CreateOrg(ctx, newOrg("org_2", "acme"), "usr_b"); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate org name: %v", err)
 	}
 	// The failed create left no member row behind.
@@ -138,21 +182,22 @@ func testOrgs(t *testing.T, s store.Store) {
 	if o.Name != "acme" {
 		t.Fatalf("org by id: %+v", o)
 	}
+	checkChain(t, s, 0)
 }
 
 func setupProject(t *testing.T, s store.Store) {
 	t.Helper()
 	must(t, s.CreateUser(ctx, user("usr_a", "a@example.com")))
-	must(t, s.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", CreatedAt: now()}, "usr_a"))
+	must(t, s.CreateOrg(ctx, newOrg("org_1", "acme"), "usr_a"))
 	envs := []store.Environment{
 		{ID: "env_dev", ProjectID: "prj_1", Name: "development", KeyVersion: 1, CreatedAt: now()},
 		{ID: "env_prod", ProjectID: "prj_1", Name: "production", KeyVersion: 1, CreatedAt: now()},
 	}
 	grants := []store.Grant{
-		{EnvID: "env_dev", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wd")},
-		{EnvID: "env_prod", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wp")},
+		{EnvID: "env_dev", PrincipalID: "usr_a", KeyVersion: 1, Signed: []byte("wd")},
+		{EnvID: "env_prod", PrincipalID: "usr_a", KeyVersion: 1, Signed: []byte("wp")},
 	}
-	must(t, s.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web", CreatedAt: now()}, envs, grants))
+	must(t, s.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web", CreatedAt: now()}, envs, grants, app(1, 3)))
 }
 
 func testProjects(t *testing.T, s store.Store) {
@@ -162,15 +207,22 @@ func testProjects(t *testing.T, s store.Store) {
 		[]store.Environment{
 			{ID: "env_x", ProjectID: "prj_2", Name: "development", KeyVersion: 1, CreatedAt: now()},
 			{ID: "env_dev", ProjectID: "prj_2", Name: "staging", KeyVersion: 1, CreatedAt: now()}, // duplicate ID
-		}, nil)
+		}, nil, app(4, 3))
 	if !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate env id: %v", err)
 	}
 	if _, err := s.ProjectByName(ctx, "org_1", "api"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("half-created project exists: %v", err)
 	}
-	if err := s.CreateProject(ctx, store.Project{ID: "prj_3", OrgID: "org_1", Name: "web", CreatedAt: now()}, nil, nil); !errors.Is(err, store.ErrExists) {
+	checkChain(t, s, 3) // nor its chain entries
+	if err := s.CreateProject(ctx, store.Project{ID: "prj_3", OrgID: "org_1", Name: "web", CreatedAt: now()}, nil, nil, app(4, 1)); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate project name: %v", err)
+	}
+	if err := s.CreateProject(ctx, store.Project{ID: "prj_4", OrgID: "org_1", Name: "api", CreatedAt: now()}, nil, nil, app(3, 1)); !errors.Is(err, store.ErrChainMoved) {
+		t.Fatalf("project on a stale head: %v", err)
+	}
+	if _, err := s.ProjectByName(ctx, "org_1", "api"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("project on a stale head exists: %v", err)
 	}
 	p, err := s.ProjectByName(ctx, "org_1", "web")
 	must(t, err)
@@ -185,13 +237,14 @@ func testProjects(t *testing.T, s store.Store) {
 		t.Fatalf("env: %+v", e)
 	}
 	must(t, s.CreateEnvironment(ctx, store.Environment{ID: "env_prev", ProjectID: p.ID, Name: "preview", KeyVersion: 1, CreatedAt: now()},
-		[]store.Grant{{EnvID: "env_prev", PrincipalID: "usr_a", KeyVersion: 1, WrappedKey: []byte("wv")}}))
-	if err := s.CreateEnvironment(ctx, store.Environment{ID: "env_prev2", ProjectID: p.ID, Name: "preview", KeyVersion: 1, CreatedAt: now()}, nil); !errors.Is(err, store.ErrExists) {
+		[]store.Grant{{EnvID: "env_prev", PrincipalID: "usr_a", KeyVersion: 1, Signed: []byte("wv")}}, app(4, 1)))
+	checkChain(t, s, 4)
+	if err := s.CreateEnvironment(ctx, store.Environment{ID: "env_prev2", ProjectID: p.ID, Name: "preview", KeyVersion: 1, CreatedAt: now()}, nil, app(5, 1)); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate env name: %v", err)
 	}
 	g, err := s.Grants(ctx, "env_prev", "usr_a")
 	must(t, err)
-	if len(g) != 1 || string(g[0].WrappedKey) != "wv" {
+	if len(g) != 1 || string(g[0].Signed) != "wv" {
 		t.Fatalf("grants: %+v", g)
 	}
 	if g, _ := s.Grants(ctx, "env_prev", "usr_b"); len(g) != 0 {
@@ -200,7 +253,7 @@ func testProjects(t *testing.T, s store.Store) {
 }
 
 func rev(env string, n int64) store.Revision {
-	return store.Revision{EnvID: env, Revision: n, KeyVersion: 1, Ciphertext: []byte(fmt.Sprintf("ct%d", n)), AuthorID: "usr_a", CreatedAt: now()}
+	return store.Revision{EnvID: env, Revision: n, KeyVersion: 1, Header: []byte(fmt.Sprintf("h%d", n)), Ciphertext: []byte(fmt.Sprintf("ct%d", n)), AuthorID: "usr_a", CreatedAt: now()}
 }
 
 func testRevisions(t *testing.T, s store.Store) {
@@ -223,9 +276,74 @@ func testRevisions(t *testing.T, s store.Store) {
 	}
 	all, err := s.Revisions(ctx, "env_dev")
 	must(t, err)
-	if len(all) != 2 || all[0].Revision != 1 {
+	if len(all) != 2 || all[0].Revision != 1 || string(all[1].Header) != "h2" {
 		t.Fatalf("revisions: %+v", all)
 	}
+	must(t, s.AppendRevision(ctx, rev("env_dev", 3), 2))
+	for since, want := range map[int64]string{0: "h1 h2 h3", 1: "h1 h2 h3", 2: "h2 h3", 3: "h3", 4: ""} {
+		hs, err := s.RevisionHeaders(ctx, "env_dev", since)
+		must(t, err)
+		var got []string
+		for _, h := range hs {
+			got = append(got, string(h))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("headers since %d: %q, want %q", since, got, want)
+		}
+	}
+}
+
+func testChainAppend(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	checkChain(t, s, 3)
+	// Appends must start right after the head: not on it, not past it.
+	for _, from := range []uint64{1, 3, 5} {
+		err := s.CreateEnvironment(ctx, store.Environment{ID: "env_x", ProjectID: "prj_1", Name: "x", KeyVersion: 1, CreatedAt: now()}, nil, app(from, 1))
+		if !errors.Is(err, store.ErrChainMoved) {
+			t.Fatalf("append from %d on head 3: %v", from, err)
+		}
+	}
+	if _, err := s.EnvironmentByID(ctx, "env_x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("environment of a refused append exists: %v", err)
+	}
+	checkChain(t, s, 3)
+	if es, err := s.Chain(ctx, "org_other", 0); err != nil || len(es) != 0 {
+		t.Fatalf("chain of a missing org: %q %v", es, err)
+	}
+}
+
+func testConcurrentChainAppend(t *testing.T, s store.Store) {
+	setupProject(t, s)
+	// Every writer re-reads the head after losing; all land once, in order.
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				o, err := s.OrgByID(ctx, "org_1")
+				if err != nil {
+					errs <- err
+					return
+				}
+				id := fmt.Sprintf("env_w%d", w)
+				err = s.CreateEnvironment(ctx, store.Environment{ID: id, ProjectID: "prj_1", Name: id[4:], KeyVersion: 1, CreatedAt: now()}, nil, app(o.HeadSeq+1, 1))
+				if errors.Is(err, store.ErrChainMoved) {
+					continue
+				}
+				errs <- err
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	checkChain(t, s, 3+writers)
 }
 
 func testConcurrentAppend(t *testing.T, s store.Store) {
@@ -269,9 +387,9 @@ func testConcurrentAppend(t *testing.T, s store.Store) {
 
 func testTokens(t *testing.T, s store.Store) {
 	setupProject(t, s)
-	tok := store.Token{ID: "st_1", ProjectID: "prj_1", EnvID: "env_prod", Name: "ci", AuthHash: []byte("h"), PublicKey: "pk",
+	tok := store.Token{ID: "st_1", ProjectID: "prj_1", EnvID: "env_prod", Name: "ci", AuthHash: []byte("h"),
 		ReadWrite: true, ExpiresAt: now().Add(time.Hour), CreatedBy: "usr_a", CreatedAt: now()}
-	must(t, s.CreateToken(ctx, tok, store.Grant{EnvID: "env_prod", PrincipalID: "st_1", KeyVersion: 1, WrappedKey: []byte("wt")}))
+	must(t, s.CreateToken(ctx, tok, store.Grant{EnvID: "env_prod", PrincipalID: "st_1", KeyVersion: 1, Signed: []byte("wt")}, app(4, 1)))
 	got, err := s.TokenByID(ctx, "st_1")
 	must(t, err)
 	if !got.ReadWrite || !got.ExpiresAt.Equal(tok.ExpiresAt) || got.EnvID != "env_prod" {
@@ -279,7 +397,7 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	never := tok
 	never.ID, never.ExpiresAt, never.ReadWrite = "st_2", time.Time{}, false
-	must(t, s.CreateToken(ctx, never, store.Grant{EnvID: "env_prod", PrincipalID: "st_2", KeyVersion: 1, WrappedKey: []byte("w2")}))
+	must(t, s.CreateToken(ctx, never, store.Grant{EnvID: "env_prod", PrincipalID: "st_2", KeyVersion: 1, Signed: []byte("w2")}, app(5, 1)))
 	got, err = s.TokenByID(ctx, "st_2")
 	must(t, err)
 	if !got.ExpiresAt.IsZero() || got.ReadWrite {
@@ -290,16 +408,23 @@ func testTokens(t *testing.T, s store.Store) {
 	if len(ts) != 2 {
 		t.Fatalf("tokens: %+v", ts)
 	}
-	must(t, s.DeleteToken(ctx, "st_1"))
+	if err := s.DeleteToken(ctx, "st_1", app(5, 1)); !errors.Is(err, store.ErrChainMoved) {
+		t.Fatalf("revoke on a stale head: %v", err)
+	}
+	if _, err := s.TokenByID(ctx, "st_1"); err != nil {
+		t.Fatalf("token revoked on a stale head: %v", err)
+	}
+	must(t, s.DeleteToken(ctx, "st_1", app(6, 1)))
 	if _, err := s.TokenByID(ctx, "st_1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted token: %v", err)
 	}
 	if g, _ := s.Grants(ctx, "env_prod", "st_1"); len(g) != 0 {
 		t.Fatalf("revoked token kept grants: %+v", g)
 	}
-	if err := s.DeleteToken(ctx, "st_1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteToken(ctx, "st_1", app(7, 1)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
+	checkChain(t, s, 6)
 }
 
 func testResolveEnv(t *testing.T, s store.Store) {
@@ -310,14 +435,15 @@ func testResolveEnv(t *testing.T, s store.Store) {
 	a, err := s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
 	must(t, err)
 	if a.Org.ID != "org_1" || a.MemberRole != store.RoleOwner || a.Project == nil || a.Project.ID != "prj_1" ||
-		a.Env == nil || a.Env.ID != "env_dev" || a.Grant == nil || string(a.Grant.WrappedKey) != "wd" || a.Latest != nil {
+		a.Env == nil || a.Env.ID != "env_dev" || a.Grant == nil || string(a.Grant.Signed) != "wd" || a.Latest != nil ||
+		a.Org.HeadSeq != 3 || string(a.Org.Head) != string(entry(3)) || a.Org.State != nil {
 		t.Fatalf("resolve empty env: %+v", a)
 	}
 	must(t, s.AppendRevision(ctx, rev("env_dev", 1), 0))
 	must(t, s.AppendRevision(ctx, rev("env_dev", 2), 1))
 	a, err = s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
 	must(t, err)
-	if a.Latest == nil || a.Latest.Revision != 2 || string(a.Latest.Ciphertext) != "ct2" {
+	if a.Latest == nil || a.Latest.Revision != 2 || string(a.Latest.Ciphertext) != "ct2" || string(a.Latest.Header) != "h2" {
 		t.Fatalf("latest: %+v", a.Latest)
 	}
 	a, err = s.ResolveEnv(ctx, "acme", "web", "development", "usr_stranger")
