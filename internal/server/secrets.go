@@ -129,7 +129,7 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	return writeSnapshot(w, r, snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
+	return writeSnapshot(w, r, snap, func(snap *api.Snapshot) error { return s.fillSnapshot(r.Context(), sc, q, snap) })
 }
 
 // tokenScope resolves a service token's own environment.
@@ -168,7 +168,7 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 // If-None-Match names what the client holds and it is still the latest,
 // else (after fill has added the chain and headers, which the ETag does
 // not cover) the binary form when the client accepts it, else JSON.
-func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fill func() error) error {
+func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fill func(*api.Snapshot) error) error {
 	etag := api.SnapshotETag(snap)
 	h := w.Header()
 	h.Set("ETag", etag)
@@ -178,7 +178,7 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fi
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	if err := fill(); err != nil {
+	if err := fill(&snap); err != nil {
 		h.Del("ETag")
 		return err
 	}

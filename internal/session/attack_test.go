@@ -200,20 +200,20 @@ func TestMaliciousServer(t *testing.T) {
 			tg.Env = "staging"
 			return tg
 		}},
-		{name: "forged revision", want: "revision 3", attack: func(t *testing.T, x setup) Target {
+		{name: "forged revision", want: "revision 4", attack: func(t *testing.T, x setup) Target {
 			a := x.f.attacker(x.s, "development")
-			prev := x.f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 2`, x.dev)
+			prev := x.f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 3`, x.dev)
 			h, ct := a.revision(t, prev, "BASH_ENV=/tmp/evil.sh\n")
-			x.f.exec(`INSERT INTO revisions (env_id, revision, key_version, header, ciphertext, author_id, created_at) VALUES (?, 3, 1, ?, ?, ?, 0)`,
+			x.f.exec(`INSERT INTO revisions (env_id, revision, key_version, header, ciphertext, author_id, created_at) VALUES (?, 4, 1, ?, ?, ?, 0)`,
 				x.dev, h, ct, x.s.login.UserID)
 			return x.f.target
 		}},
 		{name: "forged revision with a substituted key", want: "the key of environment", attack: func(t *testing.T, x setup) Target {
 			a := x.f.attacker(x.s, "development")
-			prev := x.f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 2`, x.dev)
+			prev := x.f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 3`, x.dev)
 			h, ct := a.revision(t, prev, "BASH_ENV=/tmp/evil.sh\n")
 			x.f.exec(`UPDATE grants SET signed_grant = ? WHERE env_id = ?`, a.grant(t), x.dev)
-			x.f.exec(`INSERT INTO revisions (env_id, revision, key_version, header, ciphertext, author_id, created_at) VALUES (?, 3, 1, ?, ?, ?, 0)`,
+			x.f.exec(`INSERT INTO revisions (env_id, revision, key_version, header, ciphertext, author_id, created_at) VALUES (?, 4, 1, ?, ?, ?, 0)`,
 				x.dev, h, ct, x.s.login.UserID)
 			return x.f.target
 		}},
@@ -268,7 +268,7 @@ func TestMaliciousServer(t *testing.T) {
 			x.f.appendChain(relink(t, e.Bytes(), real.Seq()+1, real.Head()))
 			return x.f.target
 		}},
-		{name: "revision by a principal the chain does not know", want: "not in the org chain", attack: func(t *testing.T, x setup) Target {
+		{name: "revision by a principal the chain does not know", want: "revision 4", attack: func(t *testing.T, x setup) Target {
 			// The server made a token of its own (in its tables, not in
 			// the chain) and signed a revision with it.
 			a := x.f.attacker(x.s, "development")
@@ -314,6 +314,7 @@ func TestMaliciousServer(t *testing.T) {
 			old := x.f.column(`SELECT signed_grant FROM grants WHERE env_id = ? AND key_version = 1`, x.dev)
 			x.f.rotate(x.s, "development")
 			x.f.exec(`UPDATE grants SET signed_grant = ? WHERE env_id = ? AND key_version = 2`, old, x.dev)
+			x.f.dropCache()
 			return x.f.target
 		}},
 	} {
@@ -331,11 +332,7 @@ func TestMaliciousServer(t *testing.T) {
 			if _, err := s.Load(ctx, f.target); err != nil {
 				t.Fatal(err)
 			}
-			// Drop this machine's cache, so the server's (edited) answer is
-			// what the client must check, not a 304 for what it holds.
-			if err := os.RemoveAll(filepath.Join(mustDirs(t, f.opts).Cache, "snapshots")); err != nil {
-				t.Fatal(err)
-			}
+			f.dropCache()
 			x := setup{f: f, s: s, dev: f.envID("development"), prod: f.envID("production"), stag: f.envID("staging")}
 			target := tc.attack(t, x)
 			envID := f.envID(target.Env)
@@ -412,6 +409,16 @@ func (f *fixture) rotate(s *Session, envName string) {
 	// The rotation itself verifies: the newest revision opens under v2.
 	if got, err := f.session().Load(ctx, tg); err != nil || got.key.Version() != 2 {
 		f.t.Fatalf("after rotation: %v", err)
+	}
+}
+
+// dropCache drops this machine's snapshot cache, so that the server's
+// (edited) answer is what the client must check, not a 304 for what it
+// holds.
+func (f *fixture) dropCache() {
+	f.t.Helper()
+	if err := os.RemoveAll(filepath.Join(mustDirs(f.t, f.opts).Cache, "snapshots")); err != nil {
+		f.t.Fatal(err)
 	}
 }
 

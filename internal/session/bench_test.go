@@ -62,7 +62,7 @@ func environment(tb testing.TB, n int) (api.Snapshot, *trust.State, *Session, Ta
 
 func TestOpenSnapshot(t *testing.T) {
 	snap, st, s, target := environment(t, 50)
-	env, err := s.open(target, snap, st, nil)
+	env, err := s.open(target, snap, st, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestOpenSnapshot(t *testing.T) {
 		t.Fatalf("opened %d secrets at revision %d", len(env.doc.Secrets), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil); !errors.Is(err, ErrIntegrity) {
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot: %v", err)
 	}
 }
@@ -82,7 +82,7 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
-		if _, err := s.open(target, snap, st, nil); err != nil {
+		if _, err := s.open(target, snap, st, nil, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -92,7 +92,7 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 // environment of 1,000 secrets: encode the document and seal it.
 func BenchmarkSealRevision1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
-	env, err := s.open(target, snap, st, nil)
+	env, err := s.open(target, snap, st, nil, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -103,7 +103,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			return nil, err
 		}
 	}
-	env, err := s.open(t, snap, st, marks)
+	// The headers since the mark are in a fresh answer only if they were
+	// asked for (a principal with no pinned chain cannot name its
+	// environment before the answer); a cached snapshot carries its own.
+	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +180,7 @@ func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks con
 	if maxAge > 0 && age > maxAge {
 		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
 	}
-	env, err := s.open(t, snap, pinned, marks)
+	env, err := s.open(t, snap, pinned, marks, true)
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +230,10 @@ func (s *Session) chainEnv(st *trust.State, t Target) (trust.Env, bool) {
 // signature backs it: the environment is the one the chain binds t's names
 // to, the key was wrapped by a principal with access, the revision was
 // signed by one who could write, and it continues the history this
-// machine saw last.
-func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks) (*Env, error) {
+// machine saw last. links says whether snap.Headers holds the headers
+// since the mark; without them (a first contact for this principal) only
+// the mark's own revision is compared.
+func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks, links bool) (*Env, error) {
 	env, ok := s.chainEnv(st, t)
 	if !ok {
 		what := t.Org + "/" + t.Project + "/" + t.Env
@@ -246,8 +251,8 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		}
 	}
 	if snap.Environment.ID != env.ID {
-		return nil, WithHint(integrityErrorf("the server answered for environment ID %s when asked for %s, which the org chain binds to %s: environments swapped?",
-			snap.Environment.ID, name, env.ID), "contact your secr server's administrator; do not trust this server's answers until resolved")
+		return nil, WithHint(integrityErrorf("got environment ID %s for %s, which the org chain binds to %s: environments swapped?",
+			snap.Environment.ID, name, env.ID), "the server (or the offline cache) answered for another environment: contact your secr server's administrator; do not trust this server's answers until resolved")
 	}
 	g, err := trust.ParseGrant(snap.Grant)
 	if err != nil {
@@ -277,10 +282,13 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		if h.Revision() < mark.Rev {
 			return nil, rollbackError(name, h.Revision(), mark.Rev)
 		}
-		if mark.Rev > 0 {
+		switch {
+		case mark.Rev > 0 && links:
 			if err := s.checkHistory(name, mark, snap.Headers, h); err != nil {
 				return nil, err
 			}
+		case h.Revision() == mark.Rev && h.Hash() != mark.Hash:
+			return nil, integrityErrorf("revision %d of %s is not the one this machine saw before", mark.Rev, name)
 		}
 		plain, err := st.OpenLatest(env.ID, h, r.Ciphertext, key)
 		if err != nil {

@@ -121,7 +121,8 @@ func TestGrantRoundTrip(t *testing.T) {
 
 func TestPadding(t *testing.T) {
 	for _, c := range []struct{ n, bucket int }{
-		{0, 256}, {1, 256}, {252, 256}, {253, 512}, {508, 512}, {509, 1024}, {1020, 1024}, {1021, 2048}, {1 << 20, 2 << 20},
+		{0, 256}, {1, 256}, {252, 256}, {253, 272}, {268, 272}, {269, 288}, {1020, 1024}, {1021, 1088},
+		{1 << 20, 1<<20 + 1<<15}, {4 << 20, 4<<20 + 1<<17},
 	} {
 		doc := bytes.Repeat([]byte{0xa5}, c.n)
 		p, err := pad(doc)
@@ -137,7 +138,7 @@ func TestPadding(t *testing.T) {
 	bad := map[string][]byte{
 		"empty":            nil,
 		"short":            good[:255],
-		"not a power of 2": append(bytes.Clone(good), 0),
+		"not a bucket":     append(bytes.Clone(good), 0),
 		"non-zero padding": func() []byte { b := bytes.Clone(good); b[200] = 1; return b }(),
 		"last byte":        func() []byte { b := bytes.Clone(good); b[255] = 0x80; return b }(),
 		"length too long":  func() []byte { b := bytes.Clone(good); b[0] = 1; return b }(),
@@ -149,6 +150,13 @@ func TestPadding(t *testing.T) {
 	for name, p := range bad {
 		if _, err := unpad(p); err == nil {
 			t.Errorf("unpad accepted %s", name)
+		}
+	}
+	// Padding costs at most 12%, and every size maps to one bucket.
+	for n := 0; n < 1<<22; n += 1 + n/7 {
+		b := bucket(n)
+		if b < n+4 || b > minBucket && float64(b) > 1.12*float64(n+4) || bucket(b-4) != b {
+			t.Fatalf("bucket(%d) = %d", n, b)
 		}
 	}
 }
