@@ -42,6 +42,7 @@ import (
 	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/server"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
+	"github.com/secr-dev/secr/internal/trust"
 	_ "modernc.org/sqlite"
 )
 
@@ -663,22 +664,62 @@ func cmdCrashWrites(ts *testscript.TestScript, neg bool, args []string) {
 	}
 
 	server := start()
+	// A client made of the trust package's parts: a signed-up user, an
+	// org chain, and revisions sealed and signed as 'secr' would.
 	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		ts.Fatalf("crashwrites: %v", err)
+	}
+	userID := api.NewID("usr")
+	signer := trust.NewSigner(userID, trust.UserSigningKey(id))
+	me, err := trust.NewUser(userID, "crash@example.com", id.Recipient(), trust.UserSigningKey(id))
 	if err != nil {
 		ts.Fatalf("crashwrites: %v", err)
 	}
 	var sess api.SessionResponse
 	mustCall("", "POST", api.SignupPath, api.SignupRequest{
-		UserID: api.NewID("usr"), Email: "crash@example.com", Salt: make([]byte, kdf.SaltSize), KDF: kdf.Default(),
-		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("sealed"),
+		UserID: userID, Email: "crash@example.com", Salt: make([]byte, kdf.SaltSize), KDF: kdf.Default(),
+		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), Principal: me.Bytes(), SealedKey: []byte("sealed"),
 		RecoverySealedKey: []byte("sealed"), RecoveryAuthKey: make([]byte, 32),
 	}, &sess, http.StatusCreated)
 	auth := "Bearer " + sess.Token
-	mustCall(auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "crash"}, nil, http.StatusCreated)
+	root, err := trust.NewOrg(signer, me, api.NewID("org"), "crash")
+	if err != nil {
+		ts.Fatalf("crashwrites: %v", err)
+	}
+	st, err := trust.Verify([]*trust.Entry{root}, nil)
+	if err != nil {
+		ts.Fatalf("crashwrites: %v", err)
+	}
+	mustCall(auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "crash", Root: root.Bytes()}, nil, http.StatusCreated)
 	const writers = 4
 	proj := api.CreateProjectRequest{Name: "p"}
-	for i := 0; i < writers; i++ {
-		proj.Environments = append(proj.Environments, api.NewEnvironment{ID: api.NewID("env"), Name: fmt.Sprintf("w%d", i), WrappedKey: []byte("w")})
+	prj := api.NewID("prj")
+	ops := []trust.Op{trust.CreateProject{ProjectID: prj, Name: "p"}}
+	envIDs := make([]string, writers)
+	for i := range envIDs {
+		envIDs[i] = api.NewID("env")
+		ops = append(ops, trust.CreateEnv{EnvID: envIDs[i], ProjectID: prj, Name: fmt.Sprintf("w%d", i)})
+	}
+	for _, op := range ops {
+		e, err := st.Append(signer, op)
+		if err == nil {
+			st, err = st.Extend([]*trust.Entry{e})
+		}
+		if err != nil {
+			ts.Fatalf("crashwrites: %v", err)
+		}
+		proj.Entries = append(proj.Entries, e.Bytes())
+	}
+	keys := make([]*crypto.EnvKey, writers)
+	heads := make([]*trust.Header, writers) // per writer: the latest revision's header
+	for i, env := range envIDs {
+		keys[i], _ = crypto.GenerateEnvKey(env, 1)
+		g, err := st.MakeGrant(signer, keys[i], userID)
+		if err != nil {
+			ts.Fatalf("crashwrites: %v", err)
+		}
+		proj.Grants = append(proj.Grants, g.Bytes())
 	}
 	mustCall(auth, "POST", api.Path(api.ProjectsRoute, "crash"), proj, nil, http.StatusCreated)
 
@@ -700,11 +741,16 @@ func cmdCrashWrites(ts *testscript.TestScript, neg bool, args []string) {
 				defer wg.Done()
 				for {
 					rev := latest[i] + 1
-					ct := make([]byte, 64+int(rev%32)*64)
-					rand.Read(ct)
+					doc := make([]byte, 64+int(rev%32)*64)
+					rand.Read(doc)
+					h, ct, err := st.SealRevision(signer, keys[i], heads[i], doc)
+					if err != nil {
+						ts.Logf("crashwrites: writer %d: %v", i, err)
+						return
+					}
 					var out api.WriteRevisionResponse
 					status, err := call(auth, "POST", api.Path(api.RevisionsRoute, "crash", "p", fmt.Sprintf("w%d", i)),
-						api.WriteRevisionRequest{BaseRevision: rev - 1, KeyVersion: 1, Ciphertext: ct}, &out)
+						api.WriteRevisionRequest{BaseRevision: rev - 1, KeyVersion: 1, Header: h.Bytes(), Ciphertext: ct}, &out)
 					if err != nil {
 						return // the server is gone: this write was not acknowledged
 					}
@@ -714,7 +760,7 @@ func cmdCrashWrites(ts *testscript.TestScript, neg bool, args []string) {
 					}
 					mu.Lock()
 					acked[i][rev] = sha256.Sum256(ct)
-					latest[i] = rev
+					latest[i], heads[i] = rev, h
 					roundAcks++
 					if roundAcks == target {
 						close(enough)
@@ -755,6 +801,9 @@ func cmdCrashWrites(ts *testscript.TestScript, neg bool, args []string) {
 					acked[i][rev] = stored[rev]
 				}
 				latest[i] = n
+				if heads[i], err = trust.ParseHeader(h.Revisions[len(h.Revisions)-1].Header); err != nil {
+					ts.Fatalf("crashwrites: %v", err)
+				}
 			}
 		}
 	}

@@ -26,13 +26,13 @@ func TestNotModifiedOnlyForWhatIsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", ""); err == nil || nm {
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", Fetch{}, ""); err == nil || nm {
 		t.Fatalf("304 without If-None-Match accepted: %v %v", nm, err)
 	}
-	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", `"env_x.1.9.w"`); err == nil || nm {
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", Fetch{}, `"env_x.1.9.w"`); err == nil || nm {
 		t.Fatalf("304 for another ETag accepted: %v %v", nm, err)
 	}
-	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", `"env_x.1.7.w"`); err != nil || !nm {
+	if _, nm, err := c.SnapshotIf(context.Background(), "o", "p", "e", Fetch{}, `"env_x.1.7.w"`); err != nil || !nm {
 		t.Fatalf("304 for what is held: %v %v", nm, err)
 	}
 }
@@ -76,7 +76,7 @@ func TestJSONSnapshotIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.SnapshotIf(context.Background(), "o", "p", "e", ""); err == nil {
+	if _, _, err := c.SnapshotIf(context.Background(), "o", "p", "e", Fetch{}, ""); err == nil {
 		t.Fatal("an oversized JSON snapshot was accepted")
 	}
 	srv.CloseClientConnections()
