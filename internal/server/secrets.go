@@ -270,6 +270,15 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 			fmt.Sprintf("environment %q is %s sealed, more than this server's limit of %s per environment",
 				sc.env.Name, api.FormatSize(len(req.Ciphertext)), api.FormatSize(maxCiphertext)), 0}
 	}
+	// A base that is not the latest is a conflict whatever the header says:
+	// the client must fetch and seal again. (AppendRevision decides races.)
+	var latest int64
+	if sc.access.Latest != nil {
+		latest = sc.access.Latest.Revision
+	}
+	if req.BaseRevision != latest {
+		return errConflict("revision %d is no longer the latest of environment %q", req.BaseRevision, sc.env.Name)
+	}
 	if len(req.Header) == 0 {
 		return errBadRequest("the revision's signed header is missing")
 	}
