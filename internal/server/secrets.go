@@ -129,7 +129,7 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	return writeSnapshot(w, r, snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
+	return writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
 // tokenScope resolves a service token's own environment.
@@ -168,8 +168,8 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 // If-None-Match names what the client holds and it is still the latest,
 // else (after fill has added the chain and headers, which the ETag does
 // not cover) the binary form when the client accepts it, else JSON.
-func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fill func() error) error {
-	etag := api.SnapshotETag(snap)
+func writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, fill func() error) error {
+	etag := api.SnapshotETag(*snap)
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "no-store")
@@ -183,10 +183,10 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fi
 		return err
 	}
 	if !strings.Contains(r.Header.Get("Accept"), api.SnapshotMediaType) {
-		writeJSON(w, http.StatusOK, snap)
+		writeJSON(w, http.StatusOK, *snap)
 		return nil
 	}
-	body, err := api.MarshalSnapshot(snap)
+	body, err := api.MarshalSnapshot(*snap)
 	if err != nil {
 		return err
 	}
