@@ -242,6 +242,38 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
+// checkHeader checks what the server can of a new revision's header
+// beyond its fields: that it links to the latest revision, and that its
+// author signed it and could write the environment at the chain entry it
+// names. Clients check all of it again (and the ciphertext's hash, which
+// the server does not); this stops a broken or hostile client from
+// storing a revision every reader would refuse.
+func (s *Server) checkHeader(ctx context.Context, sc scope, hdr *trust.Header) error {
+	var from trust.Position
+	if latest := sc.access.Latest; latest != nil {
+		prev, err := trust.ParseHeader(latest.Header)
+		if err != nil {
+			return fmt.Errorf("env %s revision %d: stored header: %w", sc.env.ID, latest.Revision, err)
+		}
+		from = prev.Position()
+	}
+	if err := trust.CheckLinks(from, []*trust.Header{hdr}); err != nil {
+		return errBadRequest("revision header refused: %v", err)
+	}
+	org, err := s.store.OrgByID(ctx, sc.org.ID)
+	if err != nil {
+		return err
+	}
+	st, err := trust.ParseState(org.State)
+	if err != nil {
+		return fmt.Errorf("org %s: stored chain state: %w", org.ID, err)
+	}
+	if err := st.VerifyHeader(hdr); err != nil {
+		return errBadRequest("revision header refused: %v", err)
+	}
+	return nil
+}
+
 func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *principal) error {
 	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
 	if err != nil {
@@ -297,6 +329,9 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 		return errBadRequest("revision header refused: its author is %q, not you (%s)", hdr.Author(), p.id)
 	case hdr.ChainSeq() > sc.org.HeadSeq:
 		return errBadRequest("revision header refused: it relies on org chain entry %d, past the head (%d)", hdr.ChainSeq(), sc.org.HeadSeq)
+	}
+	if err := s.checkHeader(r.Context(), sc, hdr); err != nil {
+		return err
 	}
 	rev := store.Revision{
 		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion, Header: hdr.Bytes(),

@@ -400,6 +400,24 @@ func TestWriteRevisionChecksHeader(t *testing.T) {
 		post("a header under another key version", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Header: h.Bytes(), Ciphertext: ct}, "under key version 2, not 1")
 	}
 
+	// A bad signature.
+	r = good
+	r.Header = bytes.Clone(good.Header)
+	r.Header[len(r.Header)-1] ^= 1
+	post("a header with a bad signature", r, "bad signature")
+	// Revision 2 on top of a revision 1 that was never stored.
+	{
+		st := e.orgState("acme")
+		stray, _, err := st.SealRevision(ada.signer, p.keys["development"], nil, []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ct, err := st.SealRevision(ada.signer, p.keys["development"], stray, []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		post("a header that does not link", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Header: h.Bytes(), Ciphertext: ct}, "does not name revision 1")
+	}
 	var h api.History
 	e.must(ada.auth, "GET", path, nil, &h, http.StatusOK)
 	if len(h.Revisions) != 1 {
