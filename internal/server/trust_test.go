@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,8 +12,23 @@ import (
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/store/sqlstore"
 	"github.com/secr-dev/secr/internal/trust"
 )
+
+// onEachStore runs fn on a server on SQLite and, when SECR_TEST_POSTGRES
+// is set, on one on PostgreSQL.
+func onEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t, true)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := sqlstore.Open(context.Background(), postgresSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, serveStore(t, st, &clock{t: time.Now()}, nil))
+	})
+}
 
 // chainOf fetches org's chain from entry from as auth.
 func (e *env) chainOf(auth, org string, from string) api.Chain {
@@ -50,8 +66,9 @@ func (e *env) wantStatus(what string, status int, body string, wantStatus int, w
 	}
 }
 
-func TestSignupChecksIdentity(t *testing.T) {
-	e := newEnv(t, true)
+func TestSignupChecksIdentity(t *testing.T) { onEachStore(t, testSignupChecksIdentity) }
+
+func testSignupChecksIdentity(t *testing.T, e *env) {
 	const email = "ada@example.com"
 	u := newUser(email)
 	other := newUser("bob@example.com")
@@ -95,8 +112,9 @@ func TestSignupChecksIdentity(t *testing.T) {
 	}
 }
 
-func TestCreateOrgChecksRoot(t *testing.T) {
-	e := newEnv(t, true)
+func TestCreateOrgChecksRoot(t *testing.T) { onEachStore(t, testCreateOrgChecksRoot) }
+
+func testCreateOrgChecksRoot(t *testing.T, e *env) {
 	ada, bob := e.signup("ada@example.com"), e.signup("bob@example.com")
 	root := func(signer *trust.Signer, p *trust.Principal, id, name string) []byte {
 		r, err := trust.NewOrg(signer, p, id, name)
@@ -145,8 +163,9 @@ func TestCreateOrgChecksRoot(t *testing.T) {
 	}
 }
 
-func TestChainRoute(t *testing.T) {
-	e := newEnv(t, true)
+func TestChainRoute(t *testing.T) { onEachStore(t, testChainRoute) }
+
+func testChainRoute(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	st := e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -202,8 +221,9 @@ func TestChainRoute(t *testing.T) {
 // TestChainWriteRefusals: entries that do not verify, do not continue the
 // head, or do not record what the request asks are refused, and nothing
 // of them is stored.
-func TestChainWriteRefusals(t *testing.T) {
-	e := newEnv(t, true)
+func TestChainWriteRefusals(t *testing.T) { onEachStore(t, testChainWriteRefusals) }
+
+func testChainWriteRefusals(t *testing.T, e *env) {
 	ada, bob := e.signup("ada@example.com"), e.signup("bob@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -303,8 +323,9 @@ func TestChainWriteRefusals(t *testing.T) {
 	}
 }
 
-func TestCreateEnvChecksEntry(t *testing.T) {
-	e := newEnv(t, true)
+func TestCreateEnvChecksEntry(t *testing.T) { onEachStore(t, testCreateEnvChecksEntry) }
+
+func testCreateEnvChecksEntry(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -345,8 +366,9 @@ func TestCreateEnvChecksEntry(t *testing.T) {
 	}
 }
 
-func TestWriteRevisionChecksHeader(t *testing.T) {
-	e := newEnv(t, true)
+func TestWriteRevisionChecksHeader(t *testing.T) { onEachStore(t, testWriteRevisionChecksHeader) }
+
+func testWriteRevisionChecksHeader(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -426,8 +448,9 @@ func TestWriteRevisionChecksHeader(t *testing.T) {
 	e.must(ada.auth, "POST", path, good, nil, http.StatusCreated)
 }
 
-func TestTokenChainChecks(t *testing.T) {
-	e := newEnv(t, true)
+func TestTokenChainChecks(t *testing.T) { onEachStore(t, testTokenChainChecks) }
+
+func testTokenChainChecks(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -531,8 +554,9 @@ func TestTokenChainChecks(t *testing.T) {
 // TestSnapshotChainAndHeaders covers chain_from and since, in JSON and in
 // the binary form, for users and tokens, and that neither changes the
 // conditional fetch.
-func TestSnapshotChainAndHeaders(t *testing.T) {
-	e := newEnv(t, true)
+func TestSnapshotChainAndHeaders(t *testing.T) { onEachStore(t, testSnapshotChainAndHeaders) }
+
+func testSnapshotChainAndHeaders(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
@@ -647,8 +671,9 @@ func TestSnapshotChainAndHeaders(t *testing.T) {
 	}
 }
 
-func TestHistoryCarriesTrust(t *testing.T) {
-	e := newEnv(t, true)
+func TestHistoryCarriesTrust(t *testing.T) { onEachStore(t, testHistoryCarriesTrust) }
+
+func testHistoryCarriesTrust(t *testing.T, e *env) {
 	ada := e.signup("ada@example.com")
 	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
