@@ -51,7 +51,8 @@ func NewCommand(getenv func(string) string) *cobra.Command {
 SQLite file under $XDG_DATA_HOME/secr/ (~/.local/share/secr/secr.db).
 
 --db takes a SQLite file path or a postgres:// URL; several servers may share
-one PostgreSQL database behind a load balancer. Schema migrations run at start.
+one PostgreSQL database behind a load balancer. A new database is created in
+format 2 (trust model v2); one created by secr v0.1 is refused.
 SIGINT or SIGTERM shuts down gracefully. Request logs (stderr) never contain
 bodies, tokens or secret material.
 

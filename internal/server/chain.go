@@ -74,7 +74,7 @@ func (s *Server) verifyChainWrite(ctx context.Context, p *principal, org store.O
 		return nil, errBadRequest("org chain entry %d refused: the chain's head is entry %d", first, st.Seq())
 	}
 	if c.state, err = st.Extend(c.entries); err != nil {
-		return nil, errBadRequest("org chain entry refused: %v", err)
+		return nil, errBadRequest("org chain write refused: %v", err)
 	}
 	c.append.From, c.append.State = first, c.state.Bytes()
 	return c, nil

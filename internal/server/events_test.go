@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
-	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
 )
@@ -126,7 +124,7 @@ type streamFixture struct {
 
 func newStreamFixture(t *testing.T, e *env) streamFixture {
 	f := streamFixture{e: e, ada: e.signup(ada)}
-	e.must(f.ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(f.ada, "acme")
 	f.p = e.createProject(f.ada, "acme", "web")
 	if status, body := write(e, f.ada.auth, f.p, "development", 0); status != http.StatusCreated {
 		t.Fatalf("write: %d %s", status, body)
@@ -195,7 +193,7 @@ func TestStreamEndsOnTokenRevoke(t *testing.T) {
 	own := f.open(f.tok, api.TokenEventsPath)
 	named := f.open(f.tok, f.envPath)
 	user := f.open(f.ada.auth, f.envPath)
-	f.e.must(f.ada.auth, "DELETE", api.Path(api.TokenRoute, "acme", "web", f.tID), nil, nil, http.StatusNoContent)
+	f.e.revoke(f.ada, "acme", "web", f.tID)
 	own.end()
 	named.end()
 	if status, _ := f.e.openStream(f.tok, api.TokenEventsPath); status != http.StatusUnauthorized {
@@ -211,13 +209,8 @@ func TestStreamEndsOnExpiry(t *testing.T) {
 	e := newEnvConfig(t, func(c *Config) { c.StreamIdle = 365 * 24 * time.Hour })
 	f := newStreamFixture(t, e)
 	exp := e.clock.now().Add(time.Hour)
-	tok, _ := crypto.GenerateServiceToken()
-	w, _ := crypto.WrapKey(f.p.keys["development"], tok.Identity().Recipient())
-	e.must(f.ada.auth, "POST", api.Path(api.TokensRoute, "acme", "web"), api.CreateTokenRequest{
-		ID: tok.ID(), Environment: "development", AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
-		KeyVersion: 1, WrappedKey: w, ExpiresAt: &exp,
-	}, nil, http.StatusCreated)
-	expiring := f.open(api.SchemeToken+" "+tok.ID()+":"+base64.StdEncoding.EncodeToString(tok.AuthKey()), api.TokenEventsPath)
+	tokAuth, _ := e.tokenExp(f.ada, "acme", "web", f.p, "development", false, &exp)
+	expiring := f.open(tokAuth, api.TokenEventsPath)
 	session := f.open(f.ada.auth, f.envPath)
 	e.clock.add(2 * time.Hour)
 	if reason := expiring.end(); reason != "expired" {
@@ -300,7 +293,7 @@ func TestStreamEndsOnOtherReplica(t *testing.T) {
 	onTwo := streamFixture{e: two, ada: f.ada, p: f.p, tok: f.tok, tID: f.tID, envPath: f.envPath}
 	tokStream := onTwo.open(f.tok, api.TokenEventsPath)
 	userStream := onTwo.open(f.ada.auth, f.envPath)
-	one.must(f.ada.auth, "DELETE", api.Path(api.TokenRoute, "acme", "web", f.tID), nil, nil, http.StatusNoContent)
+	one.revoke(f.ada, "acme", "web", f.tID)
 	if reason := tokStream.end(); reason != "access ended" {
 		t.Fatalf("reason %q", reason)
 	}

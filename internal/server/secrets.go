@@ -129,7 +129,7 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	return writeSnapshot(w, r, snap, func(snap *api.Snapshot) error { return s.fillSnapshot(r.Context(), sc, q, snap) })
+	return writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
 // tokenScope resolves a service token's own environment.
@@ -168,8 +168,8 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 // If-None-Match names what the client holds and it is still the latest,
 // else (after fill has added the chain and headers, which the ETag does
 // not cover) the binary form when the client accepts it, else JSON.
-func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fill func(*api.Snapshot) error) error {
-	etag := api.SnapshotETag(snap)
+func writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, fill func() error) error {
+	etag := api.SnapshotETag(*snap)
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "no-store")
@@ -178,15 +178,15 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap api.Snapshot, fi
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	if err := fill(&snap); err != nil {
+	if err := fill(); err != nil {
 		h.Del("ETag")
 		return err
 	}
 	if !strings.Contains(r.Header.Get("Accept"), api.SnapshotMediaType) {
-		writeJSON(w, http.StatusOK, snap)
+		writeJSON(w, http.StatusOK, *snap)
 		return nil
 	}
-	body, err := api.MarshalSnapshot(snap)
+	body, err := api.MarshalSnapshot(*snap)
 	if err != nil {
 		return err
 	}
@@ -242,6 +242,38 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
+// checkHeader checks what the server can of a new revision's header
+// beyond its fields: that it links to the latest revision, and that its
+// author signed it and could write the environment at the chain entry it
+// names. Clients check all of it again (and the ciphertext's hash, which
+// the server does not); this stops a broken or hostile client from
+// storing a revision every reader would refuse.
+func (s *Server) checkHeader(ctx context.Context, sc scope, hdr *trust.Header) error {
+	var from trust.Position
+	if latest := sc.access.Latest; latest != nil {
+		prev, err := trust.ParseHeader(latest.Header)
+		if err != nil {
+			return fmt.Errorf("env %s revision %d: stored header: %w", sc.env.ID, latest.Revision, err)
+		}
+		from = prev.Position()
+	}
+	if err := trust.CheckLinks(from, []*trust.Header{hdr}); err != nil {
+		return errBadRequest("revision header refused: %v", err)
+	}
+	org, err := s.store.OrgByID(ctx, sc.org.ID)
+	if err != nil {
+		return err
+	}
+	st, err := trust.ParseState(org.State)
+	if err != nil {
+		return fmt.Errorf("org %s: stored chain state: %w", org.ID, err)
+	}
+	if err := st.VerifyHeader(hdr); err != nil {
+		return errBadRequest("revision header refused: %v", err)
+	}
+	return nil
+}
+
 func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *principal) error {
 	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
 	if err != nil {
@@ -270,6 +302,15 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 			fmt.Sprintf("environment %q is %s sealed, more than this server's limit of %s per environment",
 				sc.env.Name, api.FormatSize(len(req.Ciphertext)), api.FormatSize(maxCiphertext)), 0}
 	}
+	// A base that is not the latest is a conflict whatever the header says:
+	// the client must fetch and seal again. (AppendRevision decides races.)
+	var latest int64
+	if sc.access.Latest != nil {
+		latest = sc.access.Latest.Revision
+	}
+	if req.BaseRevision != latest {
+		return errConflict("revision %d is no longer the latest of environment %q", req.BaseRevision, sc.env.Name)
+	}
 	if len(req.Header) == 0 {
 		return errBadRequest("the revision's signed header is missing")
 	}
@@ -288,6 +329,9 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 		return errBadRequest("revision header refused: its author is %q, not you (%s)", hdr.Author(), p.id)
 	case hdr.ChainSeq() > sc.org.HeadSeq:
 		return errBadRequest("revision header refused: it relies on org chain entry %d, past the head (%d)", hdr.ChainSeq(), sc.org.HeadSeq)
+	}
+	if err := s.checkHeader(r.Context(), sc, hdr); err != nil {
+		return err
 	}
 	rev := store.Revision{
 		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion, Header: hdr.Bytes(),

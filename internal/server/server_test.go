@@ -21,6 +21,7 @@ import (
 	"github.com/secr-dev/secr/internal/kdf"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // clock is a settable time source for expiry tests.
@@ -42,6 +43,7 @@ type env struct {
 	clock  *clock
 	logs   *lockedBuffer
 	server *Server
+	orgs   *orgs
 }
 
 type lockedBuffer struct {
@@ -87,7 +89,10 @@ func serveStore(t *testing.T, st store.Store, c *clock, edit func(*Config)) *env
 	api := New(cfg)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, clock: c, logs: logs, server: api}
+	return &env{t: t, url: srv.URL, clock: c, logs: logs, server: api, orgs: &orgs{
+		state: map[string]*trust.State{}, signers: map[string]*trust.Signer{},
+		envOrg: map[string]string{}, heads: map[string]map[int64]*trust.Header{},
+	}}
 }
 
 // call sends a request and returns the status and body.
@@ -141,23 +146,117 @@ func (e *env) must(auth, method, path string, body, out any, want int) {
 }
 
 type user struct {
-	auth string
-	id   *crypto.Identity
-	uid  string
+	auth      string
+	id        *crypto.Identity
+	uid       string
+	signer    *trust.Signer
+	principal *trust.Principal
+}
+
+// orgs is what the test "client" has verified of each org it made,
+// and how to sign for each principal, as a real client would hold it.
+type orgs struct {
+	mu      sync.Mutex
+	state   map[string]*trust.State  // by org name
+	signers map[string]*trust.Signer // by principal ID
+	envOrg  map[string]string        // environment ID → org name
+	heads   map[string]map[int64]*trust.Header
+}
+
+func (e *env) orgState(org string) *trust.State {
+	e.orgs.mu.Lock()
+	defer e.orgs.mu.Unlock()
+	return e.orgs.state[org]
+}
+
+func (e *env) setOrgState(org string, st *trust.State) {
+	e.orgs.mu.Lock()
+	defer e.orgs.mu.Unlock()
+	e.orgs.state[org] = st
+}
+
+func (e *env) addSigner(s *trust.Signer) {
+	e.orgs.mu.Lock()
+	defer e.orgs.mu.Unlock()
+	e.orgs.signers[s.ID()] = s
+}
+
+// newUser makes a user's keys and identity, as sign-up does.
+func newUser(email string) user {
+	id, _ := crypto.GenerateIdentity()
+	key, _ := trust.GenerateSigningKey()
+	uid := api.NewID("usr")
+	p, err := trust.NewUser(uid, email, id.Recipient(), key)
+	if err != nil {
+		panic(err)
+	}
+	return user{id: id, uid: uid, signer: trust.NewSigner(uid, key), principal: p}
+}
+
+func signupRequest(u user, email string) api.SignupRequest {
+	salt, _ := crypto.GenerateSalt()
+	return api.SignupRequest{
+		UserID: u.uid, Email: email, Salt: salt, KDF: kdf.Default(), AuthKey: authKey(email), PublicKey: u.id.Recipient().String(),
+		Principal: u.principal.Bytes(), SealedKey: []byte("sealed"), RecoverySealedKey: []byte("recovery-sealed"), RecoveryAuthKey: recoveryKey(email),
+	}
 }
 
 func (e *env) signup(email string) user {
 	e.t.Helper()
-	id, _ := crypto.GenerateIdentity()
-	uid := api.NewID("usr")
-	salt, _ := crypto.GenerateSalt()
-	params := kdf.Default()
+	u := newUser(email)
 	var resp api.SessionResponse
-	e.must("", "POST", api.SignupPath, api.SignupRequest{
-		UserID: uid, Email: email, Salt: salt, KDF: params, AuthKey: authKey(email), PublicKey: id.Recipient().String(),
-		SealedKey: []byte("sealed"), RecoverySealedKey: []byte("recovery-sealed"), RecoveryAuthKey: recoveryKey(email),
-	}, &resp, http.StatusCreated)
-	return user{auth: "Bearer " + resp.Token, id: id, uid: uid}
+	e.must("", "POST", api.SignupPath, signupRequest(u, email), &resp, http.StatusCreated)
+	u.auth = "Bearer " + resp.Token
+	e.addSigner(u.signer)
+	return u
+}
+
+// createOrg signs an org's root as u and creates it.
+func (e *env) createOrg(u user, name string) *trust.State {
+	e.t.Helper()
+	root, err := trust.NewOrg(u.signer, u.principal, api.NewID("org"), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := trust.Verify([]*trust.Entry{root}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var o api.Org
+	e.must(u.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: name, Root: root.Bytes()}, &o, http.StatusCreated)
+	if o.ID != st.OrgID() || o.Name != name {
+		e.t.Fatalf("created org %+v, want ID %s", o, st.OrgID())
+	}
+	e.setOrgState(name, st)
+	return st
+}
+
+// sign appends ops signed by signer to org's verified chain, without
+// keeping them: it returns the entries' bytes and the chain after them.
+func (e *env) sign(signer *trust.Signer, org string, ops ...trust.Op) ([][]byte, *trust.State) {
+	e.t.Helper()
+	st := e.orgState(org)
+	var out [][]byte
+	for _, op := range ops {
+		en, err := st.Append(signer, op)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if st, err = st.Extend([]*trust.Entry{en}); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, en.Bytes())
+	}
+	return out, st
+}
+
+func grantBytes(t *testing.T, st *trust.State, granter *trust.Signer, k *crypto.EnvKey, to string) []byte {
+	t.Helper()
+	g, err := st.MakeGrant(granter, k, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Bytes()
 }
 
 // authKey and recoveryKey are the test users' stand-ins for derived keys.
@@ -165,65 +264,186 @@ func authKey(email string) []byte     { return bytes.Repeat([]byte{byte(len(emai
 func recoveryKey(email string) []byte { return bytes.Repeat([]byte{byte(len(email) + 100)}, 32) }
 
 type project struct {
+	id     string
 	envIDs map[string]string
 	keys   map[string]*crypto.EnvKey
 }
 
-func (e *env) createProject(u user, org, name string) project {
+// projectRequest signs the creation of project name with the three usual
+// environments, without sending it.
+func (e *env) projectRequest(u user, org, name string) (api.CreateProjectRequest, project, *trust.State) {
 	e.t.Helper()
-	p := project{envIDs: map[string]string{}, keys: map[string]*crypto.EnvKey{}}
-	req := api.CreateProjectRequest{Name: name}
+	p := project{id: api.NewID("prj"), envIDs: map[string]string{}, keys: map[string]*crypto.EnvKey{}}
+	ops := []trust.Op{trust.CreateProject{ProjectID: p.id, Name: name}}
 	for _, n := range []string{"development", "staging", "production"} {
 		id := api.NewID("env")
-		k, _ := crypto.GenerateEnvKey(id, 1)
-		w, _ := crypto.WrapKey(k, u.id.Recipient())
-		req.Environments = append(req.Environments, api.NewEnvironment{ID: id, Name: n, WrappedKey: w})
-		p.envIDs[n], p.keys[n] = id, k
+		p.envIDs[n] = id
+		p.keys[n], _ = crypto.GenerateEnvKey(id, 1)
+		ops = append(ops, trust.CreateEnv{EnvID: id, ProjectID: p.id, Name: n})
 	}
+	entries, st := e.sign(u.signer, org, ops...)
+	req := api.CreateProjectRequest{Name: name, ChainWrite: api.ChainWrite{Entries: entries}}
+	for _, n := range []string{"development", "staging", "production"} {
+		req.Grants = append(req.Grants, grantBytes(e.t, st, u.signer, p.keys[n], u.uid))
+	}
+	return req, p, st
+}
+
+func (e *env) createProject(u user, org, name string) project {
+	e.t.Helper()
+	req, p, st := e.projectRequest(u, org, name)
 	e.must(u.auth, "POST", api.Path(api.ProjectsRoute, org), req, nil, http.StatusCreated)
+	e.setOrgState(org, st)
+	e.orgs.mu.Lock()
+	for _, id := range p.envIDs {
+		e.orgs.envOrg[id] = org
+	}
+	e.orgs.mu.Unlock()
 	return p
+}
+
+// tokenRequest signs the creation of a service token for envName,
+// without sending it.
+func (e *env) tokenRequest(u user, org string, p project, envName string, rw bool, exp *time.Time) (api.CreateTokenRequest, *trust.Token, *trust.State) {
+	e.t.Helper()
+	tok, err := trust.GenerateToken(e.orgState(org).Anchor())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tp, err := tok.Principal("t")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	op := trust.CreateToken{Token: tp, EnvID: p.envIDs[envName], Access: trust.Read}
+	if rw {
+		op.Access = trust.Write
+	}
+	if exp != nil {
+		op.Expires = *exp
+	}
+	entries, st := e.sign(u.signer, org, op)
+	req := api.CreateTokenRequest{
+		ID: tok.ID(), Name: "t", Environment: envName, AuthKey: tok.AuthKey(), ReadWrite: rw, ExpiresAt: exp,
+		ChainWrite: api.ChainWrite{Entries: entries, Grants: [][]byte{grantBytes(e.t, st, u.signer, p.keys[envName], tok.ID())}},
+	}
+	return req, tok, st
+}
+
+func tokenAuth(tok *trust.Token) string {
+	return api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(tok.AuthKey())
+}
+
+// tokenExp creates a service token and returns its Authorization header
+// and ID.
+func (e *env) tokenExp(u user, org, proj string, p project, envName string, rw bool, exp *time.Time) (string, string) {
+	e.t.Helper()
+	req, tok, st := e.tokenRequest(u, org, p, envName, rw, exp)
+	e.must(u.auth, "POST", api.Path(api.TokensRoute, org, proj), req, nil, http.StatusCreated)
+	e.setOrgState(org, st)
+	e.addSigner(tok.Signer())
+	return tokenAuth(tok), tok.ID()
 }
 
 func (e *env) token(u user, org, proj string, p project, envName string, rw bool) (string, string) {
 	e.t.Helper()
-	tok, _ := crypto.GenerateServiceToken()
-	w, _ := crypto.WrapKey(p.keys[envName], tok.Identity().Recipient())
-	e.must(u.auth, "POST", api.Path(api.TokensRoute, org, proj), api.CreateTokenRequest{
-		ID: tok.ID(), Name: "t", Environment: envName, AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
-		KeyVersion: 1, WrappedKey: w, ReadWrite: rw,
-	}, nil, http.StatusCreated)
-	return api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(tok.AuthKey()), tok.ID()
+	return e.tokenExp(u, org, proj, p, envName, rw, nil)
+}
+
+// revoke revokes token id, signing the token.revoke as u.
+func (e *env) revoke(u user, org, proj, id string) {
+	e.t.Helper()
+	entries, st := e.sign(u.signer, org, trust.RevokeToken{TokenID: id})
+	e.must(u.auth, "DELETE", api.Path(api.TokenRoute, org, proj, id), api.RevokeTokenRequest{ChainWrite: api.ChainWrite{Entries: entries}}, nil, http.StatusNoContent)
+	e.setOrgState(org, st)
+}
+
+// whoID returns the principal ID an Authorization header stands for, ""
+// if the server does not accept it.
+func (e *env) whoID(auth string) string {
+	status, body := e.call(auth, "GET", api.WhoAmIPath, nil)
+	if status != http.StatusOK {
+		return ""
+	}
+	var w api.WhoAmI
+	json.Unmarshal([]byte(body), &w)
+	if w.User != nil {
+		return w.User.ID
+	}
+	if w.Token != nil {
+		return w.Token.ID
+	}
+	return ""
+}
+
+// revisionRequest seals a revision after base of envName as the principal
+// auth stands for. When that principal cannot seal one (no access, a
+// read-only token), the header is junk: the server must refuse it anyway.
+func (e *env) revisionRequest(auth string, p project, envName string, base int64) (api.WriteRevisionRequest, *trust.Header) {
+	e.t.Helper()
+	envID := p.envIDs[envName]
+	who := e.whoID(auth)
+	e.orgs.mu.Lock()
+	signer := e.orgs.signers[who]
+	org := e.orgs.envOrg[envID]
+	prev := e.orgs.heads[envID][base]
+	st := e.orgs.state[org]
+	e.orgs.mu.Unlock()
+	req := api.WriteRevisionRequest{BaseRevision: base, KeyVersion: 1, Header: []byte("junk"), Ciphertext: []byte("junk")}
+	if signer == nil || st == nil {
+		return req, nil
+	}
+	h, ct, err := st.SealRevision(signer, p.keys[envName], prev, []byte(`{"v":1,"secrets":{}}`))
+	if err != nil {
+		return req, nil
+	}
+	req.Header, req.Ciphertext = h.Bytes(), ct
+	return req, h
 }
 
 func write(e *env, auth string, p project, envName string, base int64) (int, string) {
-	ct, _ := crypto.SealRevision(p.keys[envName], base+1, []byte(`{"v":1,"secrets":{}}`))
-	return e.call(auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", envName),
-		api.WriteRevisionRequest{BaseRevision: base, KeyVersion: 1, Ciphertext: ct})
+	e.t.Helper()
+	req, h := e.revisionRequest(auth, p, envName, base)
+	e.orgs.mu.Lock()
+	org := e.orgs.envOrg[p.envIDs[envName]]
+	e.orgs.mu.Unlock()
+	status, body := e.call(auth, "POST", api.Path(api.RevisionsRoute, org, "web", envName), req)
+	if status == http.StatusCreated && h != nil {
+		e.orgs.mu.Lock()
+		m := e.orgs.heads[h.EnvID()]
+		if m == nil {
+			m = map[int64]*trust.Header{}
+			e.orgs.heads[h.EnvID()] = m
+		}
+		m[h.Revision()] = h
+		e.orgs.mu.Unlock()
+	}
+	return status, body
 }
 
 // endpoints lists every route under an org, with a plausible body.
 func endpoints(org, tokenID string) [][3]any {
 	env := api.Path(api.EnvRoute, org, "web", "development")
-	newEnv := api.NewEnvironment{ID: api.NewID("env"), Name: "preview", WrappedKey: []byte("w")}
+	junk := api.ChainWrite{Entries: [][]byte{[]byte("entry")}, Grants: [][]byte{[]byte("grant")}}
 	return [][3]any{
+		{"GET", api.Path(api.ChainRoute, org), nil},
 		{"GET", api.Path(api.ProjectsRoute, org), nil},
-		{"POST", api.Path(api.ProjectsRoute, org), api.CreateProjectRequest{Name: "evil", Environments: []api.NewEnvironment{newEnv}}},
+		{"POST", api.Path(api.ProjectsRoute, org), api.CreateProjectRequest{Name: "evil", ChainWrite: junk}},
 		{"GET", api.Path(api.ProjectRoute, org, "web"), nil},
 		{"GET", api.Path(api.EnvsRoute, org, "web"), nil},
-		{"POST", api.Path(api.EnvsRoute, org, "web"), newEnv},
+		{"POST", api.Path(api.EnvsRoute, org, "web"), api.CreateEnvRequest{Name: "preview", ChainWrite: junk}},
 		{"GET", env + "/snapshot", nil},
 		{"GET", env + "/revisions", nil},
-		{"POST", env + "/revisions", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Ciphertext: []byte("x")}},
+		{"POST", env + "/revisions", api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 1, Header: []byte("h"), Ciphertext: []byte("x")}},
 		{"GET", api.Path(api.TokensRoute, org, "web"), nil},
-		{"POST", api.Path(api.TokensRoute, org, "web"), api.CreateTokenRequest{ID: tokenID, Environment: "development"}},
-		{"DELETE", api.Path(api.TokenRoute, org, "web", tokenID), nil},
+		{"POST", api.Path(api.TokensRoute, org, "web"), api.CreateTokenRequest{ID: tokenID, Environment: "development", ChainWrite: junk}},
+		{"DELETE", api.Path(api.TokenRoute, org, "web", tokenID), api.RevokeTokenRequest{ChainWrite: junk}},
 	}
 }
 
 func TestOutsiderLearnsNothing(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
 		t.Fatalf("ada's write: %d %s", status, body)
@@ -231,7 +451,7 @@ func TestOutsiderLearnsNothing(t *testing.T) {
 	_, tokenID := e.token(ada, "acme", "web", p, "production", false)
 
 	bob := e.signup("bob@example.com")
-	e.must(bob.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	e.createOrg(bob, "bobco")
 	var orgs []api.Org
 	e.must(bob.auth, "GET", api.OrgsRoute, nil, &orgs, http.StatusOK)
 	if len(orgs) != 1 || orgs[0].Name != "bobco" {
@@ -283,7 +503,7 @@ func TestOutsiderLearnsNothing(t *testing.T) {
 func TestServiceTokenScope(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	for _, n := range []string{"staging", "production"} {
 		if status, body := write(e, ada.auth, p, n, 0); status != http.StatusCreated {
@@ -322,10 +542,10 @@ func TestServiceTokenScope(t *testing.T) {
 	// Tokens cannot administer anything.
 	for _, ep := range [][3]any{
 		{"GET", api.OrgsRoute, nil},
-		{"POST", api.OrgsRoute, api.CreateOrgRequest{Name: "tokenco"}},
+		{"POST", api.OrgsRoute, api.CreateOrgRequest{Name: "tokenco", Root: []byte("root")}},
 		{"GET", api.Path(api.ProjectsRoute, "acme"), nil},
 		{"GET", api.Path(api.TokensRoute, "acme", "web"), nil},
-		{"POST", api.Path(api.EnvsRoute, "acme", "web"), api.NewEnvironment{ID: api.NewID("env"), Name: "x", WrappedKey: []byte("w")}},
+		{"POST", api.Path(api.EnvsRoute, "acme", "web"), api.CreateEnvRequest{Name: "x", ChainWrite: api.ChainWrite{Entries: [][]byte{[]byte("e")}}}},
 		{"POST", api.LogoutPath, nil},
 	} {
 		if status, body := e.call(stagingRW, ep[0].(string), ep[1].(string), ep[2]); status != http.StatusForbidden {
@@ -334,7 +554,7 @@ func TestServiceTokenScope(t *testing.T) {
 	}
 	// A token for another org's project sees nothing of this one.
 	bob := e.signup("bob@example.com")
-	e.must(bob.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "bobco"}, nil, http.StatusCreated)
+	e.createOrg(bob, "bobco")
 	bp := e.createProject(bob, "bobco", "web")
 	bobTok, _ := e.token(bob, "bobco", "web", bp, "staging", true)
 	if status, body := e.call(bobTok, "GET", api.Path(api.SnapshotRoute, "acme", "web", "staging"), nil); status != http.StatusNotFound {
@@ -343,23 +563,17 @@ func TestServiceTokenScope(t *testing.T) {
 
 	// Expired and revoked tokens are refused.
 	exp := e.clock.now().Add(time.Hour)
-	tok, _ := crypto.GenerateServiceToken()
-	w, _ := crypto.WrapKey(p.keys["staging"], tok.Identity().Recipient())
-	e.must(ada.auth, "POST", api.Path(api.TokensRoute, "acme", "web"), api.CreateTokenRequest{
-		ID: tok.ID(), Environment: "staging", AuthKey: tok.AuthKey(), PublicKey: tok.Identity().Recipient().String(),
-		KeyVersion: 1, WrappedKey: w, ExpiresAt: &exp,
-	}, nil, http.StatusCreated)
-	auth := api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(tok.AuthKey())
+	auth, tokID := e.tokenExp(ada, "acme", "web", p, "staging", false, &exp)
 	e.must(auth, "GET", api.TokenSnapshotPath, nil, nil, http.StatusOK)
 	e.clock.add(2 * time.Hour)
 	if status, body := e.call(auth, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "expired") {
 		t.Errorf("expired token: %d %s", status, body)
 	}
-	wrongKey := api.SchemeToken + " " + tok.ID() + ":" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	wrongKey := api.SchemeToken + " " + tokID + ":" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 	if status, _ := e.call(wrongKey, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized {
 		t.Errorf("token with wrong auth key: %d", status)
 	}
-	e.must(ada.auth, "DELETE", api.Path(api.TokenRoute, "acme", "web", tok.ID()), nil, nil, http.StatusNoContent)
+	e.revoke(ada, "acme", "web", tokID)
 	e.clock.add(-2 * time.Hour)
 	if status, body := e.call(auth, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
 		t.Errorf("revoked token: %d %s", status, body)
@@ -369,7 +583,7 @@ func TestServiceTokenScope(t *testing.T) {
 func TestWriteConflicts(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	if status, _ := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
 		t.Fatal("first write failed")
@@ -382,9 +596,9 @@ func TestWriteConflicts(t *testing.T) {
 	if status, _ := write(e, ada.auth, p, "development", 5); status != http.StatusConflict {
 		t.Fatalf("future base: %d", status)
 	}
-	ct, _ := crypto.SealRevision(p.keys["development"], 2, []byte("{}"))
-	status, body := e.call(ada.auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", "development"),
-		api.WriteRevisionRequest{BaseRevision: 1, KeyVersion: 2, Ciphertext: ct})
+	req, _ := e.revisionRequest(ada.auth, p, "development", 1)
+	req.KeyVersion = 2
+	status, body := e.call(ada.auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", "development"), req)
 	if status != http.StatusConflict || !strings.Contains(body, "key version") {
 		t.Fatalf("wrong key version: %d %s", status, body)
 	}
@@ -459,10 +673,7 @@ func TestAuthParamsDoNotRevealAccounts(t *testing.T) {
 
 func TestSignupPolicyAndValidation(t *testing.T) {
 	closed := newEnv(t, false)
-	id, _ := crypto.GenerateIdentity()
-	req := api.SignupRequest{UserID: api.NewID("usr"), Email: "ada@example.com", Salt: make([]byte, 16), KDF: kdf.Default(),
-		AuthKey: make([]byte, 32), PublicKey: id.Recipient().String(), SealedKey: []byte("s"), RecoverySealedKey: []byte("s"),
-		RecoveryAuthKey: make([]byte, 32)}
+	req := signupRequest(newUser("ada@example.com"), "ada@example.com")
 	if status, body := closed.call("", "POST", api.SignupPath, req); status != http.StatusForbidden || !strings.Contains(body, "closed") {
 		t.Fatalf("closed signup: %d %s", status, body)
 	}
@@ -478,8 +689,7 @@ func TestSignupPolicyAndValidation(t *testing.T) {
 		t.Fatalf("bad email accepted: %d", status)
 	}
 	open.must("", "POST", api.SignupPath, req, nil, http.StatusCreated)
-	dup := req
-	dup.UserID = api.NewID("usr")
+	dup := signupRequest(newUser("ada@example.com"), "ada@example.com")
 	if status, _ := open.call("", "POST", api.SignupPath, dup); status != http.StatusConflict {
 		t.Fatalf("duplicate email: %d", status)
 	}
@@ -491,7 +701,7 @@ func TestSignupPolicyAndValidation(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	tokAuth, _ := e.token(ada, "acme", "web", p, "staging", true)
 	write(e, tokAuth, p, "staging", 0)

@@ -28,7 +28,7 @@ func (e *env) getSnapshot(auth, path, accept, inm string) (*http.Response, []byt
 func TestSnapshotBinaryAndConditional(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
 		t.Fatalf("write: %d %s", status, body)
@@ -48,7 +48,7 @@ func TestSnapshotBinaryAndConditional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(bin.Revision.Ciphertext, js.Revision.Ciphertext) || !bytes.Equal(bin.WrappedKey, js.WrappedKey) ||
+	if !bytes.Equal(bin.Revision.Ciphertext, js.Revision.Ciphertext) || !bytes.Equal(bin.Grant, js.Grant) ||
 		bin.Environment != js.Environment || bin.Revision.Revision != 1 || !bytes.Contains(body, js.Revision.Ciphertext) {
 		t.Fatalf("binary and JSON snapshots differ:\n%+v\n%+v", bin, js)
 	}
@@ -113,10 +113,11 @@ func TestSnapshotBinaryAndConditional(t *testing.T) {
 func TestOversizedRevisionMessage(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
-	e.createProject(ada, "acme", "web")
-	status, body := e.call(ada.auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", "development"),
-		api.WriteRevisionRequest{BaseRevision: 0, KeyVersion: 1, Ciphertext: make([]byte, api.MaxCiphertext+1)})
+	e.createOrg(ada, "acme")
+	p := e.createProject(ada, "acme", "web")
+	req, _ := e.revisionRequest(ada.auth, p, "development", 0)
+	req.Ciphertext = make([]byte, api.MaxCiphertext+1)
+	status, body := e.call(ada.auth, "POST", api.Path(api.RevisionsRoute, "acme", "web", "development"), req)
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "4.0 MiB (4194304 bytes)") || !strings.Contains(body, "4194305 bytes") {
 		t.Fatalf("oversized revision: %d %s", status, body)
 	}
@@ -128,14 +129,14 @@ func TestOversizedRevisionMessage(t *testing.T) {
 func TestAuthCacheInvalidation(t *testing.T) {
 	e := newEnv(t, true)
 	ada := e.signup("ada@example.com")
-	e.must(ada.auth, "POST", api.OrgsRoute, api.CreateOrgRequest{Name: "acme"}, nil, http.StatusCreated)
+	e.createOrg(ada, "acme")
 	p := e.createProject(ada, "acme", "web")
 	tok, id := e.token(ada, "acme", "web", p, "development", false)
 	for range 3 { // cached after the first
 		e.must(tok, "GET", api.TokenSnapshotPath, nil, nil, http.StatusOK)
 		e.must(ada.auth, "GET", api.WhoAmIPath, nil, nil, http.StatusOK)
 	}
-	e.must(ada.auth, "DELETE", api.Path(api.TokenRoute, "acme", "web", id), nil, nil, http.StatusNoContent)
+	e.revoke(ada, "acme", "web", id)
 	if status, _ := e.call(tok, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized {
 		t.Fatalf("revoked token still reads: %d", status)
 	}

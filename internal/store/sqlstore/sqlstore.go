@@ -133,6 +133,9 @@ func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
+		if errors.Is(err, ErrFormat1) {
+			return nil, err // says what to do as it is
+		}
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
 	if s.dialect == sqlite {
