@@ -108,6 +108,11 @@ func (s *Server) fillSnapshot(ctx context.Context, sc scope, q snapshotQuery, sn
 		if snap.Headers, err = s.store.RevisionHeaders(ctx, sc.env.ID, q.since); err != nil {
 			return err
 		}
+		// Revisions written since the latest was read belong to the next
+		// answer: the headers end at the revision this one carries.
+		if n := latest.Revision - q.since + 1; int64(len(snap.Headers)) > n {
+			snap.Headers = snap.Headers[:n]
+		}
 	}
 	return nil
 }
