@@ -136,28 +136,6 @@ func TestEnvKeyWrapAndRevision(t *testing.T) {
 	}
 }
 
-func TestServiceToken(t *testing.T) {
-	tok, _ := GenerateServiceToken()
-	s := tok.String()
-	if !strings.HasPrefix(s, ServiceTokenPrefix) {
-		t.Fatalf("token %q lacks prefix", s)
-	}
-	tok2, err := ParseServiceToken(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok2.ID() != tok.ID() || !bytes.Equal(tok2.AuthKey(), tok.AuthKey()) ||
-		tok2.Identity().Recipient().String() != tok.Identity().Recipient().String() {
-		t.Fatal("parsed token derives different keys")
-	}
-	if bytes.Contains([]byte(tok.ID()+string(tok.AuthKey())), tok.secret[:]) {
-		t.Fatal("public parts contain the secret")
-	}
-	if _, err := ParseServiceToken(s[:len(s)-2]); err == nil || strings.Contains(err.Error(), s[10:20]) {
-		t.Fatalf("truncated token: %v", err)
-	}
-}
-
 // FuzzRevisionTamper checks that any single-byte change to a sealed revision
 // is detected.
 func FuzzRevisionTamper(f *testing.F) {

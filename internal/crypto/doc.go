@@ -13,8 +13,6 @@
 //     Recipient; [UnwrapKey] opens and checks it.
 //   - [SealRevision] and [OpenRevision] seal one snapshot of an environment
 //     under an EnvKey, bound to the environment, key version and revision.
-//   - [ServiceToken] is a bearer credential from which both an auth key and
-//     an Identity are derived, so the server never sees the secret part.
 //
 // Only golang.org/x/crypto and the standard library are used.
 package crypto
