@@ -64,7 +64,7 @@ console.log(bad.length ? "secrets mismatch: " + bad.join(",") : "secrets ok");
 	}
 
 	// A bad token fails the build with the plugin's message.
-	bogus := "secr_st_" + strings.Repeat("A", 64)
+	bogus := "secr_st_" + strings.Repeat("A", 86) // well-formed, unknown to the server
 	log, code = build(bogus)
 	if code == 0 || !strings.Contains(log, `secr: could not load environment "production" for Netlify context "production"`) ||
 		!strings.Contains(log, "revoked or never existed") {
