@@ -234,6 +234,9 @@ type Snapshot struct {
 	// Headers are the revisions' headers from SinceParam (inclusive) to
 	// the latest, oldest first.
 	Headers [][]byte `json:"headers,omitempty"`
+	// Pending says the org has pending work (Pending) on an environment
+	// whose current key this principal holds: its client completes it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // History lists every revision (with its header), this principal's signed
@@ -430,4 +433,144 @@ func ValidPublicKey(s string) bool {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(rest)
 	return err == nil && len(b) == 32
+}
+
+// Teams (TRUST.md §5): invitations, membership and access changes, and the
+// grants and rotations that follow them.
+const (
+	// InvitesRoute: POST CreateInviteRequest (owner or admin) → Invite;
+	// GET → []Invite, the org's open invites (owner or admin).
+	InvitesRoute = OrgRoute + "/invites"
+	// InviteRoute: DELETE revokes an open invite (owner or admin).
+	InviteRoute = InvitesRoute + "/{id}"
+	// AcceptInviteRoute: POST AcceptInviteRequest by the invited user
+	// (logged in, with the invite's email) → AcceptInviteResponse.
+	AcceptInviteRoute = "/v1/invites/{id}/accept"
+	// MembersRoute: GET → []Member, the server's view of the members
+	// (display only: clients take members and roles from the chain).
+	MembersRoute = OrgRoute + "/members"
+	// OrgChangeRoute: POST OrgChange by a member → ChainWriteResponse. It
+	// appends chain entries of any kind a member may sign and applies what
+	// they record, with the grants and revisions that go with them, in one
+	// transaction (ChainRoute GETs the chain; this POSTs to it).
+	OrgChangeRoute = ChainRoute
+	// PendingRoute: GET → Pending, the grants and key rotations the chain
+	// calls for that no key holder has made yet.
+	PendingRoute = OrgRoute + "/pending"
+)
+
+// Invite states.
+const (
+	InviteOpen     = "open"     // made, not yet accepted
+	InviteAccepted = "accepted" // the invitee sent their identity; an admin's client completes it
+)
+
+// CreateInviteRequest records an invitation. ID is trust.Invite.ID (a hash
+// of the invite's secret, which the server never sees). Envs are
+// environment IDs the new member gets access to (Write for developers,
+// owners and admins; Read for viewers). SealedSecret is the invite code
+// sealed by the inviter for themselves (crypto.Identity.SealToSelf, bound
+// to ID), so that any of the inviter's machines can check the invitee's
+// MAC and complete the invite, and the server cannot swap in a secret of
+// its own.
+type CreateInviteRequest struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Role         string    `json:"role"` // owner, admin, developer or viewer
+	Envs         []string  `json:"envs,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	SealedSecret []byte    `json:"sealed_secret"`
+}
+
+// Invite is an open or accepted invitation, as the org's admins see it.
+type Invite struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Role         string    `json:"role"`
+	Envs         []string  `json:"envs,omitempty"`
+	Inviter      string    `json:"inviter"` // user ID
+	InviterEmail string    `json:"inviter_email"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	CreatedAt    time.Time `json:"created_at"`
+	Status       string    `json:"status"`
+	// SealedSecret is returned to the inviter only.
+	SealedSecret []byte `json:"sealed_secret,omitempty"`
+	// Principal and MAC are the invitee's identity (trust.Principal.Bytes)
+	// and HMAC under the invite secret (trust.Invite.MAC), once accepted.
+	Principal []byte `json:"principal,omitempty"`
+	MAC       []byte `json:"mac,omitempty"`
+}
+
+// AcceptInviteRequest is the invitee's identity, which must be the
+// caller's stored principal, and its MAC under the invite's secret.
+type AcceptInviteRequest struct {
+	Principal []byte `json:"principal"`
+	MAC       []byte `json:"mac"`
+}
+
+// AcceptInviteResponse lets the invitee verify the org from the anchor in
+// the invite code before anyone adds them: the org's chain from its root.
+type AcceptInviteResponse struct {
+	Org     string   `json:"org"`
+	OrgID   string   `json:"org_id"`
+	Role    string   `json:"role"`
+	Inviter string   `json:"inviter"` // user ID: look the identity up in Chain
+	Chain   [][]byte `json:"chain"`
+}
+
+// Member is one member of an org as the server records it.
+type Member struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// OrgChange appends entries to an org's chain and applies them: member.add
+// (InviteID names the accepted invite whose identity it adds),
+// member.role, member.remove, access.grant, access.revoke, key.rotate and
+// token.revoke. Grants (trust.Grant.Bytes) may come with or without
+// entries (completing pending grants). Every key.rotate of an environment
+// that has revisions must come with Revisions: its newest revision
+// re-sealed under the new key version, which becomes the latest.
+type OrgChange struct {
+	ChainWrite
+	InviteID  string            `json:"invite_id,omitempty"`
+	Revisions []RotatedRevision `json:"revisions,omitempty"`
+}
+
+// RotatedRevision is an environment's newest document re-sealed under a
+// new key version: its header's revision is the latest plus one.
+type RotatedRevision struct {
+	EnvID      string `json:"env_id"`
+	Header     []byte `json:"header"`
+	Ciphertext []byte `json:"ciphertext"`
+}
+
+// ChainWriteResponse is the org chain's head after a change.
+type ChainWriteResponse struct {
+	HeadSeq uint64 `json:"head_seq"`
+}
+
+// PendingGrant is a principal the chain gives access to an environment
+// whose current key no key holder has wrapped to it yet.
+type PendingGrant struct {
+	EnvID       string `json:"env_id"`
+	PrincipalID string `json:"principal_id"`
+	KeyVersion  int    `json:"key_version"`
+}
+
+// PendingRotation is an environment whose key must be rotated because a
+// principal lost access to it (member.remove, access.revoke, token.revoke)
+// and whoever removed it did not hold the key.
+type PendingRotation struct {
+	EnvID      string `json:"env_id"`
+	KeyVersion int    `json:"key_version"` // the version to rotate away from
+}
+
+// Pending is the work any key holder's client completes ('secr access
+// sync', and opportunistically).
+type Pending struct {
+	Grants    []PendingGrant    `json:"grants"`
+	Rotations []PendingRotation `json:"rotations"`
 }

@@ -110,3 +110,18 @@ func NewIdentity(priv []byte) (*Identity, error) { return newIdentity(priv) }
 // HKDF-SHA256 under info. A user's Ed25519 signing key is derived this way,
 // so the sealed account key blob, which holds i, holds it too.
 func (i *Identity) DeriveKey(info string) [32]byte { return deriveKey(i.priv[:], info) }
+
+const infoSelfSeal = "secr/v2/self-seal"
+
+// SealToSelf seals data so that only the holder of i can open it, bound to
+// ad. Unlike an anonymous box, nobody without i can make such a box: the
+// server that stores it cannot swap in contents of its own (an inviter's
+// copy of an invite secret, for one).
+func (i *Identity) SealToSelf(ad string, data []byte) ([]byte, error) {
+	return seal(deriveKey(i.priv[:], infoSelfSeal), ad, data)
+}
+
+// OpenFromSelf opens what SealToSelf sealed with the same ad.
+func (i *Identity) OpenFromSelf(ad string, sealed []byte) ([]byte, error) {
+	return open(deriveKey(i.priv[:], infoSelfSeal), ad, sealed)
+}
