@@ -84,6 +84,9 @@ func (s *Session) advance(key, org string, pinned *trust.State, raw [][]byte) (*
 	if org != "" && st.OrgName() != org {
 		return nil, chainError(org, fmt.Errorf("the server answered with the chain of org %q", st.OrgName()))
 	}
+	if err := s.checkConfirmed(st); err != nil {
+		return nil, err
+	}
 	if pinned == nil && s.token == nil {
 		s.opts.infof("secr: first contact with org %q on %s: pinned its anchor %s (owner's safety number %s). Compare it with 'secr orgs verify %s' on a machine you trust.",
 			st.OrgName(), s.api, Fingerprint32(st.Anchor()), ownerSafetyNumber(st), st.OrgName())

@@ -73,6 +73,8 @@ type Session struct {
 	token  *trust.Token   // nil for a user
 	seen   *config.Seen   // nil when there is nowhere to keep state
 	chains *config.Chains // pinned org chains; nil when there is nowhere to keep state
+	// confirmed holds the members' keys this user checked out of band.
+	confirmed *config.Confirmed
 
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
@@ -92,7 +94,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	s := &Session{opts: o, api: cl.BaseURL()}
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
-		s.seen, s.cache, s.chains = config.SeenAt(dirs), config.CacheAt(dirs), config.ChainsAt(dirs)
+		s.seen, s.cache, s.chains, s.confirmed = config.SeenAt(dirs), config.CacheAt(dirs), config.ChainsAt(dirs), config.ConfirmedAt(dirs)
 	}
 	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
 	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {

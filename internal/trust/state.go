@@ -755,3 +755,13 @@ func (s *State) ProjectName(id string) (string, bool) {
 	}
 	return "", false
 }
+
+// Envs returns every environment of the org, ordered by ID.
+func (s *State) Envs() []Env {
+	out := make([]Env, 0, len(s.envs))
+	for _, id := range slices.Sorted(maps.Keys(s.envs)) {
+		e, _ := s.Env(id)
+		out = append(out, e)
+	}
+	return out
+}
