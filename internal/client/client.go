@@ -416,12 +416,27 @@ func (c *Client) snapshot(ctx context.Context, path, etag string) (api.Snapshot,
 	return snap, false, nil
 }
 
+// printable keeps a server's text from driving the terminal: control
+// characters (escape sequences, carriage returns that overwrite a line)
+// become '?', and it is cut at max bytes.
+func printable(s string, max int) string {
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
 // apiError reads the error envelope of a non-2xx answer.
 func apiError(resp *http.Response) *APIError {
 	ae := &APIError{Status: resp.StatusCode}
 	var env api.Error
 	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
-		ae.Code, ae.Message, ae.RetryAfter = env.Code, env.Message, env.RetryAfter
+		ae.Code, ae.Message, ae.RetryAfter = env.Code, printable(env.Message, 1024), env.RetryAfter
 	}
 	return ae
 }

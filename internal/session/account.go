@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -55,6 +56,7 @@ func newPasswordKeys(pw string) ([]byte, kdf.Params, *crypto.AccountKeys, error)
 // Signup creates an account on the server at apiURL, logs in, and returns
 // the account and its recovery code (to be shown once).
 func Signup(ctx context.Context, o Options, apiURL, email, password string) (*Account, string, error) {
+	email = normalizeEmail(email)
 	if email == "" {
 		return nil, "", usageErrorf("--email is required")
 	}
@@ -95,12 +97,18 @@ func Signup(ctx context.Context, o Options, apiURL, email, password string) (*Ac
 	if err != nil {
 		return nil, "", Explain(err)
 	}
+	if resp.User.ID != userID || !bytes.Equal(resp.User.Principal, me.Bytes()) {
+		return nil, "", integrityErrorf("the server recorded another identity than the one sent at sign-up")
+	}
 	acct, err := saveLogin(o, cl.BaseURL(), resp, id)
 	if err != nil {
 		return nil, "", err
 	}
 	return acct, recovery.String(), nil
 }
+
+// normalizeEmail is the form the server keeps and org chains record.
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // serverParams asks for email's salt and Argon2id costs and checks that the
 // costs are within what a client accepts.
@@ -115,6 +123,7 @@ func serverParams(ctx context.Context, cl *client.Client, email string) (api.Aut
 // Login logs in to the server at apiURL and stores the session and the
 // account key, opened with password.
 func Login(ctx context.Context, o Options, apiURL, email, password string) (*Account, error) {
+	email = normalizeEmail(email)
 	if email == "" {
 		return nil, usageErrorf("--email is required")
 	}
@@ -143,6 +152,9 @@ func Login(ctx context.Context, o Options, apiURL, email, password string) (*Acc
 	}
 	if id.Recipient().String() != resp.User.PublicKey {
 		return nil, integrityErrorf("the server's copy of your public key does not match your account key")
+	}
+	if resp.User.Email != email {
+		return nil, integrityErrorf("the server logged you in as %q, not %q", resp.User.Email, email)
 	}
 	return saveLogin(o, cl.BaseURL(), resp, id)
 }

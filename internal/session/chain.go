@@ -97,6 +97,14 @@ func (s *Session) advance(key, org string, pinned *trust.State, raw [][]byte) (*
 	return st, nil
 }
 
+// markID names an environment in the rollback marks: its org's anchor and
+// its ID. Environment IDs are made by clients; the anchor keeps another
+// org that reuses one (a server's own, say) from raising this one's mark.
+func markID(st *trust.State, envID string) string {
+	a := st.Anchor()
+	return hex.EncodeToString(a[:8]) + "/" + envID
+}
+
 // pin stores st as the verified chain for key.
 func (s *Session) pin(key string, st *trust.State) {
 	if s.chains == nil {

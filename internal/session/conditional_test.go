@@ -57,7 +57,7 @@ func TestConditionalFetch(t *testing.T) {
 	// A cache older than the rollback mark is never named: the machine
 	// that only holds revision 2 raises its mark past it, and the damaged
 	// revision 2 is then fetched and refused (not silently opened).
-	if err := s.seen.Record(s.api, f.envID("development"), config.Mark{Rev: 3}); err != nil {
+	if err := s.seen.Record(s.api, markID(must(s.Chain(ctx, f.target.Org)), f.envID("development")), config.Mark{Rev: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(ctx, f.target); err == nil || !strings.Contains(err.Error(), "revision 2") {

@@ -55,13 +55,28 @@ func (e *noEnvError) Is(target error) bool { return target == client.ErrNotFound
 // alias means, or an error that suggests the closest names. When the
 // project itself cannot be listed, notFound is returned as it was.
 func (s *Session) resolveEnv(ctx context.Context, t Target, notFound error) (Target, error) {
-	envs, err := s.client.ListEnvs(ctx, t.Org, t.Project)
+	// The names come from the verified chain: a server that hid an
+	// environment could otherwise steer "dev" to "development".
+	st, err := s.Chain(ctx, t.Org)
+	if errors.Is(err, ErrIntegrity) {
+		return t, err
+	}
 	if err != nil {
 		return t, notFound
 	}
-	names := make([]string, 0, len(envs))
-	for _, e := range envs {
-		names = append(names, e.Name)
+	prj, ok := st.LookupProject(t.Project)
+	if !ok {
+		return t, notFound
+	}
+	if _, ok := st.LookupEnv(prj, t.Env); ok {
+		return t, WithHint(integrityErrorf("the server says %s/%s has no environment %q, which its org chain has", t.Org, t.Project, t.Env),
+			"contact your secr server's administrator")
+	}
+	var names []string
+	for _, e := range st.Envs() {
+		if e.ProjectID == prj {
+			names = append(names, e.Name)
+		}
 	}
 	match, notice, err := MatchEnv(t.Env, names)
 	if err != nil {

@@ -75,6 +75,12 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 	if !ok {
 		return nil, integrityErrorf("the server answered for %s, which the verified org chain does not have", name)
 	}
+	if s.viaToken(t) {
+		prj, _ := st.ProjectName(env.ProjectID)
+		if err := tokenScope(t, st.OrgName(), prj, env.Name); err != nil {
+			return nil, err
+		}
+	}
 	if h.Environment.ID != env.ID {
 		return nil, WithHint(integrityErrorf("the server answered for environment ID %s when asked for %s, which the org chain binds to %s: environments swapped?",
 			h.Environment.ID, name, env.ID), "contact your secr server's administrator; do not trust this server's answers until resolved")
@@ -91,7 +97,7 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 		return nil, WithHint(integrityErrorf("history of %s: %v", name, err),
 			"a revision was dropped, reordered or replaced: contact your secr server's administrator")
 	}
-	mark := marks.Get(s.api, env.ID)
+	mark := marks.Get(s.api, markID(st, env.ID))
 	if mark.Rev > 0 {
 		if int64(len(headers)) < mark.Rev {
 			return nil, rollbackError(name, int64(len(headers)), mark.Rev)
@@ -131,7 +137,7 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 	if n := len(headers); n > 0 && headers[n-1].Revision() > mark.Rev {
 		last := headers[n-1]
 		if s.seen != nil {
-			_ = s.seen.Record(s.api, env.ID, config.Mark{Rev: last.Revision(), Hash: last.Hash()})
+			_ = s.seen.Record(s.api, markID(st, env.ID), config.Mark{Rev: last.Revision(), Hash: last.Hash()})
 		}
 		// This raised the rollback mark: keep the cache as new as it.
 		r := h.Revisions[n-1]

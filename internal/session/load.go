@@ -47,12 +47,12 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	fetch := client.Fetch{ChainFrom: chainFrom(pinned)}
 	if pinned != nil {
 		if env, ok := s.chainEnv(pinned, t); ok {
-			fetch.Since = marks.Get(s.api, env.ID).Rev
+			fetch.Since = marks.Get(s.api, markID(pinned, env.ID)).Rev
 		}
 	}
-	held, holds := s.held(cacheKey, marks)
+	held, holds := s.held(cacheKey, pinned, marks)
 	etag := ""
-	if holds && pinned != nil {
+	if holds {
 		etag = api.SnapshotETag(held)
 	}
 	var notModified bool
@@ -102,6 +102,16 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		if st, err = s.advance(chainKey, org, pinned, snap.Chain); err != nil {
 			return nil, err
 		}
+		if pinned == nil && snap.Revision != nil {
+			// Without a pinned chain this principal could not name its
+			// environment, so it did not ask for the history since the
+			// revision this machine saw last; now it can, and must.
+			if env, ok := s.chainEnv(st, t); ok && marks.Get(s.api, markID(st, env.ID)).Rev > 0 {
+				if again, _ := s.pinned(chainKey); again != nil {
+					return s.Load(ctx, t)
+				}
+			}
+		}
 	}
 	// The headers since the mark are in a fresh answer only if they were
 	// asked for (a principal with no pinned chain cannot name its
@@ -118,7 +128,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// revision that raised the mark was cached when it did. A different
 	// answer for the same revision (write permission, key version) replaces
 	// the cache too, or no later fetch could be answered 304.
-	if env.Revision > marks.Get(s.api, env.ID).Rev || !holds || api.SnapshotETag(snap) != etag {
+	if env.Revision > marks.Get(s.api, markID(st, env.ID)).Rev || !holds || api.SnapshotETag(snap) != etag {
 		s.putCache(cacheKey, env.snap)
 	}
 	return env, nil
@@ -127,7 +137,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 // held returns the snapshot this machine cached for key, if it has one
 // that may be named in a conditional fetch: not older than the rollback
 // mark (such a cache would be refused when opened anyway).
-func (s *Session) held(key string, marks config.Marks) (api.Snapshot, bool) {
+func (s *Session) held(key string, pinned *trust.State, marks config.Marks) (api.Snapshot, bool) {
+	if pinned == nil {
+		return api.Snapshot{}, false // nothing to check it against
+	}
 	snap, _, err := s.readSnap(key)
 	if err != nil {
 		return api.Snapshot{}, false
@@ -136,7 +149,7 @@ func (s *Session) held(key string, marks config.Marks) (api.Snapshot, bool) {
 	if snap.Revision != nil {
 		rev = snap.Revision.Revision
 	}
-	if rev < marks.Get(s.api, snap.Environment.ID).Rev {
+	if rev < marks.Get(s.api, markID(pinned, snap.Environment.ID)).Rev {
 		return api.Snapshot{}, false
 	}
 	return snap, true
@@ -272,7 +285,7 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	e := &Env{Org: st.OrgName(), Project: project, Name: env.Name, ID: env.ID,
 		CanWrite: st.Access(s.signer.ID(), env.ID, st.Seq()) == trust.Write,
 		key:      key, doc: envdoc.New(), state: st}
-	mark := marks.Get(s.api, env.ID)
+	mark := marks.Get(s.api, markID(st, env.ID))
 	snap.Chain = nil
 	if r := snap.Revision; r != nil {
 		h, err := trust.ParseHeader(r.Header)
@@ -308,7 +321,7 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	snap.Environment.Name, snap.Environment.KeyVersion = env.Name, env.KeyVersion
 	e.snap = snap
 	if e.header != nil && e.Revision > mark.Rev && s.seen != nil {
-		if err := s.seen.Record(s.api, env.ID, config.Mark{Rev: e.Revision, Hash: e.header.Hash()}); err != nil {
+		if err := s.seen.Record(s.api, markID(st, env.ID), config.Mark{Rev: e.Revision, Hash: e.header.Hash()}); err != nil {
 			s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
 		}
 	}

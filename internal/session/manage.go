@@ -49,11 +49,14 @@ func (s *Session) CreateOrg(ctx context.Context, name string) (api.Org, error) {
 	if err != nil {
 		return org, Explain(err)
 	}
+	if org.Name != name || org.ID != st.OrgID() {
+		return org, integrityErrorf("the server created org %q (%s) when asked for %q (%s)", org.Name, org.ID, name, st.OrgID())
+	}
 	s.pin(s.chainKey(name), st)
 	if s.login.DefaultOrg == "" {
-		s.login.DefaultOrg = org.Name
+		s.login.DefaultOrg = name
 		if dirs, err := s.opts.dirs(); err == nil {
-			_ = s.opts.credentials(dirs).SetDefaultOrg(s.api, org.Name)
+			_ = s.opts.credentials(dirs).SetDefaultOrg(s.api, name)
 		}
 	}
 	return org, nil
@@ -285,9 +288,54 @@ func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (
 }
 
 // ListTokens lists t's project's service tokens.
+//
+// What each token may do (environment, read or write, expiry) comes from
+// the verified chain; the server adds only who made it and when. A token
+// the server lists that the chain does not have is left out with a
+// warning, and one the chain has that the server does not list is shown
+// with a warning: either is the server's word against the chain's.
 func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, error) {
-	ts, err := s.client.ListTokens(ctx, t.Org, t.Project)
-	return ts, Explain(err)
+	st, err := s.Chain(ctx, t.Org)
+	if err != nil {
+		return nil, err
+	}
+	prj, ok := st.LookupProject(t.Project)
+	if !ok {
+		return nil, usageErrorf("no project %q in org %q: run 'secr projects list'", t.Project, t.Org)
+	}
+	listed, err := s.client.ListTokens(ctx, t.Org, t.Project)
+	if err != nil {
+		return nil, Explain(err)
+	}
+	byID := map[string]api.TokenInfo{}
+	for _, ti := range listed {
+		byID[ti.ID] = ti
+	}
+	var out []api.TokenInfo
+	for _, tok := range st.Tokens() {
+		env, ok := st.Env(tok.EnvID)
+		if !ok || env.ProjectID != prj || tok.Revoked {
+			continue
+		}
+		id := tok.Principal.ID()
+		info := api.TokenInfo{ID: id, Name: tok.Principal.Name(), Org: st.OrgName(), Project: t.Project,
+			Environment: env.Name, ReadWrite: tok.Access == trust.Write}
+		if !tok.Expires.IsZero() {
+			exp := tok.Expires
+			info.ExpiresAt = &exp
+		}
+		if srv, ok := byID[id]; ok {
+			info.CreatedAt, info.CreatedBy = srv.CreatedAt, srv.CreatedBy
+			delete(byID, id)
+		} else {
+			s.opts.warnf("the org chain has token %s (%s), which the server does not list: it may have deleted it", id, info.Name)
+		}
+		out = append(out, info)
+	}
+	for id := range byID {
+		s.opts.warnf("the server lists token %s, which the org chain of %q does not have: left out", id, t.Org)
+	}
+	return out, nil
 }
 
 // RevokeToken revokes the service token with the given ID (st_...): a

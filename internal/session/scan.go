@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/secr-dev/secr/internal/client"
@@ -47,13 +48,22 @@ func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([
 	}
 	explicit := len(names) > 0
 	if !explicit {
-		envs, err := s.ListEnvs(ctx, t)
+		// Every environment the verified chain has: a server cannot keep
+		// one out of the scan by leaving it out of a list.
+		st, err := s.Chain(ctx, t.Org)
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range envs {
-			names = append(names, e.Name)
+		prj, ok := st.LookupProject(t.Project)
+		if !ok {
+			return nil, usageErrorf("no project %q in org %q: run 'secr projects list'", t.Project, t.Org)
 		}
+		for _, e := range st.Envs() {
+			if e.ProjectID == prj {
+				names = append(names, e.Name)
+			}
+		}
+		slices.Sort(names)
 	}
 	var out []*Env
 	var skipped []string

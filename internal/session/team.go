@@ -129,6 +129,7 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	if err := s.requireUser("invite members"); err != nil {
 		return InviteResult{}, err
 	}
+	req.Email = normalizeEmail(req.Email)
 	if !strings.Contains(req.Email, "@") {
 		return InviteResult{}, usageErrorf("invalid email %q", req.Email)
 	}
@@ -593,6 +594,7 @@ func (s *Session) Members(ctx context.Context, org string) ([]TeamMember, error)
 
 // member finds the current member with email in st.
 func member(st *trust.State, email string) (trust.Member, error) {
+	email = normalizeEmail(email)
 	for _, m := range st.Members() {
 		if m.Principal.Name() == email {
 			return m, nil

@@ -96,7 +96,7 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 			return nil, integrityErrorf("the server stored revision %d of %q as revision %d", h.Revision(), env.Name, rev)
 		}
 		if s.seen != nil {
-			_ = s.seen.Record(s.api, env.ID, config.Mark{Rev: rev, Hash: h.Hash()})
+			_ = s.seen.Record(s.api, markID(env.state, env.ID), config.Mark{Rev: rev, Hash: h.Hash()})
 		}
 		// The cache must hold what this machine wrote: the next offline run
 		// would otherwise find a revision older than the mark just raised.

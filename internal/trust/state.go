@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"runtime"
@@ -756,12 +757,27 @@ func (s *State) ProjectName(id string) (string, bool) {
 	return "", false
 }
 
-// Envs returns every environment of the org, ordered by ID.
+// Envs returns every environment of the org, in the order they were
+// created.
 func (s *State) Envs() []Env {
-	out := make([]Env, 0, len(s.envs))
-	for _, id := range slices.Sorted(maps.Keys(s.envs)) {
+	ids := slices.Collect(maps.Keys(s.envs))
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(s.envs[a].keys[0], s.envs[b].keys[0]) })
+	out := make([]Env, 0, len(ids))
+	for _, id := range ids {
 		e, _ := s.Env(id)
 		out = append(out, e)
+	}
+	return out
+}
+
+// Tokens returns every service token the chain has recorded, revoked ones
+// included, ordered by ID.
+func (s *State) Tokens() []TokenInfo {
+	var out []TokenInfo
+	for _, id := range slices.Sorted(maps.Keys(s.principals)) {
+		if t, ok := s.Token(id); ok {
+			out = append(out, t)
+		}
 	}
 	return out
 }
