@@ -181,3 +181,39 @@ func TestAttack_SignupAcceptsServerChosenEmail(t *testing.T) {
 }
 
 func lp(s string) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...) }
+
+// Finding 5: 'secr scan' without names takes the list of environments to
+// check from the server, not from the verified chain: a server that omits
+// production from its listing makes the leak scan silently skip
+// production's values (no warning, no error).
+func TestAttack_ScanEnvListFromServer(t *testing.T) {
+	f := newFixture(t)
+	s := f.session()
+	ctx := context.Background()
+	prod := f.target
+	prod.Env = "production"
+	if _, err := s.Update(ctx, prod, func(e *Editor) error { return e.Set("PROD_DB_PASSWORD", "hunter2-prod-only", false) }); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Chain(ctx, f.target.Org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prj, _ := st.LookupProject("web")
+	pe, _ := st.LookupEnv(prj, "production")
+	// The server leaves production out of its answers.
+	f.exec(`DELETE FROM environments WHERE id = ?`, pe.ID)
+	f.warns = nil
+	envs, err := s.ReadableEnvs(ctx, f.target, nil)
+	if err != nil {
+		t.Logf("refused (good, if this is the fix): %v", err)
+		return
+	}
+	var names []string
+	for _, e := range envs {
+		names = append(names, e.Name)
+	}
+	if len(envs) < 3 {
+		t.Errorf("the chain gives ada 3 readable environments; scan checked only %v (warnings: %v): production's values are never looked for", names, f.warns)
+	}
+}
