@@ -217,3 +217,36 @@ func TestAttack_ScanEnvListFromServer(t *testing.T) {
 		t.Errorf("the chain gives ada 3 readable environments; scan checked only %v (warnings: %v): production's values are never looked for", names, f.warns)
 	}
 }
+
+// Finding 4: 'secr tokens list' shows the server's table, not the chain:
+// which tokens exist, their environment and whether they can write. A
+// server can hide a read-write production token (say, one an insider
+// made) or show it as a read-only development token, and the admin who
+// audits tokens to decide what to revoke sees the lie.
+func TestAttack_TokenListFromServerNotChain(t *testing.T) {
+	f := newFixture(t)
+	s := f.session()
+	ctx := context.Background()
+	prod := f.target
+	prod.Env = "production"
+	_, info, err := s.CreateToken(ctx, prod, TokenRequest{Name: "deploy", ReadWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`UPDATE tokens SET read_write = 0, env_id = ? WHERE id = ?`, f.envID("development"), info.ID)
+	ts, err := s.ListTokens(ctx, f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Chain(ctx, f.target.Org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, _ := st.Token(info.ID)
+	ce, _ := st.Env(ci.EnvID)
+	for _, tk := range ts {
+		if tk.ID == info.ID && (tk.Environment != ce.Name || tk.ReadWrite != (ci.Access == 2)) {
+			t.Errorf("token %s: the chain says %s %s, the list shows environment %q read_write=%v", tk.ID, ce.Name, ci.Access, tk.Environment, tk.ReadWrite)
+		}
+	}
+}
