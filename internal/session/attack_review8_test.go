@@ -250,3 +250,58 @@ func TestAttack_TokenListFromServerNotChain(t *testing.T) {
 		}
 	}
 }
+
+// Finding 6: Load asks for the headers since the rollback mark only when
+// it can name the environment from an already pinned chain. When it cannot
+// (a token's first run on a machine whose user already has marks: the
+// token's chain is pinned under its anchor, the user's under the org
+// name; or a user who deleted the chains dir as the hint suggests), links
+// is false, and a newer revision is accepted without checking that it
+// descends from the revision this machine saw. Here the server forks the
+// history: it withholds revision 3 (which this machine saw) from another
+// writer, who then writes 3' and 4' on top of 2; this machine then runs
+// with 4' although it is not a successor of the 3 it saw.
+func TestAttack_ForkAcceptedWhenNoPinForPrincipal(t *testing.T) {
+	f := newFixture(t)
+	s := f.session()
+	ctx := context.Background()
+	f.set(s, "A", "1")
+	f.set(s, "A", "2")
+	f.set(s, "A", "3-rotated-after-leak") // this machine's mark: revision 3
+	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := f.envID("development")
+	// The server withholds revision 3 from another machine of a writer
+	// (no state there), which writes 3' and 4' on top of revision 2.
+	saved3h := f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 3`, dev)
+	f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 3`, dev)
+	homeB := t.TempDir()
+	creds, _ := os.ReadFile(filepath.Join(f.home, ".config", "secr", "credentials.json"))
+	_ = os.MkdirAll(filepath.Join(homeB, ".config", "secr"), 0o700)
+	_ = os.WriteFile(filepath.Join(homeB, ".config", "secr", "credentials.json"), creds, 0o600)
+	sB, err := Authenticate(f.target, optionsFor(homeB, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"3-fork-old-password", "4-fork"} {
+		if _, err := sB.Update(ctx, f.target, func(e *Editor) error { return e.Set("A", v, false) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bytes.Equal(saved3h, f.column(`SELECT header FROM revisions WHERE env_id = ? AND revision = 3`, dev)) {
+		t.Fatal("precondition: no fork")
+	}
+	// Back on this machine, as the CI token (first run of the token here).
+	f.env["SECR_TOKEN"] = tok
+	st := f.session()
+	env, err := st.Load(ctx, Target{API: f.target.API})
+	if err != nil {
+		t.Logf("refused (good, if this is the fix): %v", err)
+		return
+	}
+	v, _ := env.Lookup("A")
+	t.Errorf("this machine saw revision 3 (%q); the server served revision %d = %q, which does not descend from it, and it was accepted",
+		"3-rotated-after-leak", env.Revision, v.Value)
+}
