@@ -2,9 +2,9 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
