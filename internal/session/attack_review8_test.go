@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -19,7 +20,9 @@ import (
 	"github.com/secr-dev/secr/internal/config"
 )
 
-// Review 8 demonstrations. Each TestAttack_* FAILS while the attack works.
+// Regression tests from the attacker's review of the trust v2 client: each
+// TestAttack_* failed while its attack worked, and passes only when the
+// client refuses it (as an integrity error) or is not misled.
 
 // lyingProxy serves the real server, except that rewrite may change the
 // JSON answer to a request for which match is true.
@@ -96,7 +99,10 @@ func TestAttack_CreateOrgDefaultOrgIsServerChosen(t *testing.T) {
 	name := "o-" + api.NewID("x")[2:14]
 	org, err := s.CreateOrg(context.Background(), name)
 	if err != nil {
-		t.Fatalf("CreateOrg refused the lie (good, if this is the fix): %v", err)
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("CreateOrg: %v", err)
+		}
+		return // refused
 	}
 	dirs, _ := config.ResolveDirs(opts.Getenv)
 	login, err := opts.credentials(dirs).Get(sh.srv.URL)
@@ -138,7 +144,9 @@ func TestAttack_AliasResolutionTrustsServerNotChain(t *testing.T) {
 
 	env, err := s.Update(ctx, dev, func(e *Editor) error { return e.Set("ONLY_FOR_DEV", "dev-secret", false) })
 	if err != nil {
-		t.Logf("refused (good, if this is the fix): %v", err)
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("refused, but not as an integrity failure: %v", err)
+		}
 		return
 	}
 	if env.ID != devEnv.ID {
@@ -172,7 +180,9 @@ func TestAttack_SignupAcceptsServerChosenEmail(t *testing.T) {
 	email := "mallory-" + strings.ToLower(api.NewID("x")[2:10]) + "@example.com"
 	acct, _, err := Signup(context.Background(), optionsFor(home, nil), proxy.URL, email, testPassword)
 	if err != nil {
-		t.Logf("refused (good, if this is the fix): %v", err)
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("refused, but not as an integrity failure: %v", err)
+		}
 		return
 	}
 	if acct.User.Email != email {
@@ -206,7 +216,9 @@ func TestAttack_ScanEnvListFromServer(t *testing.T) {
 	f.warns = nil
 	envs, err := s.ReadableEnvs(ctx, f.target, nil)
 	if err != nil {
-		t.Logf("refused (good, if this is the fix): %v", err)
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("refused, but not as an integrity failure: %v", err)
+		}
 		return
 	}
 	var names []string
@@ -298,7 +310,9 @@ func TestAttack_ForkAcceptedWhenNoPinForPrincipal(t *testing.T) {
 	st := f.session()
 	env, err := st.Load(ctx, Target{API: f.target.API})
 	if err != nil {
-		t.Logf("refused (good, if this is the fix): %v", err)
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("refused, but not as an integrity failure: %v", err)
+		}
 		return
 	}
 	v, _ := env.Lookup("A")
