@@ -93,8 +93,8 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 }
 
 // SnapshotETag names what a snapshot answer holds for a conditional fetch:
-// the environment, its key version, the revision and whether the principal
-// may write. A client sends it back in If-None-Match; the server answers
+// the environment, its key version, the revision, whether the principal
+// may write and whether it has pending work to complete. A client sends it back in If-None-Match; the server answers
 // 304 Not Modified, after authorising the request, when it still matches.
 func SnapshotETag(s Snapshot) string {
 	var rev int64
@@ -104,6 +104,9 @@ func SnapshotETag(s Snapshot) string {
 	w := "r"
 	if s.CanWrite {
 		w = "w"
+	}
+	if s.Pending {
+		w += "p" // pending work appeared or went: answer in full
 	}
 	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." + w + `"`
 }

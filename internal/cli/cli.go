@@ -75,6 +75,7 @@ var commands = []struct {
 	{"secrets", newSecretsCmd},
 	{"run", newRunCmd},
 	{"tokens", newTokensCmd},
+	{"members", newMembersCmd}, {"invites", newInvitesCmd}, {"access", newAccessCmd},
 	{"scan", newScanCmd},
 	{"version", newVersionCmd},
 }

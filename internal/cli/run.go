@@ -134,6 +134,11 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	}
 	s.UseCache(o.offline, o.maxStale)
 	env, err := s.Load(ctx, t)
+	if err == nil && env.Pending() {
+		// Someone was granted an environment whose key this user holds:
+		// wrapping it costs a request, so only when the server says so.
+		d.syncQuietly(ctx, s, env.Org)
+	}
 	if err != nil {
 		return err
 	}

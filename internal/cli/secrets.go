@@ -57,6 +57,7 @@ func (d *Deps) write(ctx context.Context, f *targetFlags, edit func(*session.Edi
 		return err
 	}
 	d.IO.Infof("%s", done(env))
+	d.syncQuietly(ctx, s, env.Org)
 	return nil
 }
 

@@ -24,6 +24,11 @@ type Env struct {
 	header *trust.Header // the revision's signed header; nil with no revision
 }
 
+// Pending reports whether the server says the org has grants or key
+// rotations waiting for a key this principal holds (Session.Sync makes
+// them).
+func (e *Env) Pending() bool { return e.snap.Pending }
+
 // Secret is one variable of an environment.
 type Secret struct {
 	Name, Value string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -88,6 +89,9 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		// No longer allowed to read this environment (others may still be).
 		_ = s.cache.ForgetTarget(s.api, s.principalID(), cacheKey)
 		return nil, Explain(err)
+	case s.login != nil && isNotMember(err):
+		// The teammate who cloned a repository: say exactly what to ask for.
+		return nil, WithHint(err, "ask an owner or admin of %q to run: secr members invite %s --role developer --env %s", t.Org, s.login.Email, t.Env)
 	default:
 		return nil, Explain(err)
 	}
@@ -132,6 +136,13 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		s.putCache(cacheKey, env.snap)
 	}
 	return env, nil
+}
+
+// isNotMember reports whether err is the server's answer for an org that
+// does not exist or that the caller is not a member of.
+func isNotMember(err error) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Status == 404 && strings.Contains(ae.Message, "not a member")
 }
 
 // held returns the snapshot this machine cached for key, if it has one
