@@ -93,9 +93,10 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 }
 
 // SnapshotETag names what a snapshot answer holds for a conditional fetch:
-// the environment, its key version, the revision and whether the principal
-// may write. A client sends it back in If-None-Match; the server answers
-// 304 Not Modified, after authorising the request, when it still matches.
+// the environment, its key version, the revision, whether the principal
+// may write and whether it has pending work. A client sends it back in
+// If-None-Match; the server answers 304 Not Modified, after authorising
+// the request, when it still matches.
 func SnapshotETag(s Snapshot) string {
 	var rev int64
 	if s.Revision != nil {
@@ -104,6 +105,9 @@ func SnapshotETag(s Snapshot) string {
 	w := "r"
 	if s.CanWrite {
 		w = "w"
+	}
+	if s.Pending {
+		w += "p" // a client that has pending work to do must see it, not a 304
 	}
 	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." + w + `"`
 }
