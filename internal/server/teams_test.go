@@ -621,6 +621,82 @@ func testRotation(t *testing.T, e *env) {
 		t.Errorf("vic's snapshot after access.revoke: %d", status)
 	}
 	_ = old
+
+	// Rotating before the revoke does not count (the revoked member may
+	// hold the new key): the rotation stays pending.
+	zed := e.signup("zed@example.com")
+	e.addMember(ada, "acme", zed, trust.Developer, p, false, "development")
+	k4, _ := crypto.GenerateEnvKey(devID, 4)
+	rotateRevoke := []trust.Op{trust.RotateKey{EnvID: devID, Version: 4}, trust.RevokeAccess{MemberID: zed.uid, EnvIDs: []string{devID}}}
+	var snap3 api.Snapshot
+	e.must(ada.auth, "GET", api.Path(api.SnapshotRoute, "acme", "web", "development"), nil, &snap3, http.StatusOK)
+	latest, _ = trust.ParseHeader(snap3.Revision.Header)
+	e.mustChange(ada, "acme", rotateRevoke, func(st *trust.State) [][]byte {
+		return [][]byte{grantBytes(t, st, ada.signer, k4, ada.uid)}
+	}, func(r *api.OrgChange) {
+		_, st := e.sign(ada.signer, "acme", rotateRevoke...)
+		r.Revisions = []api.RotatedRevision{reseal(st, k4)}
+	})
+	pend = e.pending(ada.auth, "acme")
+	if len(pend.Grants) != 0 || len(pend.Rotations) != 1 || pend.Rotations[0] != (api.PendingRotation{EnvID: devID, KeyVersion: 4}) {
+		t.Fatalf("pending after key.rotate then access.revoke %+v", pend)
+	}
+}
+
+// TestPendingInSnapshotETag: a client holding the latest revision still
+// hears about pending work: the ETag changes with it.
+func TestPendingInSnapshotETag(t *testing.T) { onEachStore(t, testPendingInSnapshotETag) }
+
+func testPendingInSnapshotETag(t *testing.T, e *env) {
+	ada := e.signup("ada@example.com")
+	e.createOrg(ada, "acme")
+	p := e.createProject(ada, "acme", "web")
+	path := api.Path(api.SnapshotRoute, "acme", "web", "development")
+	resp, _ := e.getSnapshot(ada.auth, path, "", "")
+	etag := resp.Header.Get("ETag")
+	if resp, _ := e.getSnapshot(ada.auth, path, "", etag); resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("unchanged snapshot: %d", resp.StatusCode)
+	}
+	e.addMember(ada, "acme", e.signup("dave@example.com"), trust.Developer, p, false, "development")
+	resp, body := e.getSnapshot(ada.auth, path, "", etag)
+	var snap api.Snapshot
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &snap) != nil || !snap.Pending {
+		t.Fatalf("snapshot with pending work: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestTeamsOutsiders: members, pending work and org changes answer a
+// non-member, or another org's token, as if the org did not exist.
+func TestTeamsOutsiders(t *testing.T) { onEachStore(t, testTeamsOutsiders) }
+
+func testTeamsOutsiders(t *testing.T, e *env) {
+	ada := e.signup("ada@example.com")
+	e.createOrg(ada, "acme")
+	e.createProject(ada, "acme", "web")
+	bob := e.signup("bob@example.com")
+	e.createOrg(bob, "bobco")
+	bp := e.createProject(bob, "bobco", "web")
+	bobTok, _ := e.token(bob, "bobco", "web", bp, "development", false)
+	change := api.OrgChange{ChainWrite: api.ChainWrite{Entries: [][]byte{[]byte("e")}, Grants: [][]byte{[]byte("g")}}}
+	for who, auth := range map[string]string{"bob": bob.auth, "bob's token": bobTok} {
+		for _, c := range [][3]any{
+			{"GET", api.MembersRoute, nil}, {"GET", api.PendingRoute, nil}, {"POST", api.OrgChangeRoute, change},
+		} {
+			method, route := c[0].(string), c[1].(string)
+			status, body := e.call(auth, method, api.Path(route, "acme"), c[2])
+			gStatus, gBody := e.call(auth, method, api.Path(route, "ghost"), c[2])
+			wantStatus := http.StatusNotFound
+			if auth == bobTok && route == api.MembersRoute {
+				wantStatus = http.StatusForbidden // members are for users
+			}
+			if status != wantStatus || gStatus != status || strings.ReplaceAll(gBody, "ghost", "acme") != body {
+				t.Errorf("%s %s %s: %d %s (ghost: %d %s)", who, method, route, status, body, gStatus, gBody)
+			}
+		}
+		if status, _ := e.call("", "GET", api.Path(api.PendingRoute, "acme"), nil); status != http.StatusUnauthorized {
+			t.Errorf("anonymous pending: %d", status)
+		}
+	}
 }
 
 // TestTokenRevokeLeavesRotation: the token endpoint's revoke, too, leaves
