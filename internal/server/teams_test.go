@@ -117,7 +117,7 @@ func (e *env) mustChange(u user, org string, ops []trust.Op, grants func(st *tru
 	e.t.Helper()
 	status, body, st := e.change(u, org, ops, grants, edit)
 	if status != http.StatusOK {
-		e.t.Fatalf("org change %v: %d %s", opNames(ops), status, body)
+		e.t.Fatalf("org change %v: %d %s", opTypes(ops), status, body)
 	}
 	var resp api.ChainWriteResponse
 	if err := json.Unmarshal([]byte(body), &resp); err != nil || resp.HeadSeq != st.Seq() {
@@ -125,8 +125,6 @@ func (e *env) mustChange(u user, org string, ops []trust.Op, grants func(st *tru
 	}
 	return st
 }
-
-func opNames(ops []trust.Op) []string { return opTypes(ops) }
 
 // grantsTo returns a grants func: granter wraps p's keys of envNames to id.
 func grantsTo(t *testing.T, granter user, p project, id string, envNames ...string) func(st *trust.State) [][]byte {
@@ -620,7 +618,6 @@ func testRotation(t *testing.T, e *env) {
 	if status, _ := e.call(vic.auth, "GET", api.Path(api.SnapshotRoute, "acme", "web", "development"), nil); status != http.StatusForbidden {
 		t.Errorf("vic's snapshot after access.revoke: %d", status)
 	}
-	_ = old
 
 	// Rotating before the revoke does not count (the revoked member may
 	// hold the new key): the rotation stays pending.
