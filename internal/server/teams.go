@@ -91,7 +91,7 @@ func apiInvite(inv store.Invite, caller string) api.Invite {
 
 func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
-	sc, err := s.resolveOrg(ctx, p, r.PathValue("org"))
+	sc, err := s.resolveOrgOrToken(ctx, p, r.PathValue("org"))
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request, p *p
 }
 
 func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sc, err := s.resolveOrg(r.Context(), p, r.PathValue("org"))
+	sc, err := s.resolveOrgOrToken(r.Context(), p, r.PathValue("org"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request, p *pr
 }
 
 func (s *Server) handleRevokeInvite(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sc, err := s.resolveOrg(r.Context(), p, r.PathValue("org"))
+	sc, err := s.resolveOrgOrToken(r.Context(), p, r.PathValue("org"))
 	if err != nil {
 		return err
 	}

@@ -662,7 +662,7 @@ func testPendingInSnapshotETag(t *testing.T, e *env) {
 	}
 }
 
-// TestTeamsOutsiders: members, pending work and org changes answer a
+// TestTeamsOutsiders: members, invites, pending work and org changes answer a
 // non-member, or another org's token, as if the org did not exist.
 func TestTeamsOutsiders(t *testing.T) { onEachStore(t, testTeamsOutsiders) }
 
@@ -678,6 +678,7 @@ func testTeamsOutsiders(t *testing.T, e *env) {
 	for who, auth := range map[string]string{"bob": bob.auth, "bob's token": bobTok} {
 		for _, c := range [][3]any{
 			{"GET", api.MembersRoute, nil}, {"GET", api.PendingRoute, nil}, {"POST", api.OrgChangeRoute, change},
+			{"GET", api.InvitesRoute, nil}, {"POST", api.InvitesRoute, api.CreateInviteRequest{Email: "x@example.com"}},
 		} {
 			method, route := c[0].(string), c[1].(string)
 			status, body := e.call(auth, method, api.Path(route, "acme"), c[2])
