@@ -94,8 +94,9 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 
 // SnapshotETag names what a snapshot answer holds for a conditional fetch:
 // the environment, its key version, the revision, whether the principal
-// may write and whether it has pending work to complete. A client sends it back in If-None-Match; the server answers
-// 304 Not Modified, after authorising the request, when it still matches.
+// may write and whether it has pending work. A client sends it back in
+// If-None-Match; the server answers 304 Not Modified, after authorising
+// the request, when it still matches.
 func SnapshotETag(s Snapshot) string {
 	var rev int64
 	if s.Revision != nil {
@@ -106,7 +107,7 @@ func SnapshotETag(s Snapshot) string {
 		w = "w"
 	}
 	if s.Pending {
-		w += "p" // pending work appeared or went: answer in full
+		w += "p" // a client that has pending work to do must see it, not a 304
 	}
 	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." + w + `"`
 }

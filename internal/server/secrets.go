@@ -66,6 +66,7 @@ func snapshot(p *principal, sc scope) (api.Snapshot, error) {
 		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
 		Grant:       g.Signed,
 		CanWrite:    p.token == nil || p.token.ReadWrite,
+		Pending:     sc.access.Pending,
 	}
 	if rev := sc.access.Latest; rev != nil {
 		snap.Revision = apiRevision(*rev)

@@ -142,6 +142,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+api.TokensRoute, s.authed(s.handleListTokens))
 	m.HandleFunc("POST "+api.TokensRoute, s.authed(s.handleCreateToken))
 	m.HandleFunc("DELETE "+api.TokenRoute, s.authed(s.handleRevokeToken))
+	s.routesTeams()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("no such API endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -41,7 +41,9 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	if err := sc.requireAdmin(); err != nil {
+	// Any member may: the chain's token.create check (the signer's access
+	// covers the token's) decides, and the grant check below needs the key.
+	if err := sc.requireMember(); err != nil {
 		return err
 	}
 	var req api.CreateTokenRequest
@@ -142,15 +144,25 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	if err := sc.requireAdmin(); err != nil {
+	// Owners and admins see every token; other members those of the
+	// environments they may read.
+	if err := sc.requireMember(); err != nil {
 		return err
 	}
+	st, err := trust.ParseState(sc.org.State)
+	if err != nil {
+		return err
+	}
+	admin := sc.requireAdmin() == nil
 	ts, err := s.store.Tokens(r.Context(), sc.project.ID)
 	if err != nil {
 		return err
 	}
 	out := []api.TokenInfo{}
 	for _, t := range ts {
+		if !admin && st.Access(p.id, t.EnvID, st.Seq()) == trust.NoAccess {
+			continue
+		}
 		info, err := s.tokenInfo(r.Context(), t)
 		if err != nil {
 			return err
@@ -166,7 +178,9 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	if err := sc.requireAdmin(); err != nil {
+	// Any member may: the chain's token.revoke check (an owner, an admin
+	// or a member with access to the token's environment) decides.
+	if err := sc.requireMember(); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -192,7 +206,12 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 	if len(req.Grants) != 0 {
 		return errBadRequest("revoking a token hands out no keys: send no grants")
 	}
-	if err := s.store.DeleteToken(r.Context(), id, c.append); err != nil {
+	// The token could read its environment: its key is to be rotated.
+	change := store.OrgChange{
+		OrgID: sc.org.ID, Chain: &c.append, RevokeTokens: []string{id}, NewRotations: []string{t.EnvID},
+		Readers: map[string][]string{t.EnvID: readerIDs(c.state, t.EnvID)}, Notify: []string{id},
+	}
+	if err := s.store.ApplyOrgChange(r.Context(), change); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("token %q not found in project %q", id, sc.project.Name)
 		}

@@ -152,6 +152,9 @@ type EnvAccess struct {
 	// Grant is the principal's wrapped key for the current key version.
 	Grant  *Grant
 	Latest *Revision // nil: no revision yet
+	// Pending: the org has pending work on an environment whose current
+	// key version the principal holds (see PendingWork).
+	Pending bool
 }
 
 // LoginFailures is the failed-login count of one rate-limiter key (an
@@ -244,4 +247,28 @@ type Store interface {
 	LoginSucceeded(ctx context.Context, undo, clear []string) error
 
 	Close() error
+
+	// Teams (TRUST.md §5; see teams.go for the types).
+
+	// CreateInvite stores an open invite (ErrExists if its ID is taken).
+	CreateInvite(ctx context.Context, inv Invite) error
+	// InviteByID returns an invite whatever its state or expiry.
+	InviteByID(ctx context.Context, id string) (Invite, error)
+	// Invites returns org's open and accepted invites that expire after
+	// now, with their inviters' emails, oldest first.
+	Invites(ctx context.Context, orgID string, now time.Time) ([]Invite, error)
+	// DeleteInvite deletes one of org's invites (ErrNotFound if none).
+	DeleteInvite(ctx context.Context, orgID, id string) error
+	// AcceptInvite records the invitee's principal and MAC on an open
+	// invite that expires after now and makes it accepted; ErrNotFound if
+	// there is no such invite.
+	AcceptInvite(ctx context.Context, id string, principal, mac []byte, now time.Time) error
+	// Members returns org's members with their emails, oldest first.
+	Members(ctx context.Context, orgID string) ([]MemberInfo, error)
+	// OrgEnvironments returns every environment of org's projects.
+	OrgEnvironments(ctx context.Context, orgID string) ([]Environment, error)
+	// ApplyOrgChange applies c atomically (see OrgChange).
+	ApplyOrgChange(ctx context.Context, c OrgChange) error
+	// Pending returns org's pending grants and rotations.
+	Pending(ctx context.Context, orgID string) ([]PendingWork, error)
 }

@@ -107,7 +107,30 @@ const schema = `CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 		fails INTEGER NOT NULL,
 		last_at BIGINT NOT NULL
 	);
-	CREATE INDEX login_failures_last ON login_failures (last_at)`
+	CREATE INDEX login_failures_last ON login_failures (last_at);
+	CREATE TABLE invites (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		email TEXT NOT NULL,
+		role TEXT NOT NULL,
+		envs TEXT NOT NULL,
+		inviter TEXT NOT NULL,
+		sealed_secret BLOB NOT NULL,
+		status TEXT NOT NULL,
+		principal BLOB,
+		mac BLOB,
+		expires_at BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX invites_org ON invites (org_id);
+	CREATE TABLE pending (
+		org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+		env_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+		principal_id TEXT NOT NULL,
+		key_version INTEGER NOT NULL,
+		PRIMARY KEY (env_id, principal_id)
+	);
+	CREATE INDEX pending_org ON pending (org_id)`
 
 // migrate creates the format 2 schema in an empty database, accepts one
 // that already has it, and refuses anything else: a format 1 database

@@ -383,17 +383,18 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 	var signed, rHeader, rCT []byte
 	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
-			g.signed_grant, r.revision, r.key_version, r.header, r.ciphertext, r.author_id, r.created_at
+			g.signed_grant, r.revision, r.key_version, r.header, r.ciphertext, r.author_id, r.created_at,
+			`+pendingForHolder+`
 		FROM orgs o
 		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
 		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
 		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE o.name = ?`, principalID, project, env, principalID, org).
+		WHERE o.name = ?`, principalID, principalID, project, env, principalID, org).
 		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
-			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated)
+			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated, &a.Pending)
 	if err != nil {
 		return a, s.classify(err)
 	}

@@ -32,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResolveEnv", testResolveEnv},
 		{"LoginLimiter", testLoginLimiter},
 		{"LoginLimiterConcurrent", testLoginLimiterConcurrent},
+		{"Invites", testInvites},
+		{"OrgChange", testOrgChange},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
