@@ -61,6 +61,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		snap, notModified, err = s.client.TokenSnapshotIf(ctx, fetch, etag)
 	} else {
 		snap, notModified, err = s.client.SnapshotIf(ctx, t.Org, t.Project, t.Env, fetch, etag)
+		if s.login != nil && isNotMember(err) {
+			// The teammate who cloned a repository: say exactly what to ask for.
+			return nil, WithHint(err, "ask an owner or admin of %q to run: secr members invite %s --role developer --env %s", t.Org, s.login.Email, t.Env)
+		}
 		if isEnvNotFound(err, t) {
 			// "prod" for production, or a typo: say which one was meant.
 			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
@@ -89,9 +93,6 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		// No longer allowed to read this environment (others may still be).
 		_ = s.cache.ForgetTarget(s.api, s.principalID(), cacheKey)
 		return nil, Explain(err)
-	case s.login != nil && isNotMember(err):
-		// The teammate who cloned a repository: say exactly what to ask for.
-		return nil, WithHint(err, "ask an owner or admin of %q to run: secr members invite %s --role developer --env %s", t.Org, s.login.Email, t.Env)
 	default:
 		return nil, Explain(err)
 	}
