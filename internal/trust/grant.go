@@ -195,3 +195,7 @@ func (g *Grant) Recipient() string { return g.recipient }
 
 // Granter returns the principal ID that wrapped and signed g.
 func (g *Grant) Granter() string { return g.granter }
+
+// Wrapped returns the wrapped key itself, for tools and tests that check
+// who can open it. OpenGrant is how a client opens one.
+func (g *Grant) Wrapped() []byte { return append([]byte(nil), g.wrapped...) }
