@@ -196,9 +196,12 @@ func runTokensRevoke(ctx context.Context, o *tokensRevokeOptions, id string) err
 	if err != nil {
 		return err
 	}
-	if err := s.RevokeToken(ctx, t, id); err != nil {
+	res, err := s.RevokeToken(ctx, t, id)
+	if err != nil {
 		return err
 	}
 	o.d.IO.Infof("Revoked token %s. Values it could read are still known to whoever held it: rotate them if it leaked.", strings.TrimSpace(id))
+	res.Tokens = nil
+	o.d.reportRemoval("the token", res)
 	return nil
 }

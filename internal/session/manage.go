@@ -340,28 +340,29 @@ func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, er
 
 // RevokeToken revokes the service token with the given ID (st_...): a
 // token.revoke in the org chain, after which the chain gives it no access,
-// and the server forgets it. (A revision the token signs claiming a chain
-// position from before the revocation still verifies until the
-// environment's key is rotated, which ships with teams: docs/security.md.)
-func (s *Session) RevokeToken(ctx context.Context, t Target, id string) error {
+// and the server forgets it. The environment's key is rotated in the same
+// change (or left pending when this user holds no key): a revision the
+// token signed afterwards, claiming a chain position from before the
+// revocation, would be under a stale key and is refused.
+func (s *Session) RevokeToken(ctx context.Context, t Target, id string) (RemoveResult, error) {
 	id = strings.TrimSpace(id)
 	if strings.HasPrefix(id, trust.TokenPrefix) {
-		return usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
+		return RemoveResult{}, usageErrorf("give the token ID (st_...), not the token itself; see 'secr tokens list'")
 	}
 	if s.login == nil {
-		return usageErrorf("a service token cannot revoke tokens: unset SECR_TOKEN and log in")
+		return RemoveResult{}, usageErrorf("a service token cannot revoke tokens: unset SECR_TOKEN and log in")
 	}
-	return s.changeOrg(ctx, t.Org, func(st *trust.State) (*trust.State, api.ChainWrite, error) {
-		var w api.ChainWrite
+	var res RemoveResult
+	err := s.changeTeam(ctx, t.Org, "", func(st *trust.State) ([]trust.Op, []wrapTo, error) {
 		if info, ok := st.Token(id); !ok || info.Revoked {
-			return nil, w, fmt.Errorf("no token %q in org %q: see 'secr tokens list'", id, t.Org)
+			return nil, nil, fmt.Errorf("no token %q in org %q: see 'secr tokens list'", id, t.Org)
 		}
-		st, raw, err := s.appendOps(st, trust.RevokeToken{TokenID: id})
-		w.Entries = raw
-		return st, w, err
-	}, func(w api.ChainWrite) error {
-		return s.client.RevokeToken(ctx, t.Org, t.Project, id, api.RevokeTokenRequest{ChainWrite: w})
+		res = RemoveResult{Names: map[string][]string{}, Tokens: []string{id}}
+		return []trust.Op{trust.RevokeToken{TokenID: id}}, nil, nil
+	}, func(before, next *trust.State) []string {
+		return s.lostAccess(ctx, before, next, &res)
 	})
+	return res, err
 }
 
 // validSlug checks an org, project or environment name before it is sent.

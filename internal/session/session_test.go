@@ -434,7 +434,7 @@ func TestReadOnlyTokenCannotWrite(t *testing.T) {
 	if _, _, err := ts.CreateToken(ctx, f.target, TokenRequest{}); err == nil {
 		t.Fatal("a token created a token")
 	}
-	if err := s.RevokeToken(ctx, f.target, tok); err == nil || !strings.Contains(err.Error(), "not the token itself") {
+	if _, err := s.RevokeToken(ctx, f.target, tok); err == nil || !strings.Contains(err.Error(), "not the token itself") {
 		t.Fatalf("revoke by secret: %v", err)
 	}
 }
