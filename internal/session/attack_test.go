@@ -376,8 +376,8 @@ func TestReattributedAuthorColumn(t *testing.T) {
 // rotate makes key version 2 of envName the way a key holder's client
 // does (TRUST.md §3): a key.rotate signed by ada, the new key wrapped to
 // her, and the newest revision re-sealed under it. It is written straight
-// into the database because rotation ships with teams; what matters here
-// is what a client then accepts.
+// into the database (as a hostile server could store one it was sent):
+// what matters here is what a client then accepts.
 func (f *fixture) rotate(s *Session, envName string) {
 	f.t.Helper()
 	ctx := context.Background()
