@@ -244,4 +244,7 @@ type Store interface {
 	LoginSucceeded(ctx context.Context, undo, clear []string) error
 
 	Close() error
+
+	// The audit log (audit.go).
+	AuditStore
 }

@@ -107,7 +107,30 @@ const schema = `CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 		fails INTEGER NOT NULL,
 		last_at BIGINT NOT NULL
 	);
-	CREATE INDEX login_failures_last ON login_failures (last_at)`
+	CREATE INDEX login_failures_last ON login_failures (last_at);
+	CREATE TABLE audit_log (
+		org_id TEXT NOT NULL,
+		seq BIGINT NOT NULL,
+		at BIGINT NOT NULL,
+		principal_id TEXT NOT NULL,
+		principal TEXT NOT NULL,
+		action TEXT NOT NULL,
+		env_id TEXT NOT NULL,
+		env TEXT NOT NULL,
+		revision BIGINT NOT NULL,
+		address TEXT NOT NULL,
+		cli_version TEXT NOT NULL,
+		command TEXT NOT NULL,
+		detail TEXT NOT NULL,
+		hash BLOB NOT NULL,
+		PRIMARY KEY (org_id, seq)
+	);
+	CREATE INDEX audit_log_at ON audit_log (at);
+	CREATE TABLE audit_checkpoints (
+		org_id TEXT PRIMARY KEY,
+		seq BIGINT NOT NULL,
+		hash BLOB NOT NULL
+	)`
 
 // migrate creates the format 2 schema in an empty database, accepts one
 // that already has it, and refuses anything else: a format 1 database

@@ -1,0 +1,239 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/secr-dev/secr/internal/audit"
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// auditLockKey is the first half of the PostgreSQL advisory lock that
+// serialises appends to one org's audit chain (the second is the org ID's
+// hashtext).
+const auditLockKey = 7701
+
+// appendAuditTx appends entries to their orgs' chains in tx. Each org's
+// appends are serialised: on SQLite by the single writer connection and its
+// IMMEDIATE transactions, on PostgreSQL by a transaction-scoped advisory
+// lock per org, taken in org ID order so two batches cannot deadlock.
+func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var orgs []string
+	for _, e := range entries {
+		if e.OrgID == "" {
+			return errors.New("audit entry without an org")
+		}
+		orgs = append(orgs, e.OrgID)
+	}
+	slices.Sort(orgs)
+	orgs = slices.Compact(orgs)
+	type head struct {
+		seq  uint64
+		hash []byte
+	}
+	heads := make(map[string]*head, len(orgs))
+	for _, org := range orgs {
+		if s.dialect == postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockKey, org); err != nil {
+				return fmt.Errorf("lock audit log: %w", err)
+			}
+		}
+		seq, hash, err := s.auditHead(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		heads[org] = &head{seq, hash}
+	}
+	for _, e := range entries {
+		h := heads[e.OrgID]
+		e.Seq = h.seq + 1
+		e.At = time.UnixMilli(e.At.UnixMilli()).UTC()
+		e.Hash = e.Sum(h.hash)
+		// Not classified: a failed audit write is never a caller's conflict.
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (org_id, seq, at, principal_id, principal, action, env_id, env, revision, address, cli_version, command, detail, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
+			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash); err != nil {
+			return fmt.Errorf("write audit entry: %v", err)
+		}
+		h.seq, h.hash = e.Seq, e.Hash
+	}
+	return nil
+}
+
+// auditHead is the seq and hash the org's next entry follows: its last
+// entry, else its checkpoint, else seq 0 and 32 zero bytes.
+func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`), orgID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_checkpoints WHERE org_id = ?`), orgID).Scan(&seq, &hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, make([]byte, audit.HashSize), nil
+		}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read audit head: %w", err)
+	}
+	return uint64(seq), hash, nil
+}
+
+// auditBatch is the group commit of AppendAudit: every call queues its
+// entries, and one goroutine at a time writes all that are queued in one
+// transaction, so concurrent reads (each `secr run` appends an entry)
+// share a commit, and on SQLite an fsync, instead of queueing for one each.
+type auditBatch struct {
+	mu      sync.Mutex
+	pending []*auditReq
+	running bool
+}
+
+type auditReq struct {
+	entries []audit.Entry
+	done    chan error
+}
+
+func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	req := &auditReq{entries: entries, done: make(chan error, 1)}
+	b := &s.audit
+	b.mu.Lock()
+	b.pending = append(b.pending, req)
+	if !b.running {
+		b.running = true
+		go s.drainAudit(b)
+	}
+	b.mu.Unlock()
+	// The batch finishes even if ctx ends: the caller answers nothing
+	// without the entry, so waiting for the outcome is always right.
+	return <-req.done
+}
+
+// drainAudit writes queued batches until the queue is empty. When a batch
+// fails it retries its requests one by one, so one bad entry fails only
+// its own request.
+func (s *Store) drainAudit(b *auditBatch) {
+	ctx := context.Background()
+	for {
+		b.mu.Lock()
+		reqs := b.pending
+		b.pending = nil
+		if len(reqs) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		var all []audit.Entry
+		for _, r := range reqs {
+			all = append(all, r.entries...)
+		}
+		err := s.tx(ctx, func(tx *sql.Tx) error { return s.appendAuditTx(ctx, tx, all) })
+		if err == nil || len(reqs) == 1 {
+			for _, r := range reqs {
+				r.done <- err
+			}
+			continue
+		}
+		for _, r := range reqs {
+			r.done <- s.tx(ctx, func(tx *sql.Tx) error { return s.appendAuditTx(ctx, tx, r.entries) })
+		}
+	}
+}
+
+const auditCols = `org_id, seq, at, principal_id, principal, action, env_id, env, revision, address, cli_version, command, detail, hash`
+
+func (s *Store) AuditLog(ctx context.Context, orgID string, q store.AuditQuery) (audit.Checkpoint, []audit.Entry, error) {
+	var cp audit.Checkpoint
+	var seq int64
+	err := s.readRow(ctx, `SELECT seq, hash FROM audit_checkpoints WHERE org_id = ?`, orgID).Scan(&seq, &cp.Hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return cp, nil, err
+	}
+	cp.Seq = uint64(seq)
+	rows, err := s.read(ctx, `SELECT `+auditCols+` FROM audit_log WHERE org_id = ? AND at >= ? ORDER BY seq`, orgID, ms(q.Since))
+	if err != nil {
+		return cp, nil, err
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		var e audit.Entry
+		var seq, at int64
+		if err := rows.Scan(&e.OrgID, &seq, &at, &e.PrincipalID, &e.Principal, &e.Action, &e.EnvID, &e.Env, &e.Revision,
+			&e.Address, &e.CLIVersion, &e.Command, &e.Detail, &e.Hash); err != nil {
+			return cp, nil, err
+		}
+		e.Seq, e.At = uint64(seq), time.UnixMilli(at).UTC()
+		out = append(out, e)
+	}
+	return cp, out, rows.Err()
+}
+
+func (s *Store) PruneAudit(ctx context.Context, cut time.Time) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT org_id FROM audit_log WHERE at < ?`), cut.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	var orgs []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		orgs = append(orgs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, org := range orgs {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.dialect == postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockKey, org); err != nil {
+					return err
+				}
+			}
+			// The cut is by seq, so the retained chain has no holes even
+			// if the clock once went backwards.
+			var seq int64
+			var hash []byte
+			err := tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_log WHERE org_id = ? AND seq = (SELECT MAX(seq) FROM audit_log WHERE org_id = ? AND at < ?)`),
+				org, org, cut.UnixMilli()).Scan(&seq, &hash)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.exec(ctx, tx, `INSERT INTO audit_checkpoints (org_id, seq, hash) VALUES (?, ?, ?)
+				ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, org, seq, hash); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_log WHERE org_id = ? AND seq <= ?`), org, seq)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune audit log of org %s: %w", org, err)
+		}
+	}
+	return total, nil
+}
