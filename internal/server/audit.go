@@ -18,6 +18,9 @@ import (
 // fails closed: a request whose entry cannot be written is refused, and
 // nothing is delivered or changed.
 
+// auditRefused answers a request whose audit entry could not be written.
+const auditRefused = "the server could not record this request in its audit log, so it refused it (nothing was read or changed): tell the server's administrator"
+
 // maxClaim bounds the client-claimed header values the log keeps.
 const maxClaim = 64
 

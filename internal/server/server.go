@@ -226,6 +226,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			he = &httpError{http.StatusRequestEntityTooLarge, api.CodeBadRequest, "request body too large", 0}
+		} else if errors.Is(err, store.ErrAuditWrite) {
+			s.log.ErrorContext(r.Context(), "audit log write failed: request refused", slog.String("route", r.Pattern), slog.String("error", err.Error()))
+			he = &httpError{http.StatusInternalServerError, api.CodeInternal, auditRefused, 0}
 		} else {
 			s.log.ErrorContext(r.Context(), "internal error", slog.String("route", r.Pattern), slog.String("error", err.Error()))
 			he = &httpError{http.StatusInternalServerError, api.CodeInternal, "internal server error", 0}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/secr-dev/secr/internal/audit"
@@ -12,6 +13,10 @@ type AuditQuery struct {
 	// Since: entries at or after this time (zero: all retained).
 	Since time.Time
 }
+
+// ErrAuditWrite: an audit entry could not be written, so the change it
+// records was not made either (the server refuses the request).
+var ErrAuditWrite = errors.New("audit log write failed")
 
 type auditKey struct{}
 

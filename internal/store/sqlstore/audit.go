@@ -43,7 +43,7 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 	for _, org := range orgs {
 		if s.dialect == postgres {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockKey, org); err != nil {
-				return fmt.Errorf("lock audit log: %w", err)
+				return fmt.Errorf("%w: lock: %v", store.ErrAuditWrite, err)
 			}
 		}
 		seq, hash, err := s.auditHead(ctx, tx, org)
@@ -62,7 +62,7 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
 			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash); err != nil {
-			return fmt.Errorf("write audit entry: %v", err)
+			return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
 		}
 		h.seq, h.hash = e.Seq, e.Hash
 	}
@@ -82,7 +82,7 @@ func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64
 		}
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("read audit head: %w", err)
+		return 0, nil, fmt.Errorf("%w: read head: %v", store.ErrAuditWrite, err)
 	}
 	return uint64(seq), hash, nil
 }
