@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,15 +53,17 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 		}
 		heads[org] = &head{seq, hash}
 	}
+	ins, err := s.auditStmt(ctx, tx, auditInsertQuery)
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
+	}
 	for _, e := range entries {
 		h := heads[e.OrgID]
 		e.Seq = h.seq + 1
 		e.At = time.UnixMilli(e.At.UnixMilli()).UTC()
 		e.Hash = e.Sum(h.hash)
 		// Not classified: a failed audit write is never a caller's conflict.
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (org_id, seq, at, principal_id, principal, action, env_id, env, revision, address, cli_version, command, detail, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
+		if _, err := ins.ExecContext(ctx, e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
 			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash); err != nil {
 			return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
 		}
@@ -74,7 +77,11 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64, []byte, error) {
 	var seq int64
 	var hash []byte
-	err := tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`), orgID).Scan(&seq, &hash)
+	head, err := s.auditStmt(ctx, tx, auditHeadQuery)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: read head: %v", store.ErrAuditWrite, err)
+	}
+	err = head.QueryRowContext(ctx, orgID).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_checkpoints WHERE org_id = ?`), orgID).Scan(&seq, &hash)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -87,6 +94,55 @@ func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64
 	return uint64(seq), hash, nil
 }
 
+// Queries of every audit append, prepared once on the writer by
+// prepareAudit and then reused: the append runs on every read, and parsing
+// them each time was a large part of its cost on SQLite.
+const (
+	auditHeadQuery   = `SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`
+	auditInsertQuery = `INSERT INTO audit_log (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// prepareAudit prepares the append's queries. It must run outside a
+// transaction: on SQLite the writer is one connection, which a
+// transaction holds.
+func (s *Store) prepareAudit(ctx context.Context) error {
+	s.audit.mu.Lock()
+	ready := s.audit.stmts != nil
+	s.audit.mu.Unlock()
+	if ready {
+		return nil
+	}
+	// Not under the lock: preparing waits for the writer, whose
+	// transaction may be appending (and so taking the lock) meanwhile.
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range []string{auditHeadQuery, auditInsertQuery} {
+		st, err := s.db.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return err
+		}
+		stmts[q] = st
+	}
+	s.audit.mu.Lock()
+	s.audit.stmts = stmts
+	s.audit.mu.Unlock()
+	return nil
+}
+
+// auditStmt returns one of the append's queries for tx: the prepared one
+// once prepareAudit has run, else prepared in tx.
+func (s *Store) auditStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.audit.mu.Lock()
+	st := s.audit.stmts[query]
+	s.audit.mu.Unlock()
+	if st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, s.q(query))
+}
+
 // auditBatch is the group commit of AppendAudit: every call queues its
 // entries, and one goroutine at a time writes all that are queued in one
 // transaction, so concurrent reads (each `secr run` appends an entry)
@@ -95,6 +151,7 @@ type auditBatch struct {
 	mu      sync.Mutex
 	pending []*auditReq
 	running bool
+	stmts   map[string]*sql.Stmt // prepareAudit's, by query
 }
 
 type auditReq struct {
@@ -125,6 +182,16 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
 // its own request.
 func (s *Store) drainAudit(b *auditBatch) {
 	ctx := context.Background()
+	if err := s.prepareAudit(ctx); err != nil {
+		b.mu.Lock()
+		reqs := b.pending
+		b.pending, b.running = nil, false
+		b.mu.Unlock()
+		for _, r := range reqs {
+			r.done <- fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
+		}
+		return
+	}
 	for {
 		b.mu.Lock()
 		reqs := b.pending
@@ -236,4 +303,26 @@ func (s *Store) PruneAudit(ctx context.Context, cut time.Time) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// addAuditTables adds the audit log's tables (the end of the format 2
+// schema) to a format 2 database created before they were part of it.
+func (s *Store) addAuditTables(ctx context.Context, tx *sql.Tx) error {
+	ok, err := s.tableExists(ctx, tx, "audit_checkpoints")
+	if err != nil || ok {
+		return err
+	}
+	i := strings.Index(schema, "CREATE TABLE audit_log")
+	ddl := schema[i:]
+	if s.dialect == postgres {
+		ddl = strings.ReplaceAll(ddl, " BLOB", " BYTEA")
+	}
+	for _, stmt := range strings.Split(ddl, ";") {
+		stmt = strings.Replace(stmt, "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+		stmt = strings.Replace(stmt, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("add the audit log's tables: %w", err)
+		}
+	}
+	return nil
 }

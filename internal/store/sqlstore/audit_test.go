@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/audit"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/store/storetest"
 )
@@ -55,4 +56,25 @@ func TestAuditPostgres(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestAuditTablesAdded: a format 2 database from before the audit log
+// gets its tables when opened.
+func TestAuditTablesAdded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secr.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`DROP TABLE audit_log; DROP TABLE audit_checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AppendAudit(context.Background(), audit.Entry{OrgID: "org_1", Action: "read"}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -152,7 +152,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			err := tx.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "format").Scan(&v)
 			switch {
 			case err == nil && string(v) == format:
-				return nil
+				return s.addAuditTables(ctx, tx)
 			case err == nil:
 				return fmt.Errorf("this database is in format %q, which this secr does not know (it writes format %s): use the secr that created it", v, format)
 			case !errors.Is(err, sql.ErrNoRows):
