@@ -53,24 +53,45 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 		}
 		heads[org] = &head{seq, hash}
 	}
-	ins, err := s.auditStmt(ctx, tx, auditInsertQuery)
-	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
-	}
+	args := make([]any, 0, 14*len(entries))
 	for _, e := range entries {
 		h := heads[e.OrgID]
 		e.Seq = h.seq + 1
 		e.At = time.UnixMilli(e.At.UnixMilli()).UTC()
 		e.Hash = e.Sum(h.hash)
-		// Not classified: a failed audit write is never a caller's conflict.
-		if _, err := ins.ExecContext(ctx, e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
-			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash); err != nil {
+		args = append(args, e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
+			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash)
+		h.seq, h.hash = e.Seq, e.Hash
+	}
+	// One statement for the batch (one round trip on PostgreSQL); a single
+	// entry, the usual case, through the prepared one. Not classified: a
+	// failed audit write is never a caller's conflict.
+	var err error
+	for len(args) > 0 {
+		n := min(len(args)/14, maxAuditRows)
+		if n == 1 {
+			var ins *sql.Stmt
+			if ins, err = s.auditStmt(ctx, tx, auditInsertQuery); err == nil {
+				_, err = ins.ExecContext(ctx, args[:14]...)
+			}
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+auditCols+`) VALUES `+
+				strings.TrimSuffix(strings.Repeat(auditRow+", ", n), ", ")), args[:14*n]...)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
 		}
-		h.seq, h.hash = e.Seq, e.Hash
+		args = args[14*n:]
 	}
 	return nil
 }
+
+// auditRow is one row's placeholders; maxAuditRows keeps a statement's
+// parameters within SQLite's and PostgreSQL's limits.
+const (
+	auditRow     = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	maxAuditRows = 500
+)
 
 // auditHead is the seq and hash the org's next entry follows: its last
 // entry, else its checkpoint, else seq 0 and 32 zero bytes.
@@ -99,7 +120,7 @@ func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64
 // them each time was a large part of its cost on SQLite.
 const (
 	auditHeadQuery   = `SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`
-	auditInsertQuery = `INSERT INTO audit_log (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditInsertQuery = `INSERT INTO audit_log (` + auditCols + `) VALUES ` + auditRow
 )
 
 // prepareAudit prepares the append's queries. It must run outside a

@@ -22,6 +22,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InTransaction", testAuditInTransaction},
 		{"Concurrent", testAuditConcurrent},
 		{"Prune", testAuditPrune},
+		{"LargeBatch", testAuditLargeBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -153,4 +154,18 @@ func testAuditPrune(t *testing.T, s store.Store) {
 	if n, err := s.PruneAudit(ctx, t0); err != nil || n != 0 {
 		t.Fatalf("prune of nothing: %d, %v", n, err)
 	}
+}
+
+func testAuditLargeBatch(t *testing.T, s store.Store) {
+	var es []audit.Entry
+	for i := range 1203 {
+		org := "org_1"
+		if i%2 == 1 {
+			org = "org_2"
+		}
+		es = append(es, auditEntry(org, fmt.Sprintf("read %d", i), now()))
+	}
+	must(t, s.AppendAudit(ctx, es...))
+	checkAudit(t, s, "org_1", 1, 602)
+	checkAudit(t, s, "org_2", 1, 601)
 }
