@@ -32,7 +32,8 @@ type Deps struct {
 	// Getpid is os.Getpid: as PID 1, secr run supervises instead of exec.
 	Getpid func() int
 
-	insecure bool // --insecure
+	insecure bool   // --insecure
+	command  string // the command path being run, for the audit log
 	// Server builds the `secr server` command. It is injected by cmd/secr
 	// so that the client's commands do not link the server and its
 	// database drivers; nil means this build has no server.
@@ -55,6 +56,9 @@ func SystemDeps() *Deps {
 // Run parses args and runs the command.
 func Run(ctx context.Context, args []string, d *Deps) error {
 	root := newRoot(d, args)
+	if c, _, err := root.Find(args); err == nil && c != root {
+		d.command = strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+	}
 	root.SetArgs(args)
 	root.SetIn(d.IO.In)
 	root.SetOut(d.IO.Out)
@@ -76,6 +80,7 @@ var commands = []struct {
 	{"run", newRunCmd},
 	{"tokens", newTokensCmd},
 	{"members", newMembersCmd}, {"invites", newInvitesCmd}, {"access", newAccessCmd},
+	{"audit", newAuditCmd},
 	{"scan", newScanCmd},
 	{"version", newVersionCmd},
 }
@@ -232,5 +237,6 @@ func withHint(err error, format string, args ...any) error {
 // sessionOptions connects the session library to this command's
 // environment and streams.
 func (d *Deps) sessionOptions() session.Options {
-	return session.Options{Getenv: d.Getenv, Warnf: d.IO.Warnf, Infof: d.IO.Infof, Insecure: d.insecure}
+	return session.Options{Getenv: d.Getenv, Warnf: d.IO.Warnf, Infof: d.IO.Infof, Insecure: d.insecure,
+		Version: buildVersion(), Command: d.command}
 }

@@ -94,9 +94,10 @@ func (e *InsecureURLError) Error() string {
 
 // Client talks to one secr server as one principal.
 type Client struct {
-	base string
-	http *http.Client
-	auth string
+	base    string
+	http    *http.Client
+	auth    string
+	headers http.Header // WithHeaders: sent with every request
 }
 
 // Option configures New.
@@ -105,6 +106,7 @@ type Option func(*options)
 type options struct {
 	allowInsecure bool
 	transport     http.RoundTripper
+	headers       http.Header
 }
 
 // AllowInsecure permits a plain http:// URL to a host that is not
@@ -134,8 +136,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, &InsecureURLError{URL: u.Scheme + "://" + u.Host}
 	}
 	return &Client{
-		base: base,
-		http: &http.Client{Timeout: 30 * time.Second, Transport: o.transport},
+		base:    base,
+		http:    &http.Client{Timeout: 30 * time.Second, Transport: o.transport},
+		headers: o.headers,
 	}, nil
 }
 
@@ -187,6 +190,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
+	c.setHeaders(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -364,6 +368,7 @@ func (c *Client) snapshot(ctx context.Context, path, etag string) (api.Snapshot,
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
+	c.setHeaders(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -482,6 +487,7 @@ func (c *Client) Events(ctx context.Context, path string, fn func(rev int64)) er
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
+	c.setHeaders(req)
 	// No overall timeout: the stream lives as long as ctx.
 	stream := &http.Client{Transport: c.http.Transport}
 	resp, err := stream.Do(req)

@@ -34,6 +34,7 @@ type options struct {
 	signup           string
 	logFormat        string
 	shutdownDeadline time.Duration
+	auditRetention   time.Duration
 	insecureHTTP     bool
 	trustedProxies   []string
 	maxStreams       int
@@ -77,6 +78,7 @@ sign-ups, for a server whose users already exist.`,
 	c.Flags().StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR (or address) of a reverse proxy whose X-Forwarded-For names the client; repeatable")
 	c.Flags().IntVar(&o.maxStreams, "max-streams", 10, "most event streams (secr run --watch) one session or token may hold open on this server; 0 for no cap")
 	c.Flags().DurationVar(&o.streamIdle, "stream-idle", time.Hour, "end an event stream that carried no change for this long (clients reconnect)")
+	c.Flags().DurationVar(&o.auditRetention, "audit-retention", 0, "delete audit log entries older than this, checked at start and hourly (0: keep forever)")
 	c.Flags().DurationVar(&o.shutdownDeadline, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	return c
 }
@@ -103,6 +105,9 @@ func (o *options) run(ctx context.Context) error {
 	maxStreams := o.maxStreams
 	if maxStreams == 0 {
 		maxStreams = -1 // server.Config: negative means no cap
+	}
+	if o.auditRetention < 0 {
+		return usageErrorf("--audit-retention must be 0 (keep forever) or more")
 	}
 	if o.streamIdle <= 0 {
 		return usageErrorf("--stream-idle must be positive")
@@ -150,8 +155,11 @@ func (o *options) run(ctx context.Context) error {
 	}
 	apiServer := server.New(server.Config{
 		Store: st, Logger: log, SignupOpen: o.signup == "open", TrustedProxies: trusted,
-		MaxStreamsPerPrincipal: maxStreams, StreamIdle: o.streamIdle,
+		MaxStreamsPerPrincipal: maxStreams, StreamIdle: o.streamIdle, AuditRetention: o.auditRetention,
 	})
+	auditTicker := time.NewTicker(time.Hour)
+	defer auditTicker.Stop()
+	go apiServer.RetainAudit(ctx, auditTicker.C)
 	// Revisions written, and sessions, tokens or grants ended, through
 	// other replicas (PostgreSQL) reach this one's event streams. After a
 	// reconnect every stream re-checks, since notifications were lost.

@@ -217,6 +217,9 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
+	if err := s.auditSignin(r, u); err != nil {
+		return err
+	}
 	now := s.now()
 	se := store.Session{TokenHash: hashSecret([]byte(token)), UserID: u.ID, ExpiresAt: now.Add(s.sessionTTL), CreatedAt: now}
 	if err := s.store.CreateSession(r.Context(), se); err != nil {

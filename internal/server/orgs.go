@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/audit"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/trust"
 )
@@ -163,7 +164,9 @@ func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request, p *prin
 		return errBadRequest("org chain root refused: its owner %q is not your identity (the one you signed up with)", op.Owner.ID())
 	}
 	org := store.Org{ID: op.OrgID, Name: req.Name, CreatedAt: s.now(), Head: root.Bytes(), State: st.Bytes()}
-	if err := s.store.CreateOrg(r.Context(), org, p.user.ID); err != nil {
+	e := s.newAudit(r, p, org.ID, audit.ActionOrgCreate)
+	e.Detail = org.Name
+	if err := s.store.CreateOrg(withAudit(r.Context(), e), org, p.user.ID); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			if strings.Contains(err.Error(), "name") {
 				return errConflict("org name %q is taken: choose another", req.Name)
@@ -288,7 +291,14 @@ func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	if err := s.store.CreateProject(r.Context(), proj, envs, grants, c.append); err != nil {
+	e := s.newAudit(r, p, sc.org.ID, audit.ActionProjectCreate)
+	e.Env = sc.org.Name + "/" + proj.Name
+	names := make([]string, len(envs))
+	for i, env := range envs {
+		names[i] = env.Name
+	}
+	e.Detail = "environments: " + strings.Join(names, ", ")
+	if err := s.store.CreateProject(withAudit(r.Context(), e), proj, envs, grants, c.append); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("project %q (or one of its IDs) already exists in org %q", req.Name, sc.org.Name)
 		}
@@ -360,7 +370,9 @@ func (s *Server) handleCreateEnv(w http.ResponseWriter, r *http.Request, p *prin
 		return err
 	}
 	e := store.Environment{ID: ec.EnvID, ProjectID: sc.project.ID, Name: req.Name, KeyVersion: 1, CreatedAt: s.now()}
-	if err := s.store.CreateEnvironment(r.Context(), e, grants, c.append); err != nil {
+	sc.env = e
+	ae := auditEnv(s.newAudit(r, p, sc.org.ID, audit.ActionEnvCreate), sc)
+	if err := s.store.CreateEnvironment(withAudit(r.Context(), ae), e, grants, c.append); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("environment %q already exists in project %q", req.Name, sc.project.Name)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/audit"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/trust"
 )
@@ -135,6 +136,13 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
+	// Recorded before answering, 200 or 304 alike: the revision is the
+	// one served or confirmed.
+	e := auditEnv(s.newAudit(r, p, sc.org.ID, audit.ActionRead), sc)
+	e.Revision = snap.Environment.LatestRevision
+	if err := s.audit(r.Context(), e); err != nil {
+		return err
+	}
 	return writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
@@ -236,6 +244,14 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	for _, g := range grants {
 		h.Grants[g.KeyVersion] = g.Signed
+	}
+	e := auditEnv(s.newAudit(r, p, sc.org.ID, audit.ActionRead), sc)
+	e.Detail = "history"
+	if len(revs) > 0 {
+		e.Revision = revs[len(revs)-1].Revision
+	}
+	if err := s.audit(r.Context(), e); err != nil {
+		return err
 	}
 	names := map[string]string{}
 	for _, rev := range revs {
@@ -343,7 +359,9 @@ func (s *Server) handleWriteRevision(w http.ResponseWriter, r *http.Request, p *
 		EnvID: sc.env.ID, Revision: req.BaseRevision + 1, KeyVersion: req.KeyVersion, Header: hdr.Bytes(),
 		Ciphertext: req.Ciphertext, AuthorID: p.id, CreatedAt: s.now(),
 	}
-	if err := s.store.AppendRevision(r.Context(), rev, req.BaseRevision); err != nil {
+	e := auditEnv(s.newAudit(r, p, sc.org.ID, writeAction(r)), sc)
+	e.Revision = rev.Revision
+	if err := s.store.AppendRevision(withAudit(r.Context(), e), rev, req.BaseRevision); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errConflict("revision %d is no longer the latest of environment %q", req.BaseRevision, sc.env.Name)
 		}

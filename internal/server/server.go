@@ -49,6 +49,8 @@ type Config struct {
 	// StreamClockCheck is how often a stream compares the server's clock
 	// with its principal's expiry and its idle limit (0: 1 s).
 	StreamClockCheck time.Duration
+	// AuditRetention is how long audit entries are kept (0: forever).
+	AuditRetention time.Duration
 }
 
 // Server is the API handler.
@@ -65,6 +67,7 @@ type Server struct {
 	maxStreams                                                   int
 	streamHeartbeat, streamIdle, streamRecheck, streamClockCheck time.Duration
 	mux                                                          *http.ServeMux
+	auditRetention                                               time.Duration
 }
 
 const maxBodyBytes = 8 << 20
@@ -82,6 +85,7 @@ func New(cfg Config) *Server {
 		events:     newBroker(),
 		authCache:  newAuthCache(),
 	}
+	s.auditRetention = cfg.AuditRetention
 	// Every access change (logout, password change, token revocation, here
 	// or on another replica) empties the auth cache.
 	s.events.onRecheck = s.authCache.invalidate
@@ -143,6 +147,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+api.TokensRoute, s.authed(s.handleCreateToken))
 	m.HandleFunc("DELETE "+api.TokenRoute, s.authed(s.handleRevokeToken))
 	s.routesTeams()
+	m.HandleFunc("GET "+api.AuditRoute, s.authed(s.handleAuditLog))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("no such API endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -222,6 +227,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			he = &httpError{http.StatusRequestEntityTooLarge, api.CodeBadRequest, "request body too large", 0}
+		} else if errors.Is(err, store.ErrAuditWrite) {
+			s.log.ErrorContext(r.Context(), "audit log write failed: request refused", slog.String("route", r.Pattern), slog.String("error", err.Error()))
+			he = &httpError{http.StatusInternalServerError, api.CodeInternal, auditRefused, 0}
 		} else {
 			s.log.ErrorContext(r.Context(), "internal error", slog.String("route", r.Pattern), slog.String("error", err.Error()))
 			he = &httpError{http.StatusInternalServerError, api.CodeInternal, "internal server error", 0}

@@ -8,9 +8,11 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/audit"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/trust"
 )
@@ -401,7 +403,7 @@ func (s *Server) handleOrgChange(w http.ResponseWriter, r *http.Request, p *prin
 	for env := range affected {
 		oc.out.Readers[env] = readers[env]
 	}
-	if err := s.store.ApplyOrgChange(ctx, oc.out); err != nil {
+	if err := s.store.ApplyOrgChange(withAudit(ctx, s.orgChangeAudit(r, p, sc, oc, len(req.Grants))...), oc.out); err != nil {
 		switch {
 		case errors.Is(err, store.ErrChainMoved) && oc.c != nil:
 			return chainErr(oc.c, err)
@@ -682,4 +684,63 @@ func (oc *orgChange) grants(affected map[string]bool) error {
 		oc.out.Grants = append(oc.out.Grants, store.Grant{EnvID: env.ID, PrincipalID: g.Recipient(), KeyVersion: g.KeyVersion(), Signed: g.Bytes()})
 	}
 	return nil
+}
+
+// orgChangeAudit describes an org change for the audit log: one entry per
+// chain entry (member, access, key and token changes), or one for a
+// request that only completes grants.
+func (s *Server) orgChangeAudit(r *http.Request, p *principal, sc scope, oc *orgChange, grants int) []audit.Entry {
+	var out []audit.Entry
+	if oc.c != nil {
+		for _, op := range oc.c.ops() {
+			e := s.newAudit(r, p, sc.org.ID, op.Type())
+			e.Detail = opDetail(oc.after, op)
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		e := s.newAudit(r, p, sc.org.ID, "access.sync")
+		e.Detail = fmt.Sprintf("%d key grant(s)", grants)
+		out = append(out, e)
+	}
+	return out
+}
+
+// opDetail names who and what a chain entry is about, from the chain.
+func opDetail(st *trust.State, op trust.Op) string {
+	who := func(id string) string {
+		if p, ok := st.Principal(id); ok {
+			return p.Name() + " (" + id + ")"
+		}
+		return id
+	}
+	envs := func(ids []string) string {
+		var names []string
+		for _, id := range ids {
+			if e, ok := st.Env(id); ok {
+				prj, _ := st.ProjectName(e.ProjectID)
+				names = append(names, prj+"/"+e.Name)
+			} else {
+				names = append(names, id)
+			}
+		}
+		return strings.Join(names, ", ")
+	}
+	switch o := op.(type) {
+	case trust.AddMember:
+		return who(o.Member.ID()) + " as " + o.Role.String()
+	case trust.SetRole:
+		return who(o.MemberID) + " to " + o.Role.String()
+	case trust.RemoveMember:
+		return who(o.MemberID)
+	case trust.GrantAccess:
+		return who(o.MemberID) + " " + o.Access.String() + " " + envs(o.EnvIDs)
+	case trust.RevokeAccess:
+		return who(o.MemberID) + " " + envs(o.EnvIDs)
+	case trust.RevokeToken:
+		return who(o.TokenID)
+	case trust.RotateKey:
+		return envs([]string{o.EnvID}) + fmt.Sprintf(" to key version %d", o.Version)
+	}
+	return ""
 }

@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/audit"
 	"github.com/secr-dev/secr/internal/store"
 	"github.com/secr-dev/secr/internal/trust"
 )
@@ -90,7 +92,10 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	if req.ExpiresAt != nil {
 		t.ExpiresAt = req.ExpiresAt.Truncate(time.Second) // as the chain records it
 	}
-	if err := s.store.CreateToken(r.Context(), t, grants[0], c.append); err != nil {
+	sc.env = env
+	e := auditEnv(s.newAudit(r, p, sc.org.ID, audit.ActionTokenCreate), sc)
+	e.Detail = tokenDetail(t)
+	if err := s.store.CreateToken(withAudit(r.Context(), e), t, grants[0], c.append); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return errConflict("token id already exists")
 		}
@@ -211,7 +216,13 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 		OrgID: sc.org.ID, Chain: &c.append, RevokeTokens: []string{id}, NewRotations: []string{t.EnvID},
 		Readers: map[string][]string{t.EnvID: readerIDs(c.state, t.EnvID)}, Notify: []string{id},
 	}
-	if err := s.store.ApplyOrgChange(r.Context(), change); err != nil {
+	e := s.newAudit(r, p, sc.org.ID, audit.ActionTokenRevoke)
+	if env, err := s.store.EnvironmentByID(r.Context(), t.EnvID); err == nil {
+		sc.env = env
+		e = auditEnv(e, sc)
+	}
+	e.Detail = tokenDetail(t)
+	if err := s.store.ApplyOrgChange(withAudit(r.Context(), e), change); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("token %q not found in project %q", id, sc.project.Name)
 		}
@@ -221,4 +232,13 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *pr
 	s.log.InfoContext(r.Context(), "service token revoked", "token", id, "by", p.id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// tokenDetail describes a token in the audit log.
+func tokenDetail(t store.Token) string {
+	access := "read-only"
+	if t.ReadWrite {
+		access = "read-write"
+	}
+	return fmt.Sprintf("token %s (%s), %s", t.Name, t.ID, access)
 }

@@ -3,10 +3,10 @@ package session
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"

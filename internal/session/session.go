@@ -27,14 +27,20 @@ type Options struct {
 	// Insecure allows an http:// server URL that is not loopback (also
 	// SECR_INSECURE=1): session tokens and auth keys travel in it.
 	Insecure bool
+	// Version and Command are the CLI's version and the command being run
+	// ("run", "secrets get"), sent with every request for the server's
+	// audit log (audit.go).
+	Version string
+	Command string
 }
 
 // newClient is client.New with the cleartext policy applied.
 func (o *Options) newClient(apiURL string) (*client.Client, error) {
+	opts := []client.Option{client.WithHeaders(o.auditHeaders())}
 	if o.Insecure || o.Getenv("SECR_INSECURE") == "1" {
-		return client.New(apiURL, client.AllowInsecure())
+		opts = append(opts, client.AllowInsecure())
 	}
-	return client.New(apiURL)
+	return client.New(apiURL, opts...)
 }
 
 func (o *Options) warnf(format string, args ...any) {

@@ -271,4 +271,6 @@ type Store interface {
 	ApplyOrgChange(ctx context.Context, c OrgChange) error
 	// Pending returns org's pending grants and rotations.
 	Pending(ctx context.Context, orgID string) ([]PendingWork, error)
+	// The audit log (audit.go).
+	AuditStore
 }

@@ -130,7 +130,30 @@ const schema = `CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 		key_version INTEGER NOT NULL,
 		PRIMARY KEY (env_id, principal_id)
 	);
-	CREATE INDEX pending_org ON pending (org_id)`
+	CREATE INDEX pending_org ON pending (org_id);
+	CREATE TABLE audit_log (
+		org_id TEXT NOT NULL,
+		seq BIGINT NOT NULL,
+		at BIGINT NOT NULL,
+		principal_id TEXT NOT NULL,
+		principal TEXT NOT NULL,
+		action TEXT NOT NULL,
+		env_id TEXT NOT NULL,
+		env TEXT NOT NULL,
+		revision BIGINT NOT NULL,
+		address TEXT NOT NULL,
+		cli_version TEXT NOT NULL,
+		command TEXT NOT NULL,
+		detail TEXT NOT NULL,
+		hash BLOB NOT NULL,
+		PRIMARY KEY (org_id, seq)
+	);
+	CREATE INDEX audit_log_at ON audit_log (at);
+	CREATE TABLE audit_checkpoints (
+		org_id TEXT PRIMARY KEY,
+		seq BIGINT NOT NULL,
+		hash BLOB NOT NULL
+	)`
 
 // migrate creates the format 2 schema in an empty database, accepts one
 // that already has it, and refuses anything else: a format 1 database
@@ -152,7 +175,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			err := tx.QueryRowContext(ctx, s.q(`SELECT v FROM meta WHERE k = ?`), "format").Scan(&v)
 			switch {
 			case err == nil && string(v) == format:
-				return nil
+				return s.addAuditTables(ctx, tx)
 			case err == nil:
 				return fmt.Errorf("this database is in format %q, which this secr does not know (it writes format %s): use the secr that created it", v, format)
 			case !errors.Is(err, sql.ErrNoRows):

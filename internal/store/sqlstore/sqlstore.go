@@ -51,6 +51,8 @@ type Store struct {
 	// runs there and keeps it while the connection lives, so the pool's
 	// connections parse each query once.
 	stmts sync.Map
+	// audit is AppendAudit's group commit (audit.go).
+	audit auditBatch
 }
 
 var _ store.Store = (*Store)(nil)
@@ -260,6 +262,10 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := s.appendAuditTx(ctx, tx, store.AuditFrom(ctx)); err != nil {
 		tx.Rollback()
 		return err
 	}

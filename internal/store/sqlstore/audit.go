@@ -1,0 +1,349 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secr-dev/secr/internal/audit"
+	"github.com/secr-dev/secr/internal/store"
+)
+
+// auditLockKey is the first half of the PostgreSQL advisory lock that
+// serialises appends to one org's audit chain (the second is the org ID's
+// hashtext).
+const auditLockKey = 7701
+
+// appendAuditTx appends entries to their orgs' chains in tx. Each org's
+// appends are serialised: on SQLite by the single writer connection and its
+// IMMEDIATE transactions, on PostgreSQL by a transaction-scoped advisory
+// lock per org, taken in org ID order so two batches cannot deadlock.
+func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var orgs []string
+	for _, e := range entries {
+		if e.OrgID == "" {
+			return errors.New("audit entry without an org")
+		}
+		orgs = append(orgs, e.OrgID)
+	}
+	slices.Sort(orgs)
+	orgs = slices.Compact(orgs)
+	type head struct {
+		seq  uint64
+		hash []byte
+	}
+	heads := make(map[string]*head, len(orgs))
+	for _, org := range orgs {
+		if s.dialect == postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockKey, org); err != nil {
+				return fmt.Errorf("%w: lock: %v", store.ErrAuditWrite, err)
+			}
+		}
+		seq, hash, err := s.auditHead(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		heads[org] = &head{seq, hash}
+	}
+	args := make([]any, 0, 14*len(entries))
+	for _, e := range entries {
+		h := heads[e.OrgID]
+		e.Seq = h.seq + 1
+		e.At = time.UnixMilli(e.At.UnixMilli()).UTC()
+		e.Hash = e.Sum(h.hash)
+		args = append(args, e.OrgID, int64(e.Seq), e.At.UnixMilli(), e.PrincipalID, e.Principal, e.Action, e.EnvID, e.Env, e.Revision,
+			e.Address, e.CLIVersion, e.Command, e.Detail, e.Hash)
+		h.seq, h.hash = e.Seq, e.Hash
+	}
+	// One statement for the batch (one round trip on PostgreSQL); a single
+	// entry, the usual case, through the prepared one. Not classified: a
+	// failed audit write is never a caller's conflict.
+	var err error
+	for len(args) > 0 {
+		n := min(len(args)/14, maxAuditRows)
+		if n == 1 {
+			var ins *sql.Stmt
+			if ins, err = s.auditStmt(ctx, tx, auditInsertQuery); err == nil {
+				_, err = ins.ExecContext(ctx, args[:14]...)
+			}
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+auditCols+`) VALUES `+
+				strings.TrimSuffix(strings.Repeat(auditRow+", ", n), ", ")), args[:14*n]...)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
+		}
+		args = args[14*n:]
+	}
+	return nil
+}
+
+// auditRow is one row's placeholders; maxAuditRows keeps a statement's
+// parameters within SQLite's and PostgreSQL's limits.
+const (
+	auditRow     = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	maxAuditRows = 500
+)
+
+// auditHead is the seq and hash the org's next entry follows: its last
+// entry, else its checkpoint, else seq 0 and 32 zero bytes.
+func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64, []byte, error) {
+	var seq int64
+	var hash []byte
+	head, err := s.auditStmt(ctx, tx, auditHeadQuery)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: read head: %v", store.ErrAuditWrite, err)
+	}
+	err = head.QueryRowContext(ctx, orgID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_checkpoints WHERE org_id = ?`), orgID).Scan(&seq, &hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, make([]byte, audit.HashSize), nil
+		}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: read head: %v", store.ErrAuditWrite, err)
+	}
+	return uint64(seq), hash, nil
+}
+
+// Queries of every audit append, prepared once on the writer by
+// prepareAudit and then reused: the append runs on every read, and parsing
+// them each time was a large part of its cost on SQLite.
+const (
+	auditHeadQuery   = `SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`
+	auditInsertQuery = `INSERT INTO audit_log (` + auditCols + `) VALUES ` + auditRow
+)
+
+// prepareAudit prepares the append's queries. It must run outside a
+// transaction: on SQLite the writer is one connection, which a
+// transaction holds.
+func (s *Store) prepareAudit(ctx context.Context) error {
+	s.audit.mu.Lock()
+	ready := s.audit.stmts != nil
+	s.audit.mu.Unlock()
+	if ready {
+		return nil
+	}
+	// Not under the lock: preparing waits for the writer, whose
+	// transaction may be appending (and so taking the lock) meanwhile.
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range []string{auditHeadQuery, auditInsertQuery} {
+		st, err := s.db.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return err
+		}
+		stmts[q] = st
+	}
+	s.audit.mu.Lock()
+	s.audit.stmts = stmts
+	s.audit.mu.Unlock()
+	return nil
+}
+
+// auditStmt returns one of the append's queries for tx: the prepared one
+// once prepareAudit has run, else prepared in tx.
+func (s *Store) auditStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.audit.mu.Lock()
+	st := s.audit.stmts[query]
+	s.audit.mu.Unlock()
+	if st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, s.q(query))
+}
+
+// auditBatch is the group commit of AppendAudit: every call queues its
+// entries, and one goroutine at a time writes all that are queued in one
+// transaction, so concurrent reads (each `secr run` appends an entry)
+// share a commit, and on SQLite an fsync, instead of queueing for one each.
+type auditBatch struct {
+	mu      sync.Mutex
+	pending []*auditReq
+	running bool
+	stmts   map[string]*sql.Stmt // prepareAudit's, by query
+}
+
+type auditReq struct {
+	entries []audit.Entry
+	done    chan error
+}
+
+func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	req := &auditReq{entries: entries, done: make(chan error, 1)}
+	b := &s.audit
+	b.mu.Lock()
+	b.pending = append(b.pending, req)
+	if !b.running {
+		b.running = true
+		go s.drainAudit(b)
+	}
+	b.mu.Unlock()
+	// The batch finishes even if ctx ends: the caller answers nothing
+	// without the entry, so waiting for the outcome is always right.
+	return <-req.done
+}
+
+// drainAudit writes queued batches until the queue is empty. When a batch
+// fails it retries its requests one by one, so one bad entry fails only
+// its own request.
+func (s *Store) drainAudit(b *auditBatch) {
+	ctx := context.Background()
+	if err := s.prepareAudit(ctx); err != nil {
+		b.mu.Lock()
+		reqs := b.pending
+		b.pending, b.running = nil, false
+		b.mu.Unlock()
+		for _, r := range reqs {
+			r.done <- fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
+		}
+		return
+	}
+	for {
+		b.mu.Lock()
+		reqs := b.pending
+		b.pending = nil
+		if len(reqs) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		var all []audit.Entry
+		for _, r := range reqs {
+			all = append(all, r.entries...)
+		}
+		err := s.tx(ctx, func(tx *sql.Tx) error { return s.appendAuditTx(ctx, tx, all) })
+		if err == nil || len(reqs) == 1 {
+			for _, r := range reqs {
+				r.done <- err
+			}
+			continue
+		}
+		for _, r := range reqs {
+			r.done <- s.tx(ctx, func(tx *sql.Tx) error { return s.appendAuditTx(ctx, tx, r.entries) })
+		}
+	}
+}
+
+const auditCols = `org_id, seq, at, principal_id, principal, action, env_id, env, revision, address, cli_version, command, detail, hash`
+
+func (s *Store) AuditLog(ctx context.Context, orgID string, q store.AuditQuery) (audit.Checkpoint, []audit.Entry, error) {
+	var cp audit.Checkpoint
+	var seq int64
+	err := s.readRow(ctx, `SELECT seq, hash FROM audit_checkpoints WHERE org_id = ?`, orgID).Scan(&seq, &cp.Hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return cp, nil, err
+	}
+	cp.Seq = uint64(seq)
+	rows, err := s.read(ctx, `SELECT `+auditCols+` FROM audit_log WHERE org_id = ? AND at >= ? ORDER BY seq`, orgID, ms(q.Since))
+	if err != nil {
+		return cp, nil, err
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		var e audit.Entry
+		var seq, at int64
+		if err := rows.Scan(&e.OrgID, &seq, &at, &e.PrincipalID, &e.Principal, &e.Action, &e.EnvID, &e.Env, &e.Revision,
+			&e.Address, &e.CLIVersion, &e.Command, &e.Detail, &e.Hash); err != nil {
+			return cp, nil, err
+		}
+		e.Seq, e.At = uint64(seq), time.UnixMilli(at).UTC()
+		out = append(out, e)
+	}
+	return cp, out, rows.Err()
+}
+
+func (s *Store) PruneAudit(ctx context.Context, cut time.Time) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT org_id FROM audit_log WHERE at < ?`), cut.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	var orgs []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		orgs = append(orgs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, org := range orgs {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.dialect == postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockKey, org); err != nil {
+					return err
+				}
+			}
+			// The cut is by seq, so the retained chain has no holes even
+			// if the clock once went backwards.
+			var seq int64
+			var hash []byte
+			err := tx.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_log WHERE org_id = ? AND seq = (SELECT MAX(seq) FROM audit_log WHERE org_id = ? AND at < ?)`),
+				org, org, cut.UnixMilli()).Scan(&seq, &hash)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.exec(ctx, tx, `INSERT INTO audit_checkpoints (org_id, seq, hash) VALUES (?, ?, ?)
+				ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, org, seq, hash); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_log WHERE org_id = ? AND seq <= ?`), org, seq)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune audit log of org %s: %w", org, err)
+		}
+	}
+	return total, nil
+}
+
+// addAuditTables adds the audit log's tables (the end of the format 2
+// schema) to a format 2 database created before they were part of it.
+func (s *Store) addAuditTables(ctx context.Context, tx *sql.Tx) error {
+	ok, err := s.tableExists(ctx, tx, "audit_checkpoints")
+	if err != nil || ok {
+		return err
+	}
+	i := strings.Index(schema, "CREATE TABLE audit_log")
+	ddl := schema[i:]
+	if s.dialect == postgres {
+		ddl = strings.ReplaceAll(ddl, " BLOB", " BYTEA")
+	}
+	for _, stmt := range strings.Split(ddl, ";") {
+		stmt = strings.Replace(stmt, "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+		stmt = strings.Replace(stmt, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("add the audit log's tables: %w", err)
+		}
+	}
+	return nil
+}
