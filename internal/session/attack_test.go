@@ -394,18 +394,18 @@ func (f *fixture) rotate(s *Session, envName string) {
 	f.appendChain(raw...)
 	f.exec(`UPDATE orgs SET chain_state = ? WHERE id = ?`, st.Bytes(), f.orgID())
 	ek, _ := crypto.GenerateEnvKey(env.ID, 2)
-	g, err := st.MakeGrant(s.signer, ek, s.signer.ID())
+	g, err := st.MakeGrant(s.signer, ek, s.me())
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	h, ct, err := st.SealRevision(s.signer, ek, env.header, env.doc.Marshal())
+	h, ct, err := st.SealRevision(s.sig(), ek, env.header, env.doc.Marshal())
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.exec(`INSERT INTO grants (env_id, principal_id, key_version, signed_grant) VALUES (?, ?, 2, ?)`, env.ID, s.signer.ID(), g.Bytes())
+	f.exec(`INSERT INTO grants (env_id, principal_id, key_version, signed_grant) VALUES (?, ?, 2, ?)`, env.ID, s.me(), g.Bytes())
 	f.exec(`UPDATE environments SET key_version = 2 WHERE id = ?`, env.ID)
 	f.exec(`INSERT INTO revisions (env_id, revision, key_version, header, ciphertext, author_id, created_at) VALUES (?, ?, 2, ?, ?, ?, 0)`,
-		env.ID, h.Revision(), h.Bytes(), ct, s.signer.ID())
+		env.ID, h.Revision(), h.Bytes(), ct, s.me())
 	// The rotation itself verifies: the newest revision opens under v2.
 	if got, err := f.session().Load(ctx, tg); err != nil || got.key.Version() != 2 {
 		f.t.Fatalf("after rotation: %v", err)

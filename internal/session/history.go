@@ -161,7 +161,7 @@ func (s *Session) openGrant(st *trust.State, raw []byte, envID, name string) (*c
 	if err != nil {
 		return nil, integrityErrorf("a key of %s: %v", name, err)
 	}
-	if g.EnvID() != envID || g.Recipient() != s.signer.ID() {
+	if g.EnvID() != envID || g.Recipient() != s.me() {
 		return nil, integrityErrorf("the server sent a key for %s/%s instead of this principal's key for %s", g.EnvID(), g.Recipient(), name)
 	}
 	k, err := st.OpenGrant(g, s.identity)

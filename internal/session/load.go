@@ -283,7 +283,7 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	if err != nil {
 		return nil, integrityErrorf("the key of environment %s: %v", name, err)
 	}
-	if g.EnvID() != env.ID || g.Recipient() != s.signer.ID() {
+	if g.EnvID() != env.ID || g.Recipient() != s.me() {
 		return nil, integrityErrorf("the server sent a key for %s/%s instead of this principal's key for %s", g.EnvID(), g.Recipient(), name)
 	}
 	key, err := st.OpenGrant(g, s.identity)
@@ -295,7 +295,7 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		return nil, integrityErrorf("the server sent key version %d of %s, but the org chain is at version %d (a replayed old key?)", key.Version(), name, env.KeyVersion)
 	}
 	e := &Env{Org: st.OrgName(), Project: project, Name: env.Name, ID: env.ID,
-		CanWrite: st.Access(s.signer.ID(), env.ID, st.Seq()) == trust.Write,
+		CanWrite: st.Access(s.me(), env.ID, st.Seq()) == trust.Write,
 		key:      key, doc: envdoc.New(), state: st}
 	mark := marks.Get(s.api, markID(st, env.ID))
 	snap.Chain = nil

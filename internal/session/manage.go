@@ -37,7 +37,7 @@ func (s *Session) CreateOrg(ctx context.Context, name string) (api.Org, error) {
 	if err != nil {
 		return api.Org{}, err
 	}
-	root, err := trust.NewOrg(s.signer, me, api.NewID("org"), name)
+	root, err := trust.NewOrg(s.sig(), me, api.NewID("org"), name)
 	if err != nil {
 		return api.Org{}, err
 	}
@@ -103,7 +103,7 @@ func (s *Session) changeOrg(ctx context.Context, org string, build func(st *trus
 func (s *Session) appendOps(st *trust.State, ops ...trust.Op) (*trust.State, [][]byte, error) {
 	var raw [][]byte
 	for _, op := range ops {
-		e, err := st.Append(s.signer, op)
+		e, err := st.Append(s.sig(), op)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -131,7 +131,7 @@ func (s *Session) newEnvs(st *trust.State, prj string, names []string, w *api.Ch
 		if err != nil {
 			return nil, err
 		}
-		g, err := next.MakeGrant(s.signer, ek, s.signer.ID())
+		g, err := next.MakeGrant(s.sig(), ek, s.me())
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +268,7 @@ func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (
 		if err != nil {
 			return nil, w, err
 		}
-		g, err := st.MakeGrant(s.signer, env.key, tok.ID())
+		g, err := st.MakeGrant(s.sig(), env.key, tok.ID())
 		if err != nil {
 			return nil, w, err
 		}

@@ -116,7 +116,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 		if err != nil {
 			return nil, WithHint(&tokenError{source: source, err: err}, "create a new token with 'secr tokens create --env ENV' and put it in %s", source)
 		}
-		s.token, s.identity, s.signer = tok, tok.Identity(), tok.Signer()
+		s.token, s.identity = tok, tok.Identity()
 		s.client = cl.WithServiceToken(tok.ID(), tok.AuthKey())
 		return s, nil
 	}
@@ -136,9 +136,33 @@ func Authenticate(t Target, o Options) (*Session, error) {
 		return nil, WithHint(fmt.Errorf("stored login for %s is corrupt", s.api), "run 'secr login' again")
 	}
 	s.login, s.identity = login, id
-	s.signer = trust.NewSigner(login.UserID, trust.UserSigningKey(id))
 	s.client = cl.WithSession(login.Session)
 	return s, nil
+}
+
+// sig returns the Signer of this principal, derived on first use: a
+// user's from the account key, a token's from its secret. Reads never
+// sign, so 'secr run' does not pay for the derivation.
+func (s *Session) sig() *trust.Signer {
+	if s.signer == nil {
+		if s.token != nil {
+			s.signer = s.token.Signer()
+		} else {
+			s.signer = trust.NewSigner(s.login.UserID, trust.UserSigningKey(s.identity))
+		}
+	}
+	return s.signer
+}
+
+// me is this principal's ID, as org chains record it.
+func (s *Session) me() string {
+	switch {
+	case s.signer != nil:
+		return s.signer.ID()
+	case s.token != nil:
+		return s.token.ID()
+	}
+	return s.login.UserID
 }
 
 // API is the server's normalised base URL.

@@ -137,7 +137,7 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	if err != nil {
 		return InviteResult{}, err
 	}
-	if err := requireAdmin(st, s.signer.ID(), "invite members"); err != nil {
+	if err := requireAdmin(st, s.me(), "invite members"); err != nil {
 		return InviteResult{}, err
 	}
 	for _, m := range st.Members() {
@@ -166,7 +166,7 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	}); err != nil {
 		return InviteResult{}, Explain(err)
 	}
-	me, _ := st.Principal(s.signer.ID())
+	me, _ := st.Principal(s.me())
 	return InviteResult{Code: inv.String(), ExpiresAt: expires, Email: req.Email, Role: req.Role.String(), InviterSafetyNumber: me.SafetyNumber()}, nil
 }
 
@@ -302,7 +302,7 @@ func (s *Session) Sync(ctx context.Context, org string) (SyncResult, error) {
 	}
 	var refused error
 	for _, inv := range invites {
-		if inv.Status != api.InviteAccepted || inv.Inviter != s.signer.ID() || inv.SealedSecret == nil {
+		if inv.Status != api.InviteAccepted || inv.Inviter != s.me() || inv.SealedSecret == nil {
 			continue
 		}
 		if err := s.completeInvite(ctx, org, inv); err != nil {
@@ -399,14 +399,14 @@ func (s *Session) changeTeam(ctx context.Context, org, inviteID string, build fu
 			}
 		}
 		for _, w := range grantTo {
-			if slices.Contains(rotating, w.envID) || w.principalID == s.signer.ID() {
+			if slices.Contains(rotating, w.envID) || w.principalID == s.me() {
 				continue // rotated: wrapped to every reader with the new key
 			}
 			ek, ok := keys.get(ctx, s, next, w.envID)
 			if !ok {
 				continue // pending: a key holder's client completes it
 			}
-			g, err := next.MakeGrant(s.signer, ek, w.principalID)
+			g, err := next.MakeGrant(s.sig(), ek, w.principalID)
 			if err != nil {
 				return nil, req, err
 			}
@@ -457,7 +457,7 @@ func (k *keyCache) env(ctx context.Context, s *Session, st *trust.State, envID s
 	}
 	k.keys[envID] = nil
 	e, ok := st.Env(envID)
-	if !ok || st.Access(s.signer.ID(), envID, st.Seq()) == trust.NoAccess {
+	if !ok || st.Access(s.me(), envID, st.Seq()) == trust.NoAccess {
 		return nil, false
 	}
 	prj, _ := st.ProjectName(e.ProjectID)
@@ -489,7 +489,7 @@ func (s *Session) rotateOn(ctx context.Context, st *trust.State, envID string, k
 	}
 	var grants [][]byte
 	for _, p := range next.Readers(envID) {
-		g, err := next.MakeGrant(s.signer, ek, p.ID())
+		g, err := next.MakeGrant(s.sig(), ek, p.ID())
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -497,7 +497,7 @@ func (s *Session) rotateOn(ctx context.Context, st *trust.State, envID string, k
 	}
 	var rev *api.RotatedRevision
 	if env.header != nil {
-		h, ct, err := next.SealRevision(s.signer, ek, env.header, env.doc.Marshal())
+		h, ct, err := next.SealRevision(s.sig(), ek, env.header, env.doc.Marshal())
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -532,7 +532,7 @@ func (s *Session) completePending(ctx context.Context, org string, res *SyncResu
 	}, func(_, st *trust.State) []string {
 		var mine []string
 		for _, e := range rotations {
-			if st.Access(s.signer.ID(), e, st.Seq()) != trust.NoAccess {
+			if st.Access(s.me(), e, st.Seq()) != trust.NoAccess {
 				mine = append(mine, e)
 			}
 		}
@@ -652,7 +652,7 @@ func (s *Session) RemoveMember(ctx context.Context, org, email string) (RemoveRe
 		if err != nil {
 			return nil, nil, err
 		}
-		if m.Principal.ID() == s.signer.ID() {
+		if m.Principal.ID() == s.me() {
 			return nil, nil, usageErrorf("you cannot remove yourself; ask another owner or admin")
 		}
 		ops := []trust.Op{trust.RemoveMember{MemberID: m.Principal.ID()}}
@@ -738,7 +738,7 @@ func (s *Session) GrantAccess(ctx context.Context, t Target, email string, write
 		if err != nil {
 			return nil, nil, err
 		}
-		pending = st.Access(s.signer.ID(), ids[0], st.Seq()) == trust.NoAccess
+		pending = st.Access(s.me(), ids[0], st.Seq()) == trust.NoAccess
 		return []trust.Op{trust.GrantAccess{MemberID: m.Principal.ID(), EnvIDs: ids, Access: accessFor(m.Role, write)}}, []wrapTo{{ids[0], m.Principal.ID()}}, nil
 	}, nil)
 	return pending, err

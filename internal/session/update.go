@@ -66,7 +66,7 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		// Sealed on the chain the newest revision was verified on, as the
 		// revision after it, under the current key, signed by this
 		// principal: the server can store it but not forge or reorder it.
-		h, sealed, err := env.state.SealRevision(s.signer, env.key, env.header, env.doc.Marshal())
+		h, sealed, err := env.state.SealRevision(s.sig(), env.key, env.header, env.doc.Marshal())
 		if err != nil {
 			return nil, fmt.Errorf("seal revision %d of %q: %w", env.Revision+1, env.Name, err)
 		}
