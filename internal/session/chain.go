@@ -125,6 +125,19 @@ func chainError(org string, err error) error {
 		"the server (or someone who can write its database) may be lying about who and what exists in the org: do not use its answers; compare 'secr orgs verify ORG' with a machine you trust and contact the server's administrator")
 }
 
+// chainProject brings org's chain up to date and looks project up in it.
+func (s *Session) chainProject(ctx context.Context, org, project string) (*trust.State, string, error) {
+	st, err := s.Chain(ctx, org)
+	if err != nil {
+		return nil, "", err
+	}
+	prj, ok := st.LookupProject(project)
+	if !ok {
+		return nil, "", usageErrorf("no project %q in org %q: run 'secr projects list'", project, org)
+	}
+	return st, prj, nil
+}
+
 // Chain brings this machine's verified copy of org's chain up to date and
 // returns it.
 func (s *Session) Chain(ctx context.Context, org string) (*trust.State, error) {

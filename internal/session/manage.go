@@ -295,13 +295,9 @@ func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (
 // warning, and one the chain has that the server does not list is shown
 // with a warning: either is the server's word against the chain's.
 func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, error) {
-	st, err := s.Chain(ctx, t.Org)
+	st, prj, err := s.chainProject(ctx, t.Org, t.Project)
 	if err != nil {
 		return nil, err
-	}
-	prj, ok := st.LookupProject(t.Project)
-	if !ok {
-		return nil, usageErrorf("no project %q in org %q: run 'secr projects list'", t.Project, t.Org)
 	}
 	listed, err := s.client.ListTokens(ctx, t.Org, t.Project)
 	if err != nil {

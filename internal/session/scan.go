@@ -50,13 +50,9 @@ func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([
 	if !explicit {
 		// Every environment the verified chain has: a server cannot keep
 		// one out of the scan by leaving it out of a list.
-		st, err := s.Chain(ctx, t.Org)
+		st, prj, err := s.chainProject(ctx, t.Org, t.Project)
 		if err != nil {
 			return nil, err
-		}
-		prj, ok := st.LookupProject(t.Project)
-		if !ok {
-			return nil, usageErrorf("no project %q in org %q: run 'secr projects list'", t.Project, t.Org)
 		}
 		for _, e := range st.Envs() {
 			if e.ProjectID == prj {

@@ -722,6 +722,16 @@ func (s *Session) tokensMadeBy(ctx context.Context, org, email string) ([]string
 	return ids, nil
 }
 
+// memberAndEnv looks up the member with email and t's environment in st.
+func memberAndEnv(st *trust.State, t Target, email string) (trust.Member, []string, error) {
+	m, err := member(st, email)
+	if err != nil {
+		return m, nil, err
+	}
+	ids, err := envIDs(st, t.Project, []string{t.Env})
+	return m, ids, err
+}
+
 // GrantAccess gives a member read (or write) access to t's environment and
 // wraps its key to them when this user holds it (else it stays pending
 // until a key holder's client completes it).
@@ -730,11 +740,7 @@ func (s *Session) GrantAccess(ctx context.Context, t Target, email string, write
 		return false, err
 	}
 	err = s.changeTeam(ctx, t.Org, "", func(st *trust.State) ([]trust.Op, []wrapTo, error) {
-		m, err := member(st, email)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids, err := envIDs(st, t.Project, []string{t.Env})
+		m, ids, err := memberAndEnv(st, t, email)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -752,11 +758,7 @@ func (s *Session) RevokeAccess(ctx context.Context, t Target, email string) (Rem
 	}
 	var res RemoveResult
 	err := s.changeTeam(ctx, t.Org, "", func(st *trust.State) ([]trust.Op, []wrapTo, error) {
-		m, err := member(st, email)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids, err := envIDs(st, t.Project, []string{t.Env})
+		m, ids, err := memberAndEnv(st, t, email)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -780,13 +782,9 @@ type AccessEntry struct {
 // AccessList lists who may read t's project's environments (only t.Env
 // when envOnly), and the pending work.
 func (s *Session) AccessList(ctx context.Context, t Target, envOnly bool) ([]AccessEntry, []string, error) {
-	st, err := s.Chain(ctx, t.Org)
+	st, prj, err := s.chainProject(ctx, t.Org, t.Project)
 	if err != nil {
 		return nil, nil, err
-	}
-	prj, ok := st.LookupProject(t.Project)
-	if !ok {
-		return nil, nil, usageErrorf("no project %q in org %q", t.Project, t.Org)
 	}
 	pend, err := s.client.Pending(ctx, t.Org)
 	if err != nil {
