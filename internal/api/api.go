@@ -234,6 +234,10 @@ type Snapshot struct {
 	// Headers are the revisions' headers from SinceParam (inclusive) to
 	// the latest, oldest first.
 	Headers [][]byte `json:"headers,omitempty"`
+	// ChainHead is the number of the org chain's newest entry: part of the
+	// ETag, so that a change of the org (a role, a rotation) is never
+	// answered 304 to a client that has not seen it.
+	ChainHead uint64 `json:"chain_head"`
 	// Pending says the org has pending work (Pending) on an environment
 	// whose current key this principal holds: its client completes it.
 	Pending bool `json:"pending,omitempty"`

@@ -93,10 +93,10 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 }
 
 // SnapshotETag names what a snapshot answer holds for a conditional fetch:
-// the environment, its key version, the revision, whether the principal
-// may write and whether it has pending work. A client sends it back in
-// If-None-Match; the server answers 304 Not Modified, after authorising
-// the request, when it still matches.
+// the environment, its key version, the revision, the org chain's head,
+// whether the principal may write and whether it has pending work. A client
+// sends it back in If-None-Match; the server answers 304 Not Modified,
+// after authorising the request, when it still matches.
 func SnapshotETag(s Snapshot) string {
 	var rev int64
 	if s.Revision != nil {
@@ -109,7 +109,8 @@ func SnapshotETag(s Snapshot) string {
 	if s.Pending {
 		w += "p" // a client that has pending work to do must see it, not a 304
 	}
-	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." + w + `"`
+	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." +
+		strconv.FormatUint(s.ChainHead, 10) + "." + w + `"`
 }
 
 // FormatSize shows a byte count for people: "4.0 MiB (4194304 bytes)".

@@ -63,7 +63,7 @@ func snapshot(p *principal, sc scope) (api.Snapshot, error) {
 		return api.Snapshot{}, noAccess(sc.env.Name)
 	}
 	snap := api.Snapshot{
-		Org: sc.org.Name, OrgID: sc.org.ID, Project: sc.project.Name,
+		Org: sc.org.Name, OrgID: sc.org.ID, Project: sc.project.Name, ChainHead: sc.org.HeadSeq,
 		Environment: api.Environment{ID: sc.env.ID, Name: sc.env.Name, KeyVersion: sc.env.KeyVersion},
 		Grant:       g.Signed,
 		CanWrite:    p.token == nil || p.token.ReadWrite,
@@ -292,6 +292,12 @@ func (s *Server) checkHeader(ctx context.Context, sc scope, hdr *trust.Header) e
 	}
 	if err := st.VerifyHeader(hdr); err != nil {
 		return errBadRequest("revision header refused: %v", err)
+	}
+	// The header may name an older chain position (a client that had not
+	// seen a later change): what counts here is whether the author may
+	// write now.
+	if st.Access(hdr.Author(), hdr.EnvID(), st.Seq()) != trust.Write {
+		return errForbidden("you may only read environment %q now (org chain entry %d): ask an owner or admin for write access", sc.env.Name, st.Seq())
 	}
 	return nil
 }

@@ -15,8 +15,9 @@ var (
 	ErrIntegrity = errors.New("integrity check failed")
 	// ErrNotLoggedIn: no stored login for the server and no service token.
 	ErrNotLoggedIn = errors.New("not logged in")
-	// ErrReadOnly: a read-only service token was asked to write.
-	ErrReadOnly = errors.New("this service token is read-only")
+	// ErrReadOnly: a principal that may only read (a read-only service
+	// token, a viewer, a read grant) was asked to write.
+	ErrReadOnly = errors.New("read-only")
 	// ErrInvalidToken: SECR_TOKEN (or SECR_TOKEN_FILE) does not hold a
 	// service token secr can use.
 	ErrInvalidToken = errors.New("invalid service token")

@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -163,5 +165,47 @@ func TestTeamKeys(t *testing.T) {
 	}
 	if _, err := bob2.Load(ctx, bobDev); err == nil {
 		t.Fatal("bob read development after his removal")
+	}
+}
+
+// TestServerRefusesStaleWriter: a member made viewer writes with the chain
+// as he saw it before (his header names the earlier chain entry, where he
+// could write). The client would refuse on a fresh chain; the server
+// refuses too, checking write access at its head.
+func TestServerRefusesStaleWriter(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	f.set(ada, "A", "value-1")
+	bob, _ := f.bob()
+	inv, err := ada.Invite(ctx, f.target.Org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ada.Sync(ctx, f.target.Org); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := bob.Load(ctx, f.target)
+	if err != nil || !stale.CanWrite {
+		t.Fatalf("bob as developer: %v", err)
+	}
+	if err := ada.SetRole(ctx, f.target.Org, bob.login.Email, trust.Viewer); err != nil {
+		t.Fatal(err)
+	}
+	h, ct, err := stale.state.SealRevision(bob.sig(), stale.key, stale.header, stale.doc.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.client.WriteRevision(ctx, stale.Org, stale.Project, stale.Name, api.WriteRevisionRequest{
+		BaseRevision: stale.Revision, KeyVersion: stale.key.Version(), Header: h.Bytes(), Ciphertext: ct})
+	if err == nil || !strings.Contains(err.Error(), "you may only read") {
+		t.Fatalf("a viewer's write with a stale header: %v", err)
+	}
+	// And his client, on a fresh chain, says so itself.
+	if _, err := bob.Update(ctx, f.target, func(e *Editor) error { return e.Set("B", "b", false) }); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("viewer update: %v", err)
 	}
 }

@@ -55,7 +55,11 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 			return nil, err
 		}
 		if !env.CanWrite {
-			return nil, WithHint(ErrReadOnly, "create a read-write token with 'secr tokens create --read-write'")
+			if s.token != nil {
+				return nil, WithHint(fmt.Errorf("this service token is %w", ErrReadOnly), "create a read-write token with 'secr tokens create --read-write'")
+			}
+			return nil, WithHint(fmt.Errorf("you may only read %s/%s/%s (org chain): %w", env.Org, env.Project, env.Name, ErrReadOnly),
+				"ask an owner or admin to run: secr access grant %s --env %s --write", s.login.Email, env.Name)
 		}
 		if err := edit(&Editor{doc: env.doc}); err != nil {
 			if errors.Is(err, ErrNoChange) {
