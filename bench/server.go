@@ -242,8 +242,12 @@ func (b *benchServer) stop() {
 	b.cmd.Wait()
 }
 
+// snapshotURL asks the way a client that has pinned the org chain and seen
+// the latest revision does: from its head, since that revision (numbers at
+// or past the server's answer the same: the head entry and the latest
+// header, both read with the environment).
 func (b *benchServer) snapshotURL(n int) string {
-	return b.url + api.Path(api.SnapshotRoute, "bench", "app", sizeEnv[n])
+	return b.url + api.Path(api.SnapshotRoute, "bench", "app", sizeEnv[n]) + "?" + api.ChainFromParam + "=1000000000&" + api.SinceParam + "=1000000000"
 }
 
 // postgresSchema creates a fresh schema for one run and returns a DSN
