@@ -136,6 +136,8 @@ Start here:
   secr secrets set API_KEY         store a secret (asks for the value without echo)
   secr run -- ./app                run ./app with the secrets in its environment
   secr scan                        find plaintext copies of your secrets and .env files
+  secr members invite bob@x.com --role developer --env development
+                                   share with a teammate (docs/teams.md)
 
 Environment: SECR_API_URL (server), SECR_TOKEN or SECR_TOKEN_FILE (service
 token for CI), SECR_ENV (environment), SECR_CREDENTIALS (keyring, file or
