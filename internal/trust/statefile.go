@@ -97,21 +97,29 @@ func ParseState(b []byte) (*State, error) {
 	for i := range s.hashes {
 		d.raw(s.hashes[i][:])
 	}
-	for range d.count(20) {
+	// Maps are made at their final size: a run of 'secr run' parses the
+	// whole cached chain, and growing maps entry by entry was most of it.
+	n := d.count(20)
+	s.principals = make(map[string]*principal, n)
+	for range n {
 		id := d.str()
-		p := &principal{kind: Kind(d.u8()), role: Role(d.u8()), grants: map[string]Access{}, access: map[string][]accessAt{}}
+		p := &principal{kind: Kind(d.u8()), role: Role(d.u8())}
 		p.idents = make([]identAt, d.count(12))
 		for i := range p.idents {
 			p.idents[i].seq = d.u64()
 			p.idents[i].p = decodeEmbeddedPrincipal(&d)
 		}
-		for range d.count(5) {
+		ng := d.count(5)
+		p.grants = make(map[string]Access, ng)
+		for range ng {
 			env := d.str()
 			p.grants[env] = Access(d.u8())
 		}
 		p.tokenEnv, p.tokenAccess = d.str(), Access(d.u8())
 		p.expires, p.revoked = int64(d.u64()), d.u8() == 1
-		for range d.count(12) {
+		na := d.count(12)
+		p.access = make(map[string][]accessAt, na)
+		for range na {
 			env := d.str()
 			t := make([]accessAt, d.count(9))
 			for i := range t {
@@ -124,11 +132,15 @@ func ParseState(b []byte) (*State, error) {
 		}
 		s.principals[id] = p
 	}
-	for range d.count(20) {
+	n = d.count(20)
+	s.projects = make(map[string]*project, n)
+	for range n {
 		id := d.str()
 		s.projects[id] = &project{name: d.str(), seq: d.u64()}
 	}
-	for range d.count(20) {
+	n = d.count(20)
+	s.envs = make(map[string]*env, n)
+	for range n {
 		id := d.str()
 		e := &env{project: d.str(), name: d.str()}
 		e.keys = make([]uint64, d.count(8))
