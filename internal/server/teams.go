@@ -26,9 +26,10 @@ import (
 const (
 	// maxInviteTTL bounds an invite's life.
 	maxInviteTTL = 30 * 24 * time.Hour
-	// maxSealedSecret bounds an invite's sealed secret (a 16-byte secret
-	// sealed: nonce, ciphertext and tag are well under this).
-	maxSealedSecret = 256
+	// maxSealedSecret bounds an invite's sealed copy: the code and what
+	// the inviter asked for (email, role, environments), sealed by the
+	// inviter for themselves.
+	maxSealedSecret = 8 << 10
 )
 
 func (s *Server) routesTeams() {

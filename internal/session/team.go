@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,7 +157,14 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	if err != nil {
 		return InviteResult{}, err
 	}
-	sealed, err := s.identity.SealToSelf(inviteAD(inv.ID()), []byte(inv.String()))
+	// What this user asked for is sealed with the code: the server stores
+	// the role and environments too, but completing the invite believes
+	// only this copy (the server could otherwise raise the role).
+	payload, err := json.Marshal(sealedInvite{Code: inv.String(), Email: req.Email, Role: req.Role.String(), Envs: envs})
+	if err != nil {
+		return InviteResult{}, err
+	}
+	sealed, err := s.identity.SealToSelf(inviteAD(inv.ID()), payload)
 	if err != nil {
 		return InviteResult{}, err
 	}
@@ -322,17 +330,36 @@ func (s *Session) Sync(ctx context.Context, org string) (SyncResult, error) {
 	return res, refused
 }
 
+// sealedInvite is the inviter's own record of an invite, sealed for
+// themselves and kept by the server.
+type sealedInvite struct {
+	Code  string   `json:"code"`
+	Email string   `json:"email"`
+	Role  string   `json:"role"`
+	Envs  []string `json:"envs,omitempty"`
+}
+
 // completeInvite checks an accepted invite's identity against the secret
-// only this user's client can open, and signs member.add for it.
+// only this user's client can open, and signs member.add for it with the
+// role and access this user asked for (from the same sealed copy).
 func (s *Session) completeInvite(ctx context.Context, org string, inv api.Invite) error {
 	raw, err := s.identity.OpenFromSelf(inviteAD(inv.ID), inv.SealedSecret)
 	if err != nil {
 		return integrityErrorf("refused to add %s: the server's copy of the invite secret did not open with your key", inv.Email)
 	}
-	code, err := trust.ParseInvite(string(raw))
+	var mine sealedInvite
+	if err := json.Unmarshal(raw, &mine); err != nil {
+		return integrityErrorf("refused to add %s: your sealed copy of the invite is malformed", inv.Email)
+	}
+	code, err := trust.ParseInvite(mine.Code)
 	if err != nil || code.ID() != inv.ID {
 		return integrityErrorf("refused to add %s: the invite secret does not match the invite", inv.Email)
 	}
+	if mine.Email != inv.Email || mine.Role != inv.Role || !slices.Equal(mine.Envs, inv.Envs) {
+		return integrityErrorf("refused to add %s: the server's record of the invite (%s, %s, %d environments) is not what you asked for (%s, %s, %d environments)",
+			inv.Email, inv.Email, inv.Role, len(inv.Envs), mine.Email, mine.Role, len(mine.Envs))
+	}
+	inv.Role, inv.Envs = mine.Role, mine.Envs
 	p, err := trust.ParsePrincipal(inv.Principal)
 	if err == nil {
 		err = code.Check(p, inv.MAC)
