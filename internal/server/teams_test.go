@@ -220,7 +220,7 @@ func testInvites(t *testing.T, e *env) {
 		{"a past expiry", func(r *api.CreateInviteRequest) { r.ExpiresAt = expiry.Add(-2 * time.Hour) }, http.StatusBadRequest, "in the past"},
 		{"a 31-day expiry", func(r *api.CreateInviteRequest) { r.ExpiresAt = expiry.Add(31 * 24 * time.Hour) }, http.StatusBadRequest, "at most 30 days"},
 		{"no sealed secret", func(r *api.CreateInviteRequest) { r.SealedSecret = nil }, http.StatusBadRequest, "sealed secret is missing"},
-		{"a huge sealed secret", func(r *api.CreateInviteRequest) { r.SealedSecret = make([]byte, 4096) }, http.StatusBadRequest, "longer than"},
+		{"a huge sealed secret", func(r *api.CreateInviteRequest) { r.SealedSecret = make([]byte, 8<<10+1) }, http.StatusBadRequest, "longer than"},
 		{"a member's email", func(r *api.CreateInviteRequest) { r.Email = "dev@example.com" }, http.StatusConflict, "already a member"},
 	} {
 		r := req
