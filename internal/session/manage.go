@@ -289,8 +289,8 @@ func (s *Session) CreateToken(ctx context.Context, t Target, req TokenRequest) (
 
 // ListTokens lists t's project's service tokens.
 //
-// What each token may do (environment, read or write, expiry) comes from
-// the verified chain; the server adds only who made it and when. A token
+// What each token may do (environment, read or write, expiry) and who made
+// it come from the verified chain; the server adds only when. A token
 // the server lists that the chain does not have is left out with a
 // warning, and one the chain has that the server does not list is shown
 // with a warning: either is the server's word against the chain's.
@@ -320,8 +320,11 @@ func (s *Session) ListTokens(ctx context.Context, t Target) ([]api.TokenInfo, er
 			exp := tok.Expires
 			info.ExpiresAt = &exp
 		}
+		if c, ok := st.Principal(tok.Creator); ok {
+			info.CreatedBy = c.Name()
+		}
 		if srv, ok := byID[id]; ok {
-			info.CreatedAt, info.CreatedBy = srv.CreatedAt, srv.CreatedBy
+			info.CreatedAt = srv.CreatedAt
 			delete(byID, id)
 		} else {
 			s.opts.warnf("the org chain has token %s (%s), which the server does not list: it may have deleted it", id, info.Name)

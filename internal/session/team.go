@@ -669,12 +669,8 @@ func (s *Session) RemoveMember(ctx context.Context, org, email string) (RemoveRe
 	if err := s.requireUser("remove members"); err != nil {
 		return RemoveResult{}, err
 	}
-	tokensBy, err := s.tokensMadeBy(ctx, org, email)
-	if err != nil {
-		return RemoveResult{}, err
-	}
 	var res RemoveResult
-	err = s.changeTeam(ctx, org, "", func(st *trust.State) ([]trust.Op, []wrapTo, error) {
+	err := s.changeTeam(ctx, org, "", func(st *trust.State) ([]trust.Op, []wrapTo, error) {
 		m, err := member(st, email)
 		if err != nil {
 			return nil, nil, err
@@ -684,10 +680,12 @@ func (s *Session) RemoveMember(ctx context.Context, org, email string) (RemoveRe
 		}
 		ops := []trust.Op{trust.RemoveMember{MemberID: m.Principal.ID()}}
 		res = RemoveResult{Names: map[string][]string{}}
-		for _, id := range tokensBy {
-			if t, ok := st.Token(id); ok && !t.Revoked {
-				ops = append(ops, trust.RevokeToken{TokenID: id})
-				res.Tokens = append(res.Tokens, id)
+		// Their tokens, as the chain records who made each: a server that
+		// left one out of a list would otherwise keep it reading.
+		for _, t := range st.Tokens() {
+			if t.Creator == m.Principal.ID() && !t.Revoked {
+				ops = append(ops, trust.RevokeToken{TokenID: t.Principal.ID()})
+				res.Tokens = append(res.Tokens, t.Principal.ID())
 			}
 		}
 		return ops, nil, nil
@@ -726,27 +724,6 @@ func (s *Session) lostAccess(ctx context.Context, before, next *trust.State, res
 		}
 	}
 	return rotate
-}
-
-// tokensMadeBy lists the IDs of the service tokens email made in org.
-func (s *Session) tokensMadeBy(ctx context.Context, org, email string) ([]string, error) {
-	projects, err := s.client.ListProjects(ctx, org)
-	if err != nil {
-		return nil, Explain(err)
-	}
-	var ids []string
-	for _, p := range projects {
-		ts, err := s.client.ListTokens(ctx, org, p.Name)
-		if err != nil {
-			return nil, Explain(err)
-		}
-		for _, t := range ts {
-			if t.CreatedBy == email {
-				ids = append(ids, t.ID)
-			}
-		}
-	}
-	return ids, nil
 }
 
 // memberAndEnv looks up the member with email and t's environment in st.

@@ -209,3 +209,43 @@ func TestServerRefusesStaleWriter(t *testing.T) {
 		t.Fatalf("viewer update: %v", err)
 	}
 }
+
+// TestRemovalRevokesTokensTheServerHides: which tokens a removed member
+// made comes from the chain, so a server that credits his token to someone
+// else cannot keep it reading after the rotation.
+func TestRemovalRevokesTokensTheServerHides(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	f.set(ada, "A", "value-1")
+	bob, _ := f.bob()
+	inv, err := ada.Invite(ctx, f.target.Org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ada.Sync(ctx, f.target.Org); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := bob.CreateToken(ctx, f.target, TokenRequest{Name: "bob-ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`UPDATE tokens SET created_by = ? WHERE id = ?`, ada.me(), info.ID)
+	res, err := ada.RemoveMember(ctx, f.target.Org, bob.login.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Tokens, info.ID) {
+		t.Fatalf("bob's token %s was not revoked: %+v", info.ID, res)
+	}
+	st, err := ada.Chain(ctx, f.target.Org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := st.Token(info.ID); !tok.Revoked || slices.ContainsFunc(st.Readers(f.envID("development")), func(p *trust.Principal) bool { return p.ID() == info.ID }) {
+		t.Fatal("bob's token can still read development")
+	}
+}

@@ -36,10 +36,11 @@ type principal struct {
 
 	grants map[string]Access // users: current grants by environment ID
 
-	tokenEnv    string // tokens: their one environment
-	tokenAccess Access
-	expires     int64 // unix seconds, 0 for none
-	revoked     bool
+	tokenEnv     string // tokens: their one environment
+	tokenAccess  Access
+	tokenCreator string // tokens: who signed their token.create
+	expires      int64  // unix seconds, 0 for none
+	revoked      bool
 
 	access map[string][]accessAt // effective access by environment, from each seq on
 }
@@ -524,7 +525,7 @@ func (x *State) apply(seq uint64, signer string, op Op) error {
 			return invalid("principal %q already exists", o.Token.id)
 		}
 		p := x.putPrincipal(o.Token, seq)
-		p.tokenEnv, p.tokenAccess = o.EnvID, o.Access
+		p.tokenEnv, p.tokenAccess, p.tokenCreator = o.EnvID, o.Access, signer
 		if !o.Expires.IsZero() {
 			p.expires = o.Expires.Unix()
 		}
@@ -724,6 +725,9 @@ type TokenInfo struct {
 	Access    Access
 	Expires   time.Time // zero for none; enforced by the server, not by the chain
 	Revoked   bool
+	// Creator is the principal that signed the token.create: whose tokens
+	// to revoke when they leave.
+	Creator string
 }
 
 // Token returns the token with principal ID id.
@@ -732,7 +736,7 @@ func (s *State) Token(id string) (TokenInfo, bool) {
 	if p == nil || p.kind != KindToken {
 		return TokenInfo{}, false
 	}
-	t := TokenInfo{Principal: p.identity(), EnvID: p.tokenEnv, Access: p.tokenAccess, Revoked: p.revoked}
+	t := TokenInfo{Principal: p.identity(), EnvID: p.tokenEnv, Access: p.tokenAccess, Revoked: p.revoked, Creator: p.tokenCreator}
 	if p.expires != 0 {
 		t.Expires = time.Unix(p.expires, 0).UTC()
 	}

@@ -15,9 +15,14 @@ import (
 // The cache is trusted as much as the machine's disk: ParseState checks
 // its structure and a checksum against corruption, not signatures. Store it
 // with mode 0600 beside the other per-org state.
+// stateTag starts a cached State. It names the encoding: a cache in
+// another one is refused (and the client says to delete it), never
+// misread.
+const stateTag = "secr/v2/state/2"
+
 func (s *State) Bytes() []byte {
 	var e encoder
-	e.str("secr/v2/state")
+	e.str(stateTag)
 	e.str(s.orgID)
 	e.str(s.orgName)
 	e.u64(uint64(len(s.hashes)))
@@ -44,6 +49,7 @@ func (s *State) Bytes() []byte {
 		e.u8(uint8(p.tokenAccess))
 		e.u64(uint64(p.expires))
 		e.u8(b2u(p.revoked))
+		e.str(p.tokenCreator)
 		e.u64(uint64(len(p.access)))
 		for _, env := range slices.Sorted(maps.Keys(p.access)) {
 			e.str(env)
@@ -88,7 +94,7 @@ func ParseState(b []byte) (*State, error) {
 		return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
 	}
 	d := decoder{b: b[:len(b)-sha256.Size]}
-	if tag := d.str(); d.err == nil && tag != "secr/v2/state" {
+	if tag := d.str(); d.err == nil && tag != stateTag {
 		d.fail("not a cached org chain state")
 	}
 	s := newState()
@@ -117,6 +123,7 @@ func ParseState(b []byte) (*State, error) {
 		}
 		p.tokenEnv, p.tokenAccess = d.str(), Access(d.u8())
 		p.expires, p.revoked = int64(d.u64()), d.u8() == 1
+		p.tokenCreator = d.str()
 		na := d.count(12)
 		p.access = make(map[string][]accessAt, na)
 		for range na {
