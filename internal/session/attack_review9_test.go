@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/trust"
 )
 
@@ -40,8 +41,8 @@ func (f *fixture) teamWithBob(ada *Session) (*Session, inviteRow) {
 
 type inviteRow struct {
 	id, org, email, role, envs, inviter, status string
-	sealed, principal, mac                       []byte
-	expires, created                             int64
+	sealed, principal, mac                      []byte
+	expires, created                            int64
 }
 
 func (f *fixture) putInvite(r inviteRow) {
@@ -213,5 +214,72 @@ func TestAttack9_DroppedPendingRotationStaleKey(t *testing.T) {
 	hdr, ct := after.header, f.column(`SELECT ciphertext FROM revisions WHERE env_id = ? ORDER BY revision DESC LIMIT 1`, dev)
 	if doc, err := after.state.OpenRevision(dev, hdr, ct, bobKey); err == nil {
 		t.Errorf("bob's old key opens the revision ada wrote after removing him (key v%d): %q", after.key.Version(), doc)
+	}
+}
+
+// Finding 9.5 (low/medium): AcceptInvite checks the anchor the code
+// carries only when this machine has no pin under the org name the
+// server answers with. bob is already in org X; ada invites him to a new
+// org Y. The server answers the accept with X's name and chain: bob's
+// client extends its pin of X and reports "joined X", with X's anchor and
+// an inviter from X, never noticing that the code names Y's anchor.
+func TestAttack9_AcceptIgnoresCodeAnchorWhenPinned(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	bob, _ := f.teamWithBob(ada)
+	if _, err := bob.Load(ctx, f.target); err != nil { // bob pins X
+		t.Fatal(err)
+	}
+	y := "o-" + api.NewID("y")[2:14]
+	if _, err := ada.CreateOrg(ctx, y); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := ada.Invite(ctx, y, InviteRequest{Email: bob.login.Email, Role: trust.Viewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := trust.ParseInvite(inv.Code)
+	// The server files the invite under org X.
+	f.exec(`UPDATE invites SET org_id = ? WHERE id = ?`, f.orgID(), code.ID())
+	res, err := bob.AcceptInvite(ctx, inv.Code)
+	if err != nil {
+		return // refused: good
+	}
+	if res.Org != y {
+		t.Errorf("the code is for org %s (anchor prefix %x); bob's client accepted the server's org %s (anchor %s, inviter %s) without an error", y, code.Anchor(), res.Org, res.Anchor, res.Inviter)
+	}
+}
+
+// Finding 9.6 (high, b): the inviter's sealed record holds the code, and
+// the code holds the org's anchor, but completeInvite never compares it
+// with the org it is completing in. ada admins two orgs; she invites bob
+// to a scratch org Y as admin. The server files the accepted invite under
+// ada's main org X, and ada's next Sync of X makes bob an admin of X.
+func TestAttack9_InviteMovedToAnotherOrg(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	bob, _ := f.bob()
+	y := "o-" + api.NewID("y")[2:14]
+	if _, err := ada.CreateOrg(ctx, y); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := ada.Invite(ctx, y, InviteRequest{Email: bob.login.Email, Role: trust.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := trust.ParseInvite(inv.Code)
+	f.exec(`UPDATE invites SET org_id = ? WHERE id = ?`, f.orgID(), code.ID())
+	res, err := ada.Sync(ctx, f.target.Org)
+	st, cerr := ada.Chain(ctx, f.target.Org)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if r := st.Role(bob.login.UserID); r != 0 {
+		t.Errorf("ada invited bob to %s; her Sync of %s made him %s there (%+v, %v)", y, f.target.Org, r, res, err)
 	}
 }
