@@ -283,3 +283,39 @@ func TestAttack9_InviteMovedToAnotherOrg(t *testing.T) {
 		t.Errorf("ada invited bob to %s; her Sync of %s made him %s there (%+v, %v)", y, f.target.Org, r, res, err)
 	}
 }
+
+// Finding 9.7 (low/medium, a/c): a rotation wraps the new key to every
+// reader the chain lists, expired service tokens included (expiry is
+// recorded in the chain but "enforced by the server"). A leaked token
+// that expired keeps receiving every new key version from rotations
+// made exactly to shut readers out; the server, which decides whether it
+// still authenticates, hands them over.
+func TestAttack9_RotationWrapsToExpiredToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	prod := f.target
+	prod.Env = "production"
+	if _, err := ada.Update(ctx, prod, func(e *Editor) error { return e.Set("K", "v", false) }); err != nil {
+		t.Fatal(err)
+	}
+	exp := f.now.Add(time.Hour)
+	_, old, err := ada.CreateToken(ctx, prod, TokenRequest{Name: "old-ci", ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := ada.CreateToken(ctx, prod, TokenRequest{Name: "deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.advance(48 * time.Hour) // the client's clock; the (lying) server still accepts the token
+	ada = f.session()
+	if _, err := ada.RevokeToken(ctx, prod, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	f.db().QueryRow(`SELECT COUNT(*) FROM grants WHERE env_id = ? AND principal_id = ? AND key_version = 2`, f.envID("production"), old.ID).Scan(&n)
+	if n > 0 {
+		t.Errorf("ada's client wrapped production key v2 to token %s, expired a day before the rotation", old.ID)
+	}
+}
