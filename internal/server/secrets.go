@@ -296,6 +296,9 @@ func (s *Server) checkHeader(ctx context.Context, sc scope, hdr *trust.Header) e
 	// The header may name an older chain position (a client that had not
 	// seen a later change): what counts here is whether the author may
 	// write now.
+	if st.RotationOwed(hdr.EnvID()) {
+		return errConflict("the key of environment %q must be rotated before anything more is written under it (someone lost access): run 'secr access sync' with a key holder's login", sc.env.Name)
+	}
 	if st.Access(hdr.Author(), hdr.EnvID(), st.Seq()) != trust.Write {
 		return errForbidden("you may only read environment %q now (org chain entry %d): ask an owner or admin for write access", sc.env.Name, st.Seq())
 	}

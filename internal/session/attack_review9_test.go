@@ -10,7 +10,9 @@ import (
 	"github.com/secr-dev/secr/internal/trust"
 )
 
-// Review 9 (teams): each TestAttack9_* fails while its attack works.
+// Regression tests from the attacker review of the teams client: each
+// TestAttack9_* failed while its attack worked and passes once the client
+// (or the server) refuses it.
 
 // teamWithBob: ada has written development; bob is invited as a developer
 // with development, has accepted, and ada's Sync added him. It returns the

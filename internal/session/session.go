@@ -81,6 +81,8 @@ type Session struct {
 	chains *config.Chains // pinned org chains; nil when there is nowhere to keep state
 	// confirmed holds the members' keys this user checked out of band.
 	confirmed *config.Confirmed
+	// revoked holds the invites this user revoked.
+	revoked *config.RevokedInvites
 
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
@@ -101,6 +103,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
 		s.seen, s.cache, s.chains, s.confirmed = config.SeenAt(dirs), config.CacheAt(dirs), config.ChainsAt(dirs), config.ConfirmedAt(dirs)
+		s.revoked = config.RevokedInvitesAt(dirs)
 	}
 	raw, source := o.Getenv("SECR_TOKEN"), "SECR_TOKEN"
 	if path := o.Getenv("SECR_TOKEN_FILE"); raw == "" && path != "" {

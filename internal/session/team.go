@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,7 +161,9 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	// What this user asked for is sealed with the code: the server stores
 	// the role and environments too, but completing the invite believes
 	// only this copy (the server could otherwise raise the role).
-	payload, err := json.Marshal(sealedInvite{Code: inv.String(), Email: req.Email, Role: req.Role.String(), Envs: envs})
+	expires := s.opts.now().Add(req.Expires).UTC().Truncate(time.Second)
+	payload, err := json.Marshal(sealedInvite{Code: inv.String(), Email: req.Email, Role: req.Role.String(), Envs: envs,
+		OrgID: st.OrgID(), Seq: st.Seq(), Expires: expires})
 	if err != nil {
 		return InviteResult{}, err
 	}
@@ -168,7 +171,6 @@ func (s *Session) Invite(ctx context.Context, org string, req InviteRequest) (In
 	if err != nil {
 		return InviteResult{}, err
 	}
-	expires := s.opts.now().Add(req.Expires).UTC().Truncate(time.Second)
 	if _, err := s.client.CreateInvite(ctx, org, api.CreateInviteRequest{
 		ID: inv.ID(), Email: req.Email, Role: req.Role.String(), Envs: envs, ExpiresAt: expires, SealedSecret: sealed,
 	}); err != nil {
@@ -191,8 +193,22 @@ func (s *Session) RevokeInvite(ctx context.Context, org, emailOrID string) error
 	if err != nil {
 		return Explain(err)
 	}
+	emailOrID = normalizeEmail(emailOrID)
 	for _, i := range invites {
-		if i.ID == emailOrID || i.Email == emailOrID {
+		// Own invites are matched on what this user sealed, not on the
+		// server's copy, which could point the revocation elsewhere.
+		email := i.Email
+		if mine, _, err := s.openInvite(i); err == nil {
+			email = mine.Email
+		} else if i.Inviter == s.me() {
+			continue
+		}
+		if i.ID == emailOrID || email == emailOrID {
+			if s.revoked != nil {
+				if err := s.revoked.Add(s.api, i.ID); err != nil {
+					return err
+				}
+			}
 			return Explain(s.client.RevokeInvite(ctx, org, i.ID))
 		}
 	}
@@ -250,6 +266,11 @@ func (s *Session) AcceptInvite(ctx context.Context, code string) (AcceptResult, 
 	}
 	if err == nil && st.OrgName() != resp.Org {
 		err = fmt.Errorf("the server answered with the chain of org %q", st.OrgName())
+	}
+	if err == nil {
+		if a := st.Anchor(); !bytes.Equal(inv.Anchor(), a[:len(inv.Anchor())]) {
+			err = fmt.Errorf("the invite is for another org than %q", st.OrgName())
+		}
 	}
 	if err != nil {
 		return AcceptResult{}, chainError(resp.Org, err)
@@ -337,23 +358,45 @@ type sealedInvite struct {
 	Email string   `json:"email"`
 	Role  string   `json:"role"`
 	Envs  []string `json:"envs,omitempty"`
+	// OrgID, Seq and Expires bind the invite to its org, to the chain as
+	// it was when it was made (an identity the chain records after that
+	// was added already: the invite was used) and to its expiry on this
+	// user's clock: the server's copies of these are not believed.
+	OrgID   string    `json:"org_id"`
+	Seq     uint64    `json:"seq"`
+	Expires time.Time `json:"expires"`
+}
+
+// openInvite opens this user's sealed record of an invite.
+func (s *Session) openInvite(inv api.Invite) (sealedInvite, *trust.Invite, error) {
+	var mine sealedInvite
+	raw, err := s.identity.OpenFromSelf(inviteAD(inv.ID), inv.SealedSecret)
+	if err != nil {
+		return mine, nil, fmt.Errorf("the server's copy of the invite secret did not open with your key")
+	}
+	if err := json.Unmarshal(raw, &mine); err != nil {
+		return mine, nil, fmt.Errorf("your sealed copy of the invite is malformed")
+	}
+	code, err := trust.ParseInvite(mine.Code)
+	if err != nil || code.ID() != inv.ID {
+		return mine, nil, fmt.Errorf("the invite secret does not match the invite")
+	}
+	return mine, code, nil
 }
 
 // completeInvite checks an accepted invite's identity against the secret
 // only this user's client can open, and signs member.add for it with the
 // role and access this user asked for (from the same sealed copy).
 func (s *Session) completeInvite(ctx context.Context, org string, inv api.Invite) error {
-	raw, err := s.identity.OpenFromSelf(inviteAD(inv.ID), inv.SealedSecret)
+	mine, code, err := s.openInvite(inv)
 	if err != nil {
-		return integrityErrorf("refused to add %s: the server's copy of the invite secret did not open with your key", inv.Email)
+		return integrityErrorf("refused to add %s: %v", inv.Email, err)
 	}
-	var mine sealedInvite
-	if err := json.Unmarshal(raw, &mine); err != nil {
-		return integrityErrorf("refused to add %s: your sealed copy of the invite is malformed", inv.Email)
+	if s.revoked != nil && s.revoked.Has(s.api, inv.ID) {
+		return integrityErrorf("refused to add %s: you revoked this invite", inv.Email)
 	}
-	code, err := trust.ParseInvite(mine.Code)
-	if err != nil || code.ID() != inv.ID {
-		return integrityErrorf("refused to add %s: the invite secret does not match the invite", inv.Email)
+	if s.opts.now().After(mine.Expires) {
+		return integrityErrorf("refused to add %s: the invite expired at %s", inv.Email, mine.Expires.Format(time.RFC3339))
 	}
 	if mine.Email != inv.Email || mine.Role != inv.Role || !slices.Equal(mine.Envs, inv.Envs) {
 		return integrityErrorf("refused to add %s: the server's record of the invite (%s, %s, %d environments) is not what you asked for (%s, %s, %d environments)",
@@ -376,6 +419,16 @@ func (s *Session) completeInvite(ctx context.Context, org string, inv api.Invite
 		return err
 	}
 	return s.changeTeam(ctx, org, inv.ID, func(st *trust.State) ([]trust.Op, []wrapTo, error) {
+		anchor := st.Anchor()
+		switch {
+		case !bytes.Equal(code.Anchor(), anchor[:len(code.Anchor())]) || mine.OrgID != st.OrgID():
+			return nil, nil, integrityErrorf("refused to add %s: the invite is for another org than %q", inv.Email, st.OrgName())
+		case mine.Seq > st.Seq():
+			return nil, nil, integrityErrorf("refused to add %s: the org chain is older than the invite", inv.Email)
+		}
+		if seen, ok := st.FirstSeen(p.ID()); ok && seen > mine.Seq {
+			return nil, nil, integrityErrorf("refused to add %s: the org chain added them after this invite was made (entry %d): the invite was used already", inv.Email, seen)
+		}
 		ops := []trust.Op{trust.AddMember{Member: p, Role: role}}
 		var wrap []wrapTo
 		if len(inv.Envs) > 0 {
@@ -426,7 +479,7 @@ func (s *Session) changeTeam(ctx context.Context, org, inviteID string, build fu
 			}
 		}
 		for _, w := range grantTo {
-			if slices.Contains(rotating, w.envID) || w.principalID == s.me() {
+			if slices.Contains(rotating, w.envID) || w.principalID == s.me() || s.expiredToken(next, w.principalID) {
 				continue // rotated: wrapped to every reader with the new key
 			}
 			ek, ok := keys.get(ctx, s, next, w.envID)
@@ -438,6 +491,9 @@ func (s *Session) changeTeam(ctx context.Context, org, inviteID string, build fu
 				return nil, req, err
 			}
 			req.Grants = append(req.Grants, g.Bytes())
+		}
+		if keys.err != nil {
+			return nil, req, keys.err
 		}
 		if len(req.Entries) == 0 && len(req.Grants) == 0 {
 			return nil, req, errNothingToSend
@@ -463,6 +519,9 @@ func (s *Session) changeOrgWith(ctx context.Context, org string, build func(*tru
 // keyCache holds the environment keys this user opened during one change.
 type keyCache struct {
 	keys map[string]*Env
+	// err is the first integrity failure met opening one: the change is
+	// then refused, not made as if this user held no key.
+	err error
 }
 
 // get opens this user's current key of envID (nil, false when this user
@@ -490,6 +549,9 @@ func (k *keyCache) env(ctx context.Context, s *Session, st *trust.State, envID s
 	prj, _ := st.ProjectName(e.ProjectID)
 	env, err := s.Load(ctx, Target{API: s.api, Org: st.OrgName(), Project: prj, Env: e.Name, EnvExplicit: true})
 	if err != nil {
+		if errors.Is(err, ErrIntegrity) && k.err == nil {
+			k.err = err
+		}
 		return nil, false
 	}
 	k.keys[envID] = env
@@ -516,6 +578,9 @@ func (s *Session) rotateOn(ctx context.Context, st *trust.State, envID string, k
 	}
 	var grants [][]byte
 	for _, p := range next.Readers(envID) {
+		if s.expiredToken(next, p.ID()) {
+			continue
+		}
 		g, err := next.MakeGrant(s.sig(), ek, p.ID())
 		if err != nil {
 			return nil, nil, nil, err
@@ -533,6 +598,13 @@ func (s *Session) rotateOn(ctx context.Context, st *trust.State, envID string, k
 	return next, grants, rev, nil
 }
 
+// expiredToken reports whether id is a service token past the expiry the
+// chain records, on this machine's clock: no key is wrapped to it.
+func (s *Session) expiredToken(st *trust.State, id string) bool {
+	t, ok := st.Token(id)
+	return ok && !t.Expires.IsZero() && s.opts.now().After(t.Expires)
+}
+
 // completePending makes the grants and rotations the server lists as
 // pending that this user's keys can make.
 func (s *Session) completePending(ctx context.Context, org string, res *SyncResult) error {
@@ -540,7 +612,13 @@ func (s *Session) completePending(ctx context.Context, org string, res *SyncResu
 	if err != nil {
 		return Explain(err)
 	}
-	if len(p.Grants) == 0 && len(p.Rotations) == 0 {
+	owed := false
+	if st, err := s.Chain(ctx, org); err == nil {
+		for _, e := range st.Envs() {
+			owed = owed || st.RotationOwed(e.ID) && st.Access(s.me(), e.ID, st.Seq()) != trust.NoAccess
+		}
+	}
+	if len(p.Grants) == 0 && len(p.Rotations) == 0 && !owed {
 		return nil
 	}
 	var rotations []string
@@ -558,9 +636,11 @@ func (s *Session) completePending(ctx context.Context, org string, res *SyncResu
 		return nil, wrap, nil
 	}, func(_, st *trust.State) []string {
 		var mine []string
-		for _, e := range rotations {
-			if st.Access(s.me(), e, st.Seq()) != trust.NoAccess {
-				mine = append(mine, e)
+		for _, e := range st.Envs() {
+			// The chain says which rotations are owed; the server's list
+			// only says where to look first.
+			if (slices.Contains(rotations, e.ID) || st.RotationOwed(e.ID)) && st.Access(s.me(), e.ID, st.Seq()) != trust.NoAccess {
+				mine = append(mine, e.ID)
 			}
 		}
 		return mine

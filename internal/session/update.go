@@ -11,6 +11,7 @@ import (
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/envdoc"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // Editor changes the secrets of one revision being written. It is valid
@@ -49,10 +50,23 @@ const conflictAttempts = 30
 // An edit that returns ErrNoChange writes nothing. The returned Env is what
 // was written.
 func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error) (*Env, error) {
+	rotated := false
 	for i := 0; ; i++ {
 		env, err := s.Load(ctx, t)
 		if err != nil {
 			return nil, err
+		}
+		if env.state.RotationOwed(env.ID) {
+			// Someone lost access to this environment and its key was not
+			// rotated yet: nothing more is sealed under that key.
+			if rotated {
+				return nil, fmt.Errorf("the key of %q is still due for rotation after rotating it", env.Name)
+			}
+			if err := s.rotateOwed(ctx, env.Org, env.ID); err != nil {
+				return nil, err
+			}
+			rotated = true
+			continue
 		}
 		if !env.CanWrite {
 			if s.token != nil {
@@ -137,4 +151,20 @@ func (s *Session) Rollback(ctx context.Context, t Target, want int64) (*Env, err
 		e.doc.Secrets = old.Secrets
 		return nil
 	})
+}
+
+// rotateOwed rotates envID's key, which the chain says is owed.
+func (s *Session) rotateOwed(ctx context.Context, org, envID string) error {
+	s.opts.infof("secr: rotating the key of this environment first: someone lost access to it since its key was made.")
+	err := s.changeTeam(ctx, org, "", func(*trust.State) ([]trust.Op, []wrapTo, error) { return nil, nil, nil },
+		func(_, next *trust.State) []string {
+			if next.RotationOwed(envID) {
+				return []string{envID}
+			}
+			return nil // someone else rotated it meanwhile
+		})
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
+	return err
 }

@@ -785,3 +785,41 @@ func (s *State) Tokens() []TokenInfo {
 	}
 	return out
 }
+
+// FirstSeen returns the entry at which the chain first recorded principal
+// id (its member.add or token.create, or the root for the owner).
+func (s *State) FirstSeen(id string) (uint64, bool) {
+	p := s.principals[id]
+	if p == nil || len(p.idents) == 0 {
+		return 0, false
+	}
+	return p.idents[0].seq, true
+}
+
+// RotationOwed reports whether envID's current key version was readable by
+// some principal that may no longer read it (a removal, a revocation, a
+// revoked token) with no key.rotate since: whoever holds the key must
+// rotate before anything more is sealed under it. The chain alone says
+// so, so a server cannot hide that a rotation is due.
+func (s *State) RotationOwed(envID string) bool {
+	e := s.envs[envID]
+	if e == nil {
+		return false
+	}
+	since := e.keys[len(e.keys)-1]
+	for _, p := range s.principals {
+		if p.effective(envID) != NoAccess {
+			continue
+		}
+		t := p.access[envID]
+		for i, a := range t {
+			// Access held at the key's introduction, or gained after it.
+			held := a.seq >= since && a.access != NoAccess ||
+				a.seq < since && a.access != NoAccess && (i+1 == len(t) || t[i+1].seq > since)
+			if held {
+				return true
+			}
+		}
+	}
+	return false
+}
