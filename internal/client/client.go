@@ -470,10 +470,6 @@ func (c *Client) ListTokens(ctx context.Context, org, project string) ([]api.Tok
 	return out, err
 }
 
-func (c *Client) RevokeToken(ctx context.Context, org, project, id string, req api.RevokeTokenRequest) error {
-	return c.do(ctx, http.MethodDelete, api.Path(api.TokenRoute, org, project, id), req, nil)
-}
-
 // Events follows an environment's Server-Sent Events stream at path (an
 // environment's …/events, or api.TokenEventsPath) and calls fn with each
 // revision number, the first being the latest at connect time. It returns

@@ -190,6 +190,30 @@ func TestAttack_SignupAcceptsServerChosenEmail(t *testing.T) {
 	}
 }
 
+// TestLoginRefusesServerChosenEmail: the same lie at login. The principal
+// the server returns matches the email it returns, so only the check that
+// the email is the one typed catches it.
+func TestLoginRefusesServerChosenEmail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("argon2 at full cost")
+	}
+	sh := sharedServer(t)
+	const claimed = "ceo@victim.example"
+	proxy := lyingProxy(t, sh.api,
+		func(r *http.Request) bool { return r.URL.Path == api.LoginPath },
+		func(m map[string]any) {
+			u := m["user"].(map[string]any)
+			pb, _ := base64.StdEncoding.DecodeString(u["principal"].(string))
+			u["principal"] = bytes.Replace(pb, lp(u["email"].(string)), lp(claimed), 1)
+			u["email"] = claimed
+		})
+	home := t.TempDir()
+	acct, err := Login(context.Background(), optionsFor(home, nil), proxy.URL, "ada@example.com", testPassword)
+	if !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("login as a server-chosen email: %v (account %+v)", err, acct)
+	}
+}
+
 func lp(s string) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...) }
 
 // Finding 5: 'secr scan' without names takes the list of environments to

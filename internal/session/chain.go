@@ -138,6 +138,18 @@ func (s *Session) chainProject(ctx context.Context, org, project string) (*trust
 	return st, prj, nil
 }
 
+// projectEnvNames returns the names of project prj's environments in st,
+// in the order they were created.
+func projectEnvNames(st *trust.State, prj string) []string {
+	var names []string
+	for _, e := range st.Envs() {
+		if e.ProjectID == prj {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}
+
 // Chain brings this machine's verified copy of org's chain up to date and
 // returns it.
 func (s *Session) Chain(ctx context.Context, org string) (*trust.State, error) {

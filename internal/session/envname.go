@@ -72,13 +72,7 @@ func (s *Session) resolveEnv(ctx context.Context, t Target, notFound error) (Tar
 		return t, WithHint(integrityErrorf("the server says %s/%s has no environment %q, which its org chain has", t.Org, t.Project, t.Env),
 			"contact your secr server's administrator")
 	}
-	var names []string
-	for _, e := range st.Envs() {
-		if e.ProjectID == prj {
-			names = append(names, e.Name)
-		}
-	}
-	match, notice, err := MatchEnv(t.Env, names)
+	match, notice, err := MatchEnv(t.Env, projectEnvNames(st, prj))
 	if err != nil {
 		return t, fmt.Errorf("%s/%s: %w", t.Org, t.Project, err)
 	}

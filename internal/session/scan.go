@@ -54,11 +54,7 @@ func (s *Session) ReadableEnvs(ctx context.Context, t Target, names []string) ([
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range st.Envs() {
-			if e.ProjectID == prj {
-				names = append(names, e.Name)
-			}
-		}
+		names = projectEnvNames(st, prj)
 		slices.Sort(names)
 	}
 	var out []*Env

@@ -88,29 +88,17 @@ func envIDs(st *trust.State, project string, names []string) ([]string, error) {
 	if !ok {
 		return nil, usageErrorf("no project %q in org %q: run 'secr projects list'", project, st.OrgName())
 	}
+	have := projectEnvNames(st, prj)
 	var ids []string
 	for _, n := range names {
-		e, ok := st.LookupEnv(prj, MatchEnvName(n))
-		if !ok {
-			return nil, usageErrorf("no environment %q in %s/%s: run 'secr envs list'", n, st.OrgName(), project)
+		full, _, err := MatchEnv(n, have)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", st.OrgName(), project, err)
 		}
+		e, _ := st.LookupEnv(prj, full)
 		ids = append(ids, e.ID)
 	}
 	return ids, nil
-}
-
-// MatchEnvName maps the common short names to the default environments
-// (prod → production), as --env does elsewhere.
-func MatchEnvName(n string) string {
-	switch n {
-	case "prod":
-		return "production"
-	case "dev":
-		return "development"
-	case "stage", "stg":
-		return "staging"
-	}
-	return n
 }
 
 // accessFor is the access an invited or granted member gets by role.
@@ -870,6 +858,12 @@ func (s *Session) AccessList(ctx context.Context, t Target, envOnly bool) ([]Acc
 	if err != nil {
 		return nil, nil, err
 	}
+	var only string
+	if envOnly {
+		if only, _, err = MatchEnv(t.Env, projectEnvNames(st, prj)); err != nil {
+			return nil, nil, err
+		}
+	}
 	pend, err := s.client.Pending(ctx, t.Org)
 	if err != nil {
 		return nil, nil, Explain(err)
@@ -881,7 +875,7 @@ func (s *Session) AccessList(ctx context.Context, t Target, envOnly bool) ([]Acc
 	var out []AccessEntry
 	var rotations []string
 	for _, e := range st.Envs() {
-		if e.ProjectID != prj || envOnly && e.Name != MatchEnvName(t.Env) {
+		if e.ProjectID != prj || envOnly && e.Name != only {
 			continue
 		}
 		for _, p := range st.Readers(e.ID) {

@@ -28,6 +28,24 @@ func (f *fixture) bob() (*Session, Options) {
 	return s, o
 }
 
+// addDeveloper has ada invite bob as a developer of development, bob
+// accept, and ada's client check and add him.
+func (f *fixture) addDeveloper(ada, bob *Session) {
+	f.t.Helper()
+	ctx := context.Background()
+	inv, err := ada.Invite(ctx, f.target.Org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
+		f.t.Fatal(err)
+	}
+	res, err := ada.Sync(ctx, f.target.Org)
+	if err != nil || !slices.Contains(res.Added, bob.login.Email) {
+		f.t.Fatalf("sync: %+v, %v", res, err)
+	}
+}
+
 // opensAny reports whether id unwraps any stored grant of envID.
 func (f *fixture) opensAny(envID string, id *crypto.Identity) bool {
 	f.t.Helper()
@@ -73,17 +91,7 @@ func TestTeamKeys(t *testing.T) {
 	f.set(ada, "DEV_KEY", "value-dev-1")
 
 	bob, bobOpts := f.bob()
-	inv, err := ada.Invite(ctx, org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ada.Sync(ctx, org)
-	if err != nil || !slices.Contains(res.Added, bob.login.Email) {
-		t.Fatalf("sync: %+v, %v", res, err)
-	}
+	f.addDeveloper(ada, bob)
 	bobDev := f.target
 	env, err := bob.Load(ctx, bobDev)
 	if err != nil || env.Values()["DEV_KEY"] != "value-dev-1" {
@@ -178,16 +186,7 @@ func TestServerRefusesStaleWriter(t *testing.T) {
 	ada := f.session()
 	f.set(ada, "A", "value-1")
 	bob, _ := f.bob()
-	inv, err := ada.Invite(ctx, f.target.Org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ada.Sync(ctx, f.target.Org); err != nil {
-		t.Fatal(err)
-	}
+	f.addDeveloper(ada, bob)
 	stale, err := bob.Load(ctx, f.target)
 	if err != nil || !stale.CanWrite {
 		t.Fatalf("bob as developer: %v", err)
@@ -219,16 +218,7 @@ func TestRemovalRevokesTokensTheServerHides(t *testing.T) {
 	ada := f.session()
 	f.set(ada, "A", "value-1")
 	bob, _ := f.bob()
-	inv, err := ada.Invite(ctx, f.target.Org, InviteRequest{Email: bob.login.Email, Role: trust.Developer, Project: "web", Envs: []string{"development"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.AcceptInvite(ctx, inv.Code); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ada.Sync(ctx, f.target.Org); err != nil {
-		t.Fatal(err)
-	}
+	f.addDeveloper(ada, bob)
 	_, info, err := bob.CreateToken(ctx, f.target, TokenRequest{Name: "bob-ci"})
 	if err != nil {
 		t.Fatal(err)
