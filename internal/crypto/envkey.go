@@ -55,7 +55,8 @@ func WrapKey(k *EnvKey, to *Recipient) ([]byte, error) {
 // UnwrapKey opens a key wrapped by WrapKey and checks that it is version of
 // envID. Any mismatch or tampering returns ErrDecrypt.
 func UnwrapKey(wrapped []byte, envID string, version int, id *Identity) (*EnvKey, error) {
-	payload, ok := box.OpenAnonymous(nil, wrapped, &id.pub, &id.priv)
+	pub := id.pub()
+	payload, ok := box.OpenAnonymous(nil, wrapped, &pub, &id.priv)
 	if !ok || len(payload) < 2 {
 		return nil, ErrDecrypt
 	}
@@ -95,3 +96,30 @@ func OpenRevision(k *EnvKey, rev int64, sealed []byte) ([]byte, error) {
 // the v2 revision format (internal/trust) derives its data key this way, so
 // that the raw key never leaves this package.
 func (k *EnvKey) DeriveKey(info string) [32]byte { return deriveKey(k.key[:], info) }
+
+const infoKeyToSelf = "secr/v2/key-to-self"
+
+func keyToSelfAD(envID string, version int, ad string) string {
+	return "secr/v2/key-to-self|" + envID + "|" + strconv.Itoa(version) + "|" + ad
+}
+
+// SealKeyToSelf seals k so that only i can open it again, bound to k's
+// environment and version and to ad. A client keeps such a copy beside a
+// snapshot it verified (trust.State.SealReceipt), so that opening the same
+// snapshot again needs no public-key operation. Its key is derived from i
+// under its own label: nothing else sealed by i opens as one.
+func (i *Identity) SealKeyToSelf(k *EnvKey, ad string) ([]byte, error) {
+	return seal(deriveKey(i.priv[:], infoKeyToSelf), keyToSelfAD(k.envID, k.version, ad), k.key[:])
+}
+
+// OpenKeyFromSelf opens what SealKeyToSelf sealed for version of envID
+// under ad (ErrDecrypt for anything else).
+func (i *Identity) OpenKeyFromSelf(sealed []byte, envID string, version int, ad string) (*EnvKey, error) {
+	key, err := open(deriveKey(i.priv[:], infoKeyToSelf), keyToSelfAD(envID, version, ad), sealed)
+	if err != nil || len(key) != 32 {
+		return nil, ErrDecrypt
+	}
+	k := &EnvKey{envID: envID, version: version}
+	copy(k.key[:], key)
+	return k, nil
+}

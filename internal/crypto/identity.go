@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/curve25519"
 )
@@ -19,7 +20,9 @@ const (
 // pairs with the Recipient returned by its Recipient method.
 type Identity struct {
 	priv [32]byte
-	pub  [32]byte
+	// pub is computed on first use: a base-point multiplication that a
+	// 'secr run' answered from a receipt (session) never needs.
+	pub func() [32]byte
 }
 
 // Recipient is an X25519 public key: what the server stores for a principal
@@ -41,14 +44,13 @@ func newIdentity(priv []byte) (*Identity, error) {
 	if len(priv) != 32 {
 		return nil, fmt.Errorf("malformed identity")
 	}
-	var id Identity
+	id := &Identity{}
 	copy(id.priv[:], priv)
-	pub, err := curve25519.X25519(id.priv[:], curve25519.Basepoint)
-	if err != nil {
-		return nil, fmt.Errorf("malformed identity")
-	}
-	copy(id.pub[:], pub)
-	return &id, nil
+	id.pub = sync.OnceValue(func() (pub [32]byte) {
+		curve25519.ScalarBaseMult(&pub, &id.priv)
+		return pub
+	})
+	return id, nil
 }
 
 // ParseIdentity parses the canonical form produced by Identity.String.
@@ -71,7 +73,7 @@ func (i *Identity) String() string {
 }
 
 // Recipient returns the public half of i.
-func (i *Identity) Recipient() *Recipient { return &Recipient{pub: i.pub} }
+func (i *Identity) Recipient() *Recipient { return &Recipient{pub: i.pub()} }
 
 // ParseRecipient parses the canonical form produced by Recipient.String.
 func ParseRecipient(s string) (*Recipient, error) {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,7 +63,7 @@ func environment(tb testing.TB, n int) (api.Snapshot, *trust.State, *Session, Ta
 
 func TestOpenSnapshot(t *testing.T) {
 	snap, st, s, target := environment(t, 50)
-	env, err := s.open(target, snap, st, nil, false)
+	env, err := s.open(target, snap, st, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +71,40 @@ func TestOpenSnapshot(t *testing.T) {
 		t.Fatalf("opened %d secrets at revision %d", len(env.doc.Secrets), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false); !errors.Is(err, ErrIntegrity) {
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, nil); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot: %v", err)
+	}
+}
+
+// TestOpenSnapshotReceipt: the receipt made by one opening stands for the
+// signature checks and the unwrap in the next, for the same principal
+// only.
+func TestOpenSnapshotReceipt(t *testing.T) {
+	snap, st, s, target := environment(t, 50)
+	first, err := s.open(target, snap, st, nil, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.receiptNew || len(first.receipt) == 0 {
+		t.Fatalf("the first opening made no receipt")
+	}
+	again, err := s.open(target, snap, st, nil, false, first.receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.receiptNew || !bytes.Equal(again.receipt, first.receipt) || again.doc.Secrets["SECRET_0049"] != first.doc.Secrets["SECRET_0049"] {
+		t.Fatalf("the receipt was not used (new=%v) or opened something else", again.receiptNew)
+	}
+	// Another identity cannot use it: it verifies in full, and fails.
+	other, _ := crypto.GenerateIdentity()
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, first.receipt); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("a stranger's identity opened the snapshot with the owner's receipt: %v", err)
+	}
+	// Bytes that are no receipt are ignored: a full verification, and a
+	// new receipt.
+	junk, err := s.open(target, snap, st, nil, false, bytes.Repeat([]byte{7}, len(first.receipt)))
+	if err != nil || !junk.receiptNew {
+		t.Fatalf("a corrupt receipt: err=%v new=%v", err, junk != nil && junk.receiptNew)
 	}
 }
 
@@ -82,7 +115,25 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
-		if _, err := s.open(target, snap, st, nil, false); err != nil {
+		if _, err := s.open(target, snap, st, nil, false, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenSnapshotReceipt1000 is BenchmarkOpenSnapshot1000 for a
+// snapshot this principal opened before on the same chain head (the 304
+// path of 'secr run'): the receipt stands for the signature checks and the
+// unwrap.
+func BenchmarkOpenSnapshotReceipt1000(b *testing.B) {
+	snap, st, s, target := environment(b, 1000)
+	first, err := s.open(target, snap, st, nil, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
+	for b.Loop() {
+		if _, err := s.open(target, snap, st, nil, false, first.receipt); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -92,7 +143,7 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 // environment of 1,000 secrets: encode the document and seal it.
 func BenchmarkSealRevision1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
-	env, err := s.open(target, snap, st, nil, false)
+	env, err := s.open(target, snap, st, nil, false, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

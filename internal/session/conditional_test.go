@@ -49,9 +49,12 @@ func TestConditionalFetch(t *testing.T) {
 	if err != nil || env.Values()["A"] != "2" || env.Revision != 2 {
 		t.Fatalf("304: %+v, %v", env, err)
 	}
-	_, confirmed, err := s.readSnap(s.cacheKey(f.target))
-	if err != nil || confirmed.Sub(f.now) > time.Second || f.now.Sub(confirmed) > time.Second {
-		t.Fatalf("cache time after a 304: %v (now %v), %v", confirmed, f.now, err)
+	c, err := s.readSnap(s.cacheKey(f.target))
+	if err != nil || c.confirmed.Sub(f.now) > time.Second || f.now.Sub(c.confirmed) > time.Second {
+		t.Fatalf("cache time after a 304: %v (now %v), %v", c.confirmed, f.now, err)
+	}
+	if len(c.receipt) == 0 {
+		t.Fatalf("the cache holds no receipt of the verified revision")
 	}
 
 	// A cache older than the rollback mark is never named: the machine

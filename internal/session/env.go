@@ -22,6 +22,10 @@ type Env struct {
 	doc    *envdoc.Doc
 	state  *trust.State  // the verified org chain the revision was checked on
 	header *trust.Header // the revision's signed header; nil with no revision
+	// receipt is this principal's receipt for the grant and header on
+	// state (nil with no revision); receiptNew says open made it.
+	receipt    []byte
+	receiptNew bool
 }
 
 // Pending reports whether the server says the org has grants or key

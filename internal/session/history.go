@@ -145,7 +145,7 @@ func (s *Session) History(ctx context.Context, t Target) (*History, error) {
 			prj, _ := st.ProjectName(env.ProjectID)
 			s.putCache(s.cacheKey(t), api.Snapshot{Org: st.OrgName(), OrgID: st.OrgID(), Project: prj,
 				Environment: api.Environment{ID: env.ID, Name: env.Name, KeyVersion: env.KeyVersion, LatestRevision: last.Revision()},
-				Revision:    &r, Grant: g, Headers: [][]byte{r.Header}})
+				Revision:    &r, Grant: g, Headers: [][]byte{r.Header}}, nil)
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
+	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
 	"github.com/secr-dev/secr/internal/trust"
 )
@@ -54,7 +55,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	held, holds := s.held(cacheKey, pinned, marks)
 	etag := ""
 	if holds {
-		etag = api.SnapshotETag(held)
+		etag = api.SnapshotETag(held.snap)
 	}
 	var notModified bool
 	if s.viaToken(t) {
@@ -97,8 +98,11 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 		return nil, Explain(err)
 	}
 	st := pinned
+	var receipt []byte
 	if notModified {
-		snap = held // checked below exactly like a fresh answer
+		// Checked below exactly like a fresh answer; the receipt only
+		// stands in for checks that passed on this very chain head.
+		snap, receipt = held.snap, held.receipt
 	} else {
 		org := t.Org
 		if s.viaToken(t) {
@@ -121,20 +125,24 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// The headers since the mark are in a fresh answer only if they were
 	// asked for (a principal with no pinned chain cannot name its
 	// environment before the answer); a cached snapshot carries its own.
-	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0)
+	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
 	if err != nil {
 		return nil, err
 	}
 	if notModified {
-		s.confirmSnap(cacheKey, s.opts.now())
+		if env.receiptNew {
+			s.putCache(cacheKey, env.snap, env.receipt)
+		} else {
+			s.confirmSnap(cacheKey, s.opts.now())
+		}
 		return env, nil
 	}
 	// Only a revision newer than the mark can be newer than the cache: every
 	// revision that raised the mark was cached when it did. A different
 	// answer for the same revision (write permission, key version) replaces
 	// the cache too, or no later fetch could be answered 304.
-	if env.Revision > marks.Get(s.api, markID(st, env.ID)).Rev || !holds || api.SnapshotETag(snap) != etag {
-		s.putCache(cacheKey, env.snap)
+	if env.Revision > marks.Get(s.api, markID(st, env.ID)).Rev || !holds || api.SnapshotETag(snap) != etag || env.receiptNew {
+		s.putCache(cacheKey, env.snap, env.receipt)
 	}
 	return env, nil
 }
@@ -149,22 +157,22 @@ func isNotMember(err error) bool {
 // held returns the snapshot this machine cached for key, if it has one
 // that may be named in a conditional fetch: not older than the rollback
 // mark (such a cache would be refused when opened anyway).
-func (s *Session) held(key string, pinned *trust.State, marks config.Marks) (api.Snapshot, bool) {
+func (s *Session) held(key string, pinned *trust.State, marks config.Marks) (cached, bool) {
 	if pinned == nil {
-		return api.Snapshot{}, false // nothing to check it against
+		return cached{}, false // nothing to check it against
 	}
-	snap, _, err := s.readSnap(key)
+	c, err := s.readSnap(key)
 	if err != nil {
-		return api.Snapshot{}, false
+		return cached{}, false
 	}
 	var rev int64
-	if snap.Revision != nil {
-		rev = snap.Revision.Revision
+	if c.snap.Revision != nil {
+		rev = c.snap.Revision.Revision
 	}
-	if rev < marks.Get(s.api, markID(pinned, snap.Environment.ID)).Rev {
-		return api.Snapshot{}, false
+	if rev < marks.Get(s.api, markID(pinned, c.snap.Environment.ID)).Rev {
+		return cached{}, false
 	}
-	return snap, true
+	return c, true
 }
 
 // cacheKey names t's environment in the offline cache.
@@ -179,12 +187,13 @@ func (s *Session) cacheHas(key string) bool {
 	return s.cache != nil && s.cache.Has(s.api, s.principalID(), key)
 }
 
-// putCache stores snap (still encrypted) as the newest for key.
-func (s *Session) putCache(key string, snap api.Snapshot) {
+// putCache stores snap (still encrypted) as the newest for key, with the
+// receipt of its opening (nil: none), confirmed now.
+func (s *Session) putCache(key string, snap api.Snapshot, receipt []byte) {
 	if s.cache == nil {
 		return
 	}
-	if err := s.writeSnap(key, snap, s.opts.now()); err != nil {
+	if err := s.writeSnap(key, snap, receipt, s.opts.now()); err != nil {
 		s.opts.warnf("could not cache the secrets for offline use: %v", err)
 	}
 }
@@ -193,10 +202,11 @@ func (s *Session) putCache(key string, snap api.Snapshot) {
 // org chain. maxAge 0 means any age (an explicit --offline); otherwise the
 // server was unreachable and a cache older than maxAge is refused.
 func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks config.Marks, maxAge time.Duration) (*Env, error) {
-	snap, fetched, err := s.readSnap(key)
+	c, err := s.readSnap(key)
 	if err != nil {
 		return nil, WithHint(err, "run once while the server is reachable to fill the cache")
 	}
+	fetched := c.confirmed
 	if pinned == nil {
 		return nil, WithHint(errors.New("no verified org chain on this machine to check the cached secrets against"),
 			"run once while the server is reachable")
@@ -205,9 +215,14 @@ func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks con
 	if maxAge > 0 && age > maxAge {
 		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
 	}
-	env, err := s.open(t, snap, pinned, marks, true)
+	env, err := s.open(t, c.snap, pinned, marks, true, c.receipt)
 	if err != nil {
 		return nil, err
+	}
+	if env.receiptNew && s.cache != nil {
+		// Keep the time the server last confirmed it: --max-stale
+		// measures from there.
+		_ = s.writeSnap(key, env.snap, env.receipt, fetched)
 	}
 	if maxAge > 0 {
 		s.opts.warnf("the secr server at %s is unreachable; using secrets cached %s ago (revision %d)", s.api, age, env.Revision)
@@ -258,7 +273,7 @@ func (s *Session) chainEnv(st *trust.State, t Target) (trust.Env, bool) {
 // machine saw last. links says whether snap.Headers holds the headers
 // since the mark; without them (a first contact for this principal) only
 // the mark's own revision is compared.
-func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks, links bool) (*Env, error) {
+func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks, links bool, receipt []byte) (*Env, error) {
 	env, ok := s.chainEnv(st, t)
 	if !ok {
 		what := t.Org + "/" + t.Project + "/" + t.Env
@@ -286,10 +301,27 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	if g.EnvID() != env.ID || g.Recipient() != s.me() {
 		return nil, integrityErrorf("the server sent a key for %s/%s instead of this principal's key for %s", g.EnvID(), g.Recipient(), name)
 	}
-	key, err := st.OpenGrant(g, s.identity)
-	if err != nil {
-		return nil, WithHint(integrityErrorf("the key of environment %s: %v", name, err),
-			"the key was not wrapped by anyone the org chain allows (a substituted key?): nothing was read or written; contact your secr server's administrator")
+	var h *trust.Header
+	if r := snap.Revision; r != nil {
+		if h, err = trust.ParseHeader(r.Header); err != nil {
+			return nil, integrityErrorf("revision %d of %s: %v", r.Revision, name, err)
+		}
+	}
+	// A receipt this principal sealed when it opened the same grant and
+	// header on the same chain head stands for the signature checks and
+	// the unwrap; anything else is verified in full.
+	var rcpt *trust.Receipt
+	var key *crypto.EnvKey
+	if h != nil && receipt != nil {
+		if rcpt, _ = st.OpenReceipt(s.identity, receipt, g, h); rcpt != nil {
+			key = rcpt.Key()
+		}
+	}
+	if key == nil {
+		if key, err = st.OpenGrant(g, s.identity); err != nil {
+			return nil, WithHint(integrityErrorf("the key of environment %s: %v", name, err),
+				"the key was not wrapped by anyone the org chain allows (a substituted key?): nothing was read or written; contact your secr server's administrator")
+		}
 	}
 	if key.Version() != env.KeyVersion {
 		return nil, integrityErrorf("the server sent key version %d of %s, but the org chain is at version %d (a replayed old key?)", key.Version(), name, env.KeyVersion)
@@ -299,11 +331,8 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		key:      key, doc: envdoc.New(), state: st}
 	mark := marks.Get(s.api, markID(st, env.ID))
 	snap.Chain = nil
-	if r := snap.Revision; r != nil {
-		h, err := trust.ParseHeader(r.Header)
-		if err != nil {
-			return nil, integrityErrorf("revision %d of %s: %v", r.Revision, name, err)
-		}
+	if h != nil {
+		r := snap.Revision
 		if h.Revision() < mark.Rev {
 			return nil, rollbackError(name, h.Revision(), mark.Rev)
 		}
@@ -315,7 +344,12 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		case h.Revision() == mark.Rev && h.Hash() != mark.Hash:
 			return nil, integrityErrorf("revision %d of %s is not the one this machine saw before", mark.Rev, name)
 		}
-		plain, err := st.OpenLatest(env.ID, h, r.Ciphertext, key)
+		var plain []byte
+		if rcpt != nil {
+			plain, err = st.OpenLatestWith(rcpt, env.ID, h, r.Ciphertext)
+		} else {
+			plain, err = st.OpenLatest(env.ID, h, r.Ciphertext, key)
+		}
 		if err != nil {
 			return nil, WithHint(integrityErrorf("revision %d of %s: %v", h.Revision(), name, err),
 				"nothing was run or written; contact your secr server's administrator")
@@ -326,6 +360,13 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 		e.Revision, e.header = h.Revision(), h
 		snap.Headers = [][]byte{r.Header} // what the cache needs to check links later
 		snap.Revision.Revision, snap.Revision.KeyVersion = h.Revision(), h.KeyVersion()
+		if rcpt != nil {
+			e.receipt = receipt
+		} else if e.receipt, err = st.SealReceipt(s.identity, g, h, key); err == nil {
+			e.receiptNew = true
+		} else {
+			e.receipt = nil // verified in full next time
+		}
 	} else if mark.Rev > 0 {
 		return nil, rollbackError(name, 0, mark.Rev)
 	}

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/trust"
@@ -507,13 +506,17 @@ func TestCacheIsForItsTarget(t *testing.T) {
 	// development, and the write must not go to production. The names in
 	// the cache are not believed (the chain's are), so it goes to
 	// development, where the cached revision belongs.
-	snap, err := api.DecodeSnapshot(dev)
+	// (The receipt stays: it vouches for the grant and the header, never
+	// for names.)
+	c, err := s.readSnap(key(f.target))
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap.Environment.Name = "production"
-	renamed, _ := api.AppendSnapshot(nil, snap)
-	if err := s.cache.Put(s.api, s.principalID(), key(f.target), renamed, time.Now()); err != nil {
+	if len(c.receipt) == 0 {
+		t.Fatal("the cache holds no receipt")
+	}
+	c.snap.Environment.Name = "production"
+	if err := s.writeSnap(key(f.target), c.snap, c.receipt, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if env, err := s.Update(ctx, f.target, func(e *Editor) error { return e.Set("X", "1", false) }); err != nil || env.Name != "development" {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -13,30 +14,73 @@ import (
 // when the server last confirmed it as the latest (fetched, or answered 304
 // Not Modified), which is the age --max-stale is measured against.
 
-// readSnap returns the cached snapshot for key and when the server last
-// confirmed it.
-func (s *Session) readSnap(key string) (api.Snapshot, time.Time, error) {
+//
+// A cache record is the snapshot, optionally preceded by the receipt this
+// principal sealed when it last opened it (trust.Receipt):
+//
+//	byte 0       2
+//	bytes 1-4    n, the receipt's length (big-endian uint32)
+//	bytes 5-n+4  the receipt
+//	the rest     the snapshot in the binary form (version 1)
+//
+// A record that starts with the snapshot's own version byte (1) is one
+// written before receipts: it is read, and verified in full.
+const cacheRecordVersion = 2
+
+// maxReceipt bounds a receipt read from the cache (one is 80 bytes).
+const maxReceipt = 1 << 10
+
+// cached is a cache record, read back.
+type cached struct {
+	snap      api.Snapshot
+	receipt   []byte    // nil when there is none
+	confirmed time.Time // when the server last confirmed it as the latest
+}
+
+// readSnap returns the cached snapshot for key.
+func (s *Session) readSnap(key string) (cached, error) {
 	if s.cache == nil {
-		return api.Snapshot{}, time.Time{}, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
+		return cached{}, fmt.Errorf("no cache directory: set HOME or XDG_CACHE_HOME")
 	}
 	data, confirmed, err := s.cache.Get(s.api, s.principalID(), key, api.MaxCiphertext+1<<20)
 	if err != nil {
-		return api.Snapshot{}, time.Time{}, err
+		return cached{}, err
 	}
-	snap, err := api.DecodeSnapshot(data)
-	if err != nil {
-		return api.Snapshot{}, time.Time{}, fmt.Errorf("cached snapshot is corrupt: %v", err)
+	c := cached{confirmed: confirmed}
+	if len(data) > 0 && data[0] == cacheRecordVersion {
+		if len(data) < 5 {
+			return cached{}, fmt.Errorf("cached snapshot is corrupt: truncated")
+		}
+		n := binary.BigEndian.Uint32(data[1:5])
+		if n > maxReceipt || uint64(n) > uint64(len(data)-5) {
+			return cached{}, fmt.Errorf("cached snapshot is corrupt: receipt length out of range")
+		}
+		c.receipt, data = data[5:5+n], data[5+n:]
 	}
-	return snap, confirmed, nil
+	if c.snap, err = api.DecodeSnapshot(data); err != nil {
+		return cached{}, fmt.Errorf("cached snapshot is corrupt: %v", err)
+	}
+	return c, nil
 }
 
-// writeSnap stores snap for key, confirmed at now.
-func (s *Session) writeSnap(key string, snap api.Snapshot, now time.Time) error {
-	data, err := api.MarshalSnapshot(snap)
+// writeSnap stores snap for key, with its receipt (if any), confirmed at
+// confirmed.
+func (s *Session) writeSnap(key string, snap api.Snapshot, receipt []byte, confirmed time.Time) error {
+	size := 5 + len(receipt) + 512
+	if snap.Revision != nil {
+		size += len(snap.Revision.Ciphertext)
+	}
+	b := make([]byte, 0, size)
+	if receipt != nil {
+		b = append(b, cacheRecordVersion)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(receipt)))
+		b = append(b, receipt...)
+	}
+	b, err := api.AppendSnapshot(b, snap)
 	if err != nil {
 		return err
 	}
-	return s.cache.Put(s.api, s.principalID(), key, data, now)
+	return s.cache.Put(s.api, s.principalID(), key, b, confirmed)
 }
 
 // confirmSnap records that the server confirmed key's cached snapshot as

@@ -121,7 +121,7 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		snap := env.snap
 		snap.Revision = &api.Revision{Revision: rev, KeyVersion: h.KeyVersion(), Header: h.Bytes(), Ciphertext: sealed}
 		snap.Headers = [][]byte{h.Bytes()}
-		s.putCache(s.cacheKey(t), snap)
+		s.putCache(s.cacheKey(t), snap, nil)
 		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}

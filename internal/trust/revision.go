@@ -249,6 +249,15 @@ func (s *State) OpenRevision(envID string, h *Header, ciphertext []byte, k EnvKe
 	if err := s.VerifyHeader(h); err != nil {
 		return nil, err
 	}
+	return s.openVerified(envID, h, ciphertext, k)
+}
+
+// openVerified is OpenRevision after VerifyHeader: the checks that need no
+// signature, and the decryption.
+func (s *State) openVerified(envID string, h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
+	if h.envID != envID {
+		return nil, fmt.Errorf("%w: revision belongs to environment %q, not %q", ErrInvalid, h.envID, envID)
+	}
 	if sha256.Sum256(ciphertext) != h.ctHash {
 		return nil, fmt.Errorf("revision %d: %w: the ciphertext is not the one its author signed", h.revision, ErrBadSignature)
 	}
@@ -278,10 +287,18 @@ func (s *State) OpenRevision(envID string, h *Header, ciphertext []byte, k EnvKe
 // current one (ErrStaleKey). Check the history up to h first with
 // CheckLinks, from the Position seen last time.
 func (s *State) OpenLatest(envID string, h *Header, ciphertext []byte, k EnvKey) ([]byte, error) {
-	if env, ok := s.Env(h.envID); ok && env.KeyVersion != h.keyVersion {
-		return nil, fmt.Errorf("revision %d: %w: it uses key version %d, the org chain is at %d", h.revision, ErrStaleKey, h.keyVersion, env.KeyVersion)
+	if err := s.checkLatest(h); err != nil {
+		return nil, err
 	}
 	return s.OpenRevision(envID, h, ciphertext, k)
+}
+
+// checkLatest checks that h uses its environment's current key version.
+func (s *State) checkLatest(h *Header) error {
+	if env, ok := s.Env(h.envID); ok && env.KeyVersion != h.keyVersion {
+		return fmt.Errorf("revision %d: %w: it uses key version %d, the org chain is at %d", h.revision, ErrStaleKey, h.keyVersion, env.KeyVersion)
+	}
+	return nil
 }
 
 // CheckLinks checks that headers continue the history from from: each is
