@@ -14,7 +14,6 @@ import (
 // when the server last confirmed it as the latest (fetched, or answered 304
 // Not Modified), which is the age --max-stale is measured against.
 
-//
 // A cache record is the snapshot, optionally preceded by the receipt this
 // principal sealed when it last opened it (trust.Receipt):
 //
