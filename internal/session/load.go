@@ -47,15 +47,16 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// its pinned head, the history from the revision it saw last, and (when
 	// it has both) the snapshot it holds, for a 304.
 	fetch := client.Fetch{ChainFrom: chainFrom(pinned)}
+	var held cached
+	var holds bool
+	etag := ""
 	if pinned != nil {
 		if env, ok := s.chainEnv(pinned, t); ok {
 			fetch.Since = marks.Get(s.api, markID(pinned, env.ID)).Rev
+			if !s.refetch {
+				held, etag, holds = s.held(cacheKey, pinned, env, marks)
+			}
 		}
-	}
-	held, holds := s.held(cacheKey, pinned, marks)
-	etag := ""
-	if holds {
-		etag = api.SnapshotETag(held.snap)
 	}
 	var notModified bool
 	if s.viaToken(t) {
@@ -126,15 +127,19 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// asked for (a principal with no pinned chain cannot name its
 	// environment before the answer); a cached snapshot carries its own.
 	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
+	if err != nil && notModified && !s.refetch {
+		// What this machine holds did not open (a damaged or edited
+		// cache): fetch the environment whole, once, and check that.
+		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
+		s.refetch = true
+		defer func() { s.refetch = false }()
+		return s.Load(ctx, t)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if notModified {
-		if env.receiptNew {
-			s.putCache(cacheKey, env.snap, env.receipt)
-		} else {
-			s.confirmSnap(cacheKey, s.opts.now())
-		}
+		s.confirmSnap(cacheKey, s.opts.now())
 		return env, nil
 	}
 	// Only a revision newer than the mark can be newer than the cache: every
@@ -142,6 +147,8 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// answer for the same revision (write permission, key version) replaces
 	// the cache too, or no later fetch could be answered 304.
 	if env.Revision > marks.Get(s.api, markID(st, env.ID)).Rev || !holds || api.SnapshotETag(snap) != etag || env.receiptNew {
+		// (A fresh answer is opened without a receipt, so it always makes
+		// one: the record is rewritten whenever the server sends a body.)
 		s.putCache(cacheKey, env.snap, env.receipt)
 	}
 	return env, nil
@@ -154,25 +161,37 @@ func isNotMember(err error) bool {
 	return errors.As(err, &ae) && ae.Status == 404 && strings.Contains(ae.Message, "not a member")
 }
 
-// held returns the snapshot this machine cached for key, if it has one
-// that may be named in a conditional fetch: not older than the rollback
-// mark (such a cache would be refused when opened anyway).
-func (s *Session) held(key string, pinned *trust.State, marks config.Marks) (cached, bool) {
-	if pinned == nil {
-		return cached{}, false // nothing to check it against
-	}
+// held returns the snapshot this machine cached for key, and the ETag to
+// name it with in a conditional fetch, if it holds one that may be named:
+// one whose receipt opens on the pinned chain's head (so its grant and
+// header are the ones this machine verified there) and that is not older
+// than the rollback mark. The ETag is made of what the pinned chain says
+// (environment, key version, head, write access) and the verified header's
+// revision, never of the cache's own unsigned fields: an edited cache must
+// not make an honest server confirm what it no longer serves.
+func (s *Session) held(key string, pinned *trust.State, env trust.Env, marks config.Marks) (c cached, etag string, ok bool) {
 	c, err := s.readSnap(key)
+	if err != nil || c.snap.Revision == nil || len(c.receipt) == 0 {
+		return cached{}, "", false
+	}
+	g, err := trust.ParseGrant(c.snap.Grant)
 	if err != nil {
-		return cached{}, false
+		return cached{}, "", false
 	}
-	var rev int64
-	if c.snap.Revision != nil {
-		rev = c.snap.Revision.Revision
+	h, err := trust.ParseHeader(c.snap.Revision.Header)
+	if err != nil || h.EnvID() != env.ID || h.KeyVersion() != env.KeyVersion || h.Revision() < marks.Get(s.api, markID(pinned, env.ID)).Rev {
+		return cached{}, "", false
 	}
-	if rev < marks.Get(s.api, markID(pinned, c.snap.Environment.ID)).Rev {
-		return cached{}, false
+	if _, ok := pinned.OpenReceipt(s.identity, c.receipt, g, h); !ok {
+		return cached{}, "", false
 	}
-	return c, true
+	etag = api.SnapshotETag(api.Snapshot{
+		Environment: api.Environment{ID: env.ID, KeyVersion: env.KeyVersion},
+		Revision:    &api.Revision{Revision: h.Revision()},
+		ChainHead:   pinned.Seq(),
+		CanWrite:    pinned.Access(s.me(), env.ID, pinned.Seq()) == trust.Write,
+	})
+	return c, etag, true
 }
 
 // cacheKey names t's environment in the offline cache.
@@ -218,11 +237,6 @@ func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks con
 	env, err := s.open(t, c.snap, pinned, marks, true, c.receipt)
 	if err != nil {
 		return nil, err
-	}
-	if env.receiptNew && s.cache != nil {
-		// Keep the time the server last confirmed it: --max-stale
-		// measures from there.
-		_ = s.writeSnap(key, env.snap, env.receipt, fetched)
 	}
 	if maxAge > 0 {
 		s.opts.warnf("the secr server at %s is unreachable; using secrets cached %s ago (revision %d)", s.api, age, env.Revision)

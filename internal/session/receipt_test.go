@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +50,71 @@ func TestReceiptTamperedCache(t *testing.T) {
 	got, err := f.session().Load(ctx, f.target)
 	if err != nil || got.Values()["A"] != "value-1" || got.Revision != 1 {
 		t.Fatalf("online after the tampering: %v", err)
+	}
+}
+
+// TestHeldCopyDamaged: the server confirms (304) the revision this machine
+// holds, but the cached ciphertext was damaged: the client says so and
+// fetches the environment whole, once, instead of failing on every run.
+func TestHeldCopyDamaged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.session()
+	f.set(s, "A", "value-1")
+	if _, err := s.Load(ctx, f.target); err != nil {
+		t.Fatal(err)
+	}
+	key := s.cacheKey(f.target)
+	c, err := s.readSnap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := c.snap.Revision.Ciphertext
+	ct[len(ct)/2] ^= 1
+	if err := s.writeSnap(key, c.snap, c.receipt, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	again := f.session()
+	again.opts.Warnf = func(format string, args ...any) { warned = append(warned, fmt.Sprintf(format, args...)) }
+	env, err := again.Load(ctx, f.target)
+	if err != nil || env.Values()["A"] != "value-1" {
+		t.Fatalf("load after the cache was damaged: %v", err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "did not verify") || strings.Contains(warned[0], "value-1") {
+		t.Fatalf("warnings: %q", warned)
+	}
+	// The whole answer replaced the damaged copy: the next run is quiet.
+	warned = nil
+	if _, err := again.Load(ctx, f.target); err != nil || len(warned) != 0 {
+		t.Fatalf("the next load: %v, %q", err, warned)
+	}
+}
+
+// TestTokenConditionalFetch: a service token's run is answered 304 too
+// (the ETag it builds from the pinned chain matches the server's): with
+// the server's copy damaged, the verified cached copy is used.
+func TestTokenConditionalFetch(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.session()
+	f.set(s, "A", "value-1")
+	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env["SECR_TOKEN"] = tok
+	defer delete(f.env, "SECR_TOKEN")
+	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || x'00' || substr(ciphertext, 42) WHERE env_id = ?`, f.envID("development"))
+	env, err := ts.Load(ctx, Target{API: f.target.API})
+	if err != nil || env.Values()["A"] != "value-1" {
+		t.Fatalf("a token's second run was not answered from its verified cache: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/secr-dev/secr/internal/crypto"
 )
@@ -32,12 +33,18 @@ type Receipt struct {
 // Key returns the environment key the receipt holds.
 func (r *Receipt) Key() *crypto.EnvKey { return r.key }
 
-// receiptAD binds a receipt to the chain at s's head, g and h.
+// receiptRules names the checks a receipt stands for. Change it whenever
+// what OpenGrant or VerifyHeader check changes: receipts made by a client
+// with other rules then no longer open, and everything is verified again.
+const receiptRules = "secr/v2/receipt/1"
+
+// receiptAD binds a receipt to the rules, the chain at s's head, g and h
+// (its signature included).
 func (s *State) receiptAD(g *Grant, h *Header) string {
 	sum := sha256.New()
 	var e encoder
-	e.str("secr/v2/receipt")
-	anchor, head, hh := s.Anchor(), s.Head(), h.Hash()
+	e.str(receiptRules)
+	anchor, head, hh := s.Anchor(), s.Head(), sha256.Sum256(h.Bytes())
 	e.raw(anchor[:])
 	e.raw(head[:])
 	e.raw(hh[:])
@@ -67,18 +74,18 @@ func (s *State) OpenReceipt(id *crypto.Identity, sealed []byte, g *Grant, h *Hea
 	if err != nil {
 		return nil, false
 	}
-	return &Receipt{key: k, head: s.Head(), header: h.Hash()}, true
+	return &Receipt{key: k, head: s.Head(), header: sha256.Sum256(h.Bytes())}, true
 }
 
-// OpenLatestWith is OpenLatest with the key of r. When r vouches for h on
-// s's head, h's signature and its author's right to write are not checked
-// again (r records that they passed); everything else is: h is envID's
-// revision at the chain's current key version, the ciphertext is the one
-// h names, and it opens under the key. When r does not vouch for h, it is
-// OpenLatest in full.
+// OpenLatestWith is OpenLatest for the header h that r was opened for, on
+// the same state: h's signature and its author's right to write are not
+// checked again (r records that they passed); everything else is: h is
+// envID's revision at the chain's current key version, the ciphertext is
+// the one h names, and it opens under the key. A receipt opened for
+// another header or head is an error.
 func (s *State) OpenLatestWith(r *Receipt, envID string, h *Header, ciphertext []byte) ([]byte, error) {
-	if r.head != s.Head() || r.header != h.Hash() {
-		return s.OpenLatest(envID, h, ciphertext, r.key)
+	if r.head != s.Head() || r.header != sha256.Sum256(h.Bytes()) {
+		return nil, fmt.Errorf("%w: the receipt is for another revision or chain head", ErrInvalid)
 	}
 	if err := s.checkLatest(h); err != nil {
 		return nil, err

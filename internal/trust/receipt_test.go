@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/secr-dev/secr/internal/crypto"
@@ -102,10 +103,9 @@ func TestReceiptDoesNotMatch(t *testing.T) {
 	if _, ok := f.st.OpenReceipt(f.carol.box, receipt, g, h); ok {
 		t.Fatal("the receipt opened on another chain head")
 	}
-	// An opened receipt used on another head is OpenLatest in full (which
-	// passes here: nothing about env_dev changed).
-	if _, err := f.st.OpenLatestWith(r, "env_dev", h, ct); err != nil {
-		t.Fatalf("full verification after the head moved: %v", err)
+	// An opened receipt used on another head is refused.
+	if _, err := f.st.OpenLatestWith(r, "env_dev", h, ct); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a receipt used on another head: %v", err)
 	}
 	if _, ok := before.OpenReceipt(f.carol.box, receipt, g, h); !ok {
 		t.Fatal("the receipt no longer opens on its own head")
@@ -125,5 +125,23 @@ func TestAttackReceiptForgedRevision(t *testing.T) {
 	}
 	r, _ := f.st.OpenReceipt(f.carol.box, receipt, g, h)
 	_, err := f.st.OpenLatestWith(r, "env_dev", forged, []byte("whatever"))
+	wantErr(t, err, ErrInvalid)
+	// Without the receipt, it is the verification that refuses it.
+	_, err = f.st.OpenLatest("env_dev", forged, []byte("whatever"), k)
 	wantErr(t, err, ErrUnauthorized)
+}
+
+// TestReceiptCoversTheSignature: the receipt is for the header as signed;
+// the same header with other signature bytes is not the one verified.
+func TestReceiptCoversTheSignature(t *testing.T) {
+	f, g, h, _, receipt, _ := receiptFixture(t)
+	b := h.Bytes()
+	b[len(b)-1] ^= 1
+	bad, err := ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.st.OpenReceipt(f.carol.box, receipt, g, bad); ok {
+		t.Fatal("the receipt opened for the header with another signature")
+	}
 }
