@@ -6,7 +6,7 @@ TOOLS := scripts/tools.sh
 IMAGE_BASE ?=
 
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/secr-dev/secr/internal/cli.Version=$$(cat VERSION)" -o secr ./cmd/secr
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/secr-dev/secr/internal/cli.Version=$$(cat VERSION)" -o . ./cmd/secr ./cmd/secr-server
 
 test:
 	go test -race -count=1 -timeout 30m ./...

@@ -59,9 +59,9 @@ func main() {
 	rounds := flag.Int("rounds", 1, "-server: rounds of the whole table")
 	pg := flag.String("postgres", os.Getenv("SECR_TEST_POSTGRES"), "-server: PostgreSQL DSN (a fresh schema is created and dropped); empty: SQLite only")
 	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
-	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. a -tags secr_client_only build)")
+	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. an older build)")
 	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
-	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured), e.g. when the measured one is a -tags secr_client_only build")
+	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured; a secr finds secr-server beside it or on PATH)")
 	flag.Parse()
 	if *serverMode {
 		err := runServerBench(serverBenchOptions{bin: *secrBin, duration: *duration, conns: ints(*conns), sizes: ints(*sizes), postgres: *pg, rounds: *rounds})
@@ -97,13 +97,8 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 	if prebuilt != "" {
 		bin = prebuilt
 	} else {
-		// Symbols are kept so that -perf can name functions; they do not
-		// change what runs.
-		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/secr")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build secr: %w", err)
+		if err := buildSecr(dir); err != nil {
+			return err
 		}
 	}
 	baseline := filepath.Join(dir, "exec-true")
@@ -331,6 +326,19 @@ func waitHealthy(url string) error {
 
 // buildBaseline builds a Go program that only execs true: the floor for
 // any Go tool that starts a child by exec.
+// buildSecr builds secr and secr-server (which `secr server` runs) into
+// dir. Symbols are kept so that -perf can name functions; they do not
+// change what runs.
+func buildSecr(dir string) error {
+	build := exec.Command("go", "build", "-trimpath", "-o", dir+string(filepath.Separator), "./cmd/secr", "./cmd/secr-server")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build secr: %w", err)
+	}
+	return nil
+}
+
 func buildBaseline(dir, out string) error {
 	src := filepath.Join(dir, "baseline")
 	if err := os.MkdirAll(src, 0o755); err != nil {

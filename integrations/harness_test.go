@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	secrBin = filepath.Join(dir, "secr")
-	build := exec.Command("go", "build", "-o", secrBin, "../cmd/secr")
+	// secr-server beside secr: `secr server` runs it.
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../cmd/secr", "../cmd/secr-server")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

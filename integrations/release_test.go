@@ -192,10 +192,10 @@ func hostBinary(t *testing.T, dist string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var arts []struct{ Path, Type, Goos, Goarch string }
+	var arts []struct{ Name, Path, Type, Goos, Goarch string }
 	json.Unmarshal(data, &arts)
 	for _, a := range arts {
-		if a.Type == "Binary" && a.Goos == runtime.GOOS && a.Goarch == runtime.GOARCH {
+		if a.Type == "Binary" && strings.TrimSuffix(a.Name, ".exe") == "secr" && a.Goos == runtime.GOOS && a.Goarch == runtime.GOARCH {
 			if !filepath.IsAbs(a.Path) {
 				a.Path = filepath.Join("..", a.Path)
 			}
@@ -209,7 +209,8 @@ func hostBinary(t *testing.T, dist string) string {
 // TestImage assembles the container image from the snapshot's linux binary
 // with release/ociimage (offline base), then reads the OCI layout back: the
 // platform, a non-root user, the exec-form entrypoint, the version label, a
-// /data owned by that user, and a /secr that reports the version.
+// /data owned by that user, and a /secr that reports the version and runs
+// the /secr-server beside it.
 func TestImage(t *testing.T) {
 	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
 		t.Skip("the image holds the linux binary, built here only on linux/amd64 and linux/arm64")
@@ -286,9 +287,9 @@ func TestImage(t *testing.T) {
 		t.Errorf("image config: %+v", config)
 	}
 
-	// The layers: /secr, and /data owned by the runtime user.
+	// The layers: /secr, /secr-server, and /data owned by the runtime user.
 	files := map[string]*tar.Header{}
-	var secr []byte
+	programs := map[string][]byte{}
 	for _, l := range manifest.Layers {
 		data := blobs["blobs/"+strings.Replace(l.Digest, ":", "/", 1)]
 		r, err := gzipReader(data, l.MediaType)
@@ -305,26 +306,35 @@ func TestImage(t *testing.T) {
 				t.Fatal(err)
 			}
 			files[strings.TrimSuffix(h.Name, "/")] = h
-			if h.Name == "secr" {
-				secr, _ = io.ReadAll(tr)
+			if h.Name == "secr" || h.Name == "secr-server" {
+				programs[h.Name], _ = io.ReadAll(tr)
 			}
 		}
 	}
 	if h := files["data"]; h == nil || h.Typeflag != tar.TypeDir || h.Uid != 65532 || h.Gid != 65532 {
 		t.Errorf("/data in the image: %+v", h)
 	}
-	if h := files["secr"]; h == nil || h.Mode&0o111 == 0 {
-		t.Errorf("/secr in the image: %+v", h)
+	for _, name := range []string{"secr", "secr-server"} {
+		if h := files[name]; h == nil || h.Mode&0o111 == 0 {
+			t.Errorf("/%s in the image: %+v", name, h)
+		}
 	}
 	for _, f := range []string{"etc/passwd", "etc/group", "tmp", "home/nonroot"} {
 		if files[f] == nil {
 			t.Errorf("the offline base lacks /%s", f)
 		}
 	}
-	exe := filepath.Join(t.TempDir(), "secr")
-	os.WriteFile(exe, secr, 0o755)
+	root := t.TempDir()
+	for name, bin := range programs {
+		os.WriteFile(filepath.Join(root, name), bin, 0o755)
+	}
+	exe := filepath.Join(root, "secr")
 	if out, _, code := run(t, exec.Command(exe, "--version")); code != 0 || strings.TrimSpace(out) != "secr version "+v {
 		t.Errorf("the image's /secr --version: %d %q", code, out)
+	}
+	// secr server runs the /secr-server beside it.
+	if out, _, code := run(t, exec.Command(exe, "server", "--help")); code != 0 || !strings.Contains(out, "--listen") {
+		t.Errorf("the image's /secr server --help: %d %q", code, out)
 	}
 	// The docker-archive tarball (`docker load`) names the image and its layers.
 	var dockerManifest []struct {

@@ -16,8 +16,16 @@ need() {
     printf '%10s  %s\n' "$(du -h "$dist/$1" | cut -f1)" "$1"
   fi
 }
-for p in linux_amd64 linux_arm64 darwin_amd64 darwin_arm64; do need "secr_${v}_$p.tar.gz"; need "secr_${v}_$p.cdx.json"; done
-need "secr_${v}_windows_amd64.zip"; need "secr_${v}_windows_amd64.cdx.json"
+for p in linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64; do need "secr_${v}_$p.cdx.json"; need "secr-server_${v}_$p.cdx.json"; done
+for p in linux_amd64 linux_arm64 darwin_amd64 darwin_arm64; do need "secr_${v}_$p.tar.gz"; done
+need "secr_${v}_windows_amd64.zip"
+# Every archive holds both programs: secr server runs secr-server beside secr.
+for p in linux_amd64 linux_arm64 darwin_amd64 darwin_arm64; do
+  f="$dist/secr_${v}_$p.tar.gz"
+  [ -f "$f" ] && for b in secr secr-server; do
+    tar -tzf "$f" | grep -qx "$b" || { echo "check-dist.sh: $(basename "$f") holds no $b" >&2; missing=1; }
+  done
+done
 need checksums.txt
 for f in "$dist"/secr_"$v"_*.tar.gz "$dist"/secr_"$v"_*.zip; do
   grep -q " $(basename "$f")\$" "$dist/checksums.txt" || { echo "check-dist.sh: $(basename "$f") is not in checksums.txt" >&2; missing=1; }

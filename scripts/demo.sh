@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> building secr"
-CGO_ENABLED=0 go build -o "$work/bin/secr" ./cmd/secr
+CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/secr ./cmd/secr-server   # secr server runs secr-server
 export PATH="$work/bin:$PATH" HOME="$work/home"
 unset XDG_CONFIG_HOME XDG_DATA_HOME XDG_STATE_HOME SECR_TOKEN SECR_ENV SECR_API_URL SECR_ORG SECR_PROJECT
 mkdir -p "$HOME" "$work/web"

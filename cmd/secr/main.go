@@ -1,4 +1,5 @@
-// Command secr is both the secr CLI and the secr server.
+// Command secr is the secr CLI. `secr server` runs the secr-server
+// program (cmd/secr-server).
 package main
 
 import (
@@ -12,11 +13,9 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// run wires the CLI to the real process and the server command, and
-// returns the exit code.
+// run wires the CLI to the real process and returns the exit code.
 func run(args []string) int {
 	d := cli.SystemDeps()
-	wireServer(d)
 	err := cli.Run(context.Background(), args, d)
 	return cli.Report(err, d.IO.ErrOut)
 }

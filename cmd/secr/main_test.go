@@ -40,6 +40,7 @@ import (
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/kdf"
+	"github.com/secr-dev/secr/internal/serve"
 	"github.com/secr-dev/secr/internal/server"
 	"github.com/secr-dev/secr/internal/store/sqlstore"
 	"github.com/secr-dev/secr/internal/trust"
@@ -50,7 +51,8 @@ import (
 // "exec secr ..." starts a new process running main.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"secr": func() { os.Exit(run(os.Args[1:])) },
+		"secr":        func() { os.Exit(run(os.Args[1:])) },
+		"secr-server": func() { os.Exit(serve.Main(os.Args[1:])) },
 	})
 }
 

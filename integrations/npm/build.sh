@@ -37,6 +37,8 @@ const repository = (dir) => ({ type: 'git', url: 'git+https://github.com/secr-de
 fs.writeFileSync(path.join(build, 'VERSION'), version + '\n');
 for (const a of artifacts) {
   if (a.type !== 'Binary' || !npmOS[a.goos] || !npmCPU[a.goarch]) continue;
+  // The CLI only: secr-server (the server) ships in the archives and the image.
+  if (a.name.replace(/\.exe$/, '') !== 'secr') continue;
   const os = npmOS[a.goos], cpu = npmCPU[a.goarch], p = `${os}-${cpu}`;
   const dir = path.join(build, `cli-${p}`);
   const exe = a.goos === 'windows' ? 'secr.exe' : 'secr';

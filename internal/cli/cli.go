@@ -34,9 +34,10 @@ type Deps struct {
 
 	insecure bool   // --insecure
 	command  string // the command path being run, for the audit log
-	// Server builds the `secr server` command. It is injected by cmd/secr
-	// so that the client's commands do not link the server and its
-	// database drivers; nil means this build has no server.
+	// Server builds the `secr server` command. Only the secr-server
+	// program injects it (internal/serve.Main); in secr, where it is nil,
+	// `secr server` starts secr-server (server.go), so that the CLI does
+	// not link the server and its database drivers.
 	Server func() *cobra.Command
 }
 
@@ -154,21 +155,6 @@ login defaults.`,
 		return usageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 	return root
-}
-
-// newServerCmd is the injected `secr server`, or a stand-in that says this
-// build has none.
-func newServerCmd(d *Deps) *cobra.Command {
-	if d.Server != nil {
-		return d.Server()
-	}
-	return &cobra.Command{
-		Use:   "server",
-		Short: "Run a secr server (not included in this build)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("this build of secr has no server: build ./cmd/secr")
-		},
-	}
 }
 
 // Exit codes. Documented in docs/cli.md.

@@ -1,6 +1,7 @@
 // Command ociimage assembles the secr container image from the linux
 // binaries GoReleaser already built (no second compile, no Docker engine):
-// one image per architecture on a distroless base, the binary at /secr, a
+// one image per architecture on a distroless base, the binaries at /secr
+// and /secr-server (which `secr server` runs), a
 // /data directory owned by the non-root runtime user, the version in the
 // labels, joined into one multi-arch index.
 //
@@ -24,9 +25,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +55,15 @@ type artifact struct {
 	Goos   string `json:"goos"`
 	Goarch string `json:"goarch"`
 	Type   string `json:"type"`
+}
+
+// programs are the binaries each image holds.
+var programs = []string{"secr", "secr-server"}
+
+// archBinaries are one architecture's programs, by name.
+type archBinaries struct {
+	Goarch string
+	paths  map[string]string
 }
 
 type metadata struct {
@@ -99,11 +110,11 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		layer, err := binaryLayer(b.Path)
+		layer, err := binaryLayer(b.paths)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{CreatedBy: "ociimage: /secr " + meta.Version + ", /data", Created: v1.Time{Time: created}}}); err != nil {
+		if img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{CreatedBy: "ociimage: /secr and /secr-server " + meta.Version + ", /data", Created: v1.Time{Time: created}}}); err != nil {
 			log.Fatal(err)
 		}
 		cf, err := img.ConfigFile()
@@ -192,7 +203,7 @@ func main() {
 	}
 }
 
-func readDist(dist string) (metadata, []artifact, error) {
+func readDist(dist string) (metadata, []archBinaries, error) {
 	var meta metadata
 	data, err := os.ReadFile(filepath.Join(dist, "metadata.json"))
 	if err != nil {
@@ -208,16 +219,27 @@ func readDist(dist string) (metadata, []artifact, error) {
 	if err := json.Unmarshal(data, &all); err != nil {
 		return meta, nil, err
 	}
-	var bins []artifact
+	byArch := map[string]map[string]string{}
 	for _, a := range all {
-		if a.Type == "Binary" && a.Goos == "linux" && (a.Goarch == "amd64" || a.Goarch == "arm64") {
-			bins = append(bins, a)
+		if a.Type == "Binary" && a.Goos == "linux" && (a.Goarch == "amd64" || a.Goarch == "arm64") && slices.Contains(programs, a.Name) {
+			if byArch[a.Goarch] == nil {
+				byArch[a.Goarch] = map[string]string{}
+			}
+			byArch[a.Goarch][a.Name] = a.Path
 		}
 	}
-	if len(bins) == 0 {
+	if len(byArch) == 0 {
 		return meta, nil, fmt.Errorf("no linux binary in %s/artifacts.json", dist)
 	}
-	sort.Slice(bins, func(i, j int) bool { return bins[i].Goarch < bins[j].Goarch })
+	var bins []archBinaries
+	for _, arch := range slices.Sorted(maps.Keys(byArch)) {
+		for _, name := range programs {
+			if byArch[arch][name] == "" {
+				return meta, nil, fmt.Errorf("no linux/%s %s in %s/artifacts.json", arch, name, dist)
+			}
+		}
+		bins = append(bins, archBinaries{Goarch: arch, paths: byArch[arch]})
+	}
 	return meta, bins, nil
 }
 
@@ -269,15 +291,18 @@ func baseImage(ref, arch string) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// binaryLayer holds /secr and an empty /data owned by the runtime user, so
-// that a named volume mounted there starts out writable by it.
-func binaryLayer(path string) (v1.Layer, error) {
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// binaryLayer holds the programs (name to path: secr and secr-server) and
+// an empty /data owned by the runtime user, so that a named volume mounted
+// there starts out writable by it.
+func binaryLayer(paths map[string]string) (v1.Layer, error) {
 	var b tarBuilder
-	b.file("secr", 0o755, 0, 0, string(bin))
+	for _, name := range programs {
+		bin, err := os.ReadFile(paths[name])
+		if err != nil {
+			return nil, err
+		}
+		b.file(name, 0o755, 0, 0, string(bin))
+	}
 	b.dir("data/", 0o700, uid, gid)
 	return b.layer()
 }
