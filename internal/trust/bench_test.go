@@ -124,3 +124,19 @@ func BenchmarkRunPinned1000(b *testing.B) {
 	reportCPU(b, cpu)
 	b.ReportMetric(float64(len(cached)), "cache-bytes")
 }
+
+// BenchmarkParseState1000 is what every command in an org with a
+// 1,000-entry chain (1,000 environments) pays first: parse the pinned state.
+func BenchmarkParseState1000(b *testing.B) {
+	entries, _ := buildChain(b, 1000)
+	st, err := Verify(entries, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cached := st.Bytes()
+	for b.Loop() {
+		if _, err := ParseState(cached); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

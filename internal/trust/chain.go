@@ -221,8 +221,13 @@ func decodeEmbeddedPrincipal(d *decoder) *Principal {
 	if d.err != nil {
 		return nil
 	}
-	p, err := ParsePrincipal(b)
-	if err != nil {
+	inner := decoder{b: b}
+	if d.whole != "" { // its strings too are substrings of d's
+		end := len(d.whole) - len(d.b)
+		inner.whole = d.whole[end-len(b) : end]
+	}
+	p := decodePrincipal(&inner)
+	if err := inner.done(); err != nil {
 		d.err = err
 	}
 	return p

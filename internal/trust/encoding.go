@@ -32,6 +32,9 @@ func (e *encoder) bytes(p []byte) {
 type decoder struct {
 	b   []byte
 	err error
+	// whole, when set, is all of b as one string: str then returns
+	// substrings of it instead of allocating each (ParseState).
+	whole string
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -77,7 +80,14 @@ func (d *decoder) bytes() []byte {
 	return d.take(int(binary.BigEndian.Uint32(p)))
 }
 
-func (d *decoder) str() string { return string(d.bytes()) }
+func (d *decoder) str() string {
+	p := d.bytes()
+	if d.whole == "" || p == nil {
+		return string(p)
+	}
+	end := len(d.whole) - len(d.b)
+	return d.whole[end-len(p) : end]
+}
 
 func (d *decoder) raw(dst []byte) { copy(dst, d.take(len(dst))) }
 

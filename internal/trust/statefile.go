@@ -93,7 +93,12 @@ func ParseState(b []byte) (*State, error) {
 	if len(b) < sha256.Size || sha256.Sum256(b[:len(b)-sha256.Size]) != [32]byte(b[len(b)-sha256.Size:]) {
 		return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
 	}
+	// The strings (IDs, names) are substrings of one copy of b, and the
+	// small structs and slices come from a few slabs: a cold 'secr run'
+	// pays for every allocation in page faults. Slices handed out are
+	// clipped, so that Extend's appends copy them.
 	d := decoder{b: b[:len(b)-sha256.Size]}
+	d.whole = string(d.b)
 	if tag := d.str(); d.err == nil && tag != stateTag {
 		d.fail("not a cached org chain state")
 	}
@@ -107,9 +112,12 @@ func ParseState(b []byte) (*State, error) {
 	// whole cached chain, and growing maps entry by entry was most of it.
 	n := d.count(20)
 	s.principals = make(map[string]*principal, n)
-	for range n {
+	principals := make([]principal, n)
+	var accessSlab []accessAt
+	for i := range n {
 		id := d.str()
-		p := &principal{kind: Kind(d.u8()), role: Role(d.u8())}
+		p := &principals[i]
+		p.kind, p.role = Kind(d.u8()), Role(d.u8())
 		p.idents = make([]identAt, d.count(12))
 		for i := range p.idents {
 			p.idents[i].seq = d.u64()
@@ -126,13 +134,16 @@ func ParseState(b []byte) (*State, error) {
 		p.tokenCreator = d.str()
 		na := d.count(12)
 		p.access = make(map[string][]accessAt, na)
+		if accessSlab == nil {
+			accessSlab = make([]accessAt, 0, na)
+		}
 		for range na {
 			env := d.str()
-			t := make([]accessAt, d.count(9))
-			for i := range t {
-				t[i] = accessAt{d.u64(), Access(d.u8())}
+			start := len(accessSlab)
+			for range d.count(9) {
+				accessSlab = append(accessSlab, accessAt{d.u64(), Access(d.u8())})
 			}
-			p.access[env] = t
+			p.access[env] = accessSlab[start:len(accessSlab):len(accessSlab)]
 		}
 		if d.err == nil && (len(p.idents) == 0 || p.identity().id != id) {
 			d.fail("principal %q without its identity", id)
@@ -141,19 +152,25 @@ func ParseState(b []byte) (*State, error) {
 	}
 	n = d.count(20)
 	s.projects = make(map[string]*project, n)
-	for range n {
+	projects := make([]project, n)
+	for i := range n {
 		id := d.str()
-		s.projects[id] = &project{name: d.str(), seq: d.u64()}
+		projects[i] = project{name: d.str(), seq: d.u64()}
+		s.projects[id] = &projects[i]
 	}
 	n = d.count(20)
 	s.envs = make(map[string]*env, n)
-	for range n {
+	envs := make([]env, n)
+	keySlab := make([]uint64, 0, n)
+	for i := range n {
 		id := d.str()
-		e := &env{project: d.str(), name: d.str()}
-		e.keys = make([]uint64, d.count(8))
-		for i := range e.keys {
-			e.keys[i] = d.u64()
+		e := &envs[i]
+		e.project, e.name = d.str(), d.str()
+		start := len(keySlab)
+		for range d.count(8) {
+			keySlab = append(keySlab, d.u64())
 		}
+		e.keys = keySlab[start:len(keySlab):len(keySlab)]
 		if d.err == nil && len(e.keys) == 0 {
 			d.fail("environment %q without a key version", id)
 		}
