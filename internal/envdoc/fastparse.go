@@ -290,7 +290,9 @@ func (p *fastParser) hex4() (rune, bool) {
 // hold no backslash and no control character, i.e. mean themselves. It
 // tests eight bytes at a time: a byte of x is below 0x20 when subtracting
 // 0x20 from it borrows into its top bit while its own top bit is clear,
-// and equal to '\\' when it is zero after an exclusive or with '\\'.
+// and equal to '\\' when it is zero after an exclusive or with '\\'. A
+// borrow carried from a lower byte can only follow a byte that matched, so
+// a word passes exactly when all its bytes do (TestPlainMatchesByteLoop).
 func plain(b []byte) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for len(b) >= 8 {
