@@ -10,6 +10,7 @@
 //	go run ./bench -runs 100
 //	go run ./bench -chain 0   # skip the long-chain cases
 //	go run ./bench -perf      # also profile the 20-secret case with perf
+//	go run ./bench -floor     # also the baseline exec'ing with N extra variables
 //
 // It builds secr, starts `secr server` on a free 127.0.0.1 port with a
 // fresh SQLite file in a temporary directory, signs up, and imports the
@@ -61,6 +62,7 @@ func main() {
 	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
 	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. an older build)")
 	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
+	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment")
 	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured; a secr finds secr-server beside it or on PATH)")
 	flag.Parse()
 	if *serverMode {
@@ -71,7 +73,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes), *chain); err != nil {
+	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes), *chain, *floor); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -87,7 +89,7 @@ func ints(s string) []int {
 	return out
 }
 
-func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, chain int) error {
+func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, chain int, floor bool) error {
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
@@ -180,6 +182,9 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 		{name: "baseline: Go binary exec'ing true", argv: []string{baseline}},
 	}
 	for _, n := range sizes {
+		if floor {
+			cases = append(cases, benchCase{name: fmt.Sprintf("  baseline + %d variables", n), argv: []string{baseline}, env: []string{fmt.Sprintf("BENCH_EXTRA_VARS=%d", n)}})
+		}
 		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
 		if also != "" {
 			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}})
@@ -324,8 +329,6 @@ func waitHealthy(url string) error {
 	return fmt.Errorf("server at %s did not start", url)
 }
 
-// buildBaseline builds a Go program that only execs true: the floor for
-// any Go tool that starts a child by exec.
 // buildSecr builds secr and secr-server (which `secr server` runs) into
 // dir. Symbols are kept so that -perf can name functions; they do not
 // change what runs.
@@ -339,12 +342,45 @@ func buildSecr(dir string) error {
 	return nil
 }
 
+// buildBaseline builds a Go program that only execs true: the floor for
+// any Go tool that starts a child by exec. With BENCH_EXTRA_VARS=N it
+// first adds N variables shaped like the bench's secrets (built as cheaply
+// as Go can: one string, no garbage collection), which is the floor for
+// starting a program with an environment that large.
 func buildBaseline(dir, out string) error {
 	src := filepath.Join(dir, "baseline")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
 	}
-	prog := "package main\n\nimport (\n\t\"os\"\n\t\"os/exec\"\n\t\"syscall\"\n)\n\nfunc main() {\n\tp, _ := exec.LookPath(\"true\")\n\tsyscall.Exec(p, []string{\"true\"}, os.Environ())\n}\n"
+	prog := `package main
+
+import (
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	p, _ := exec.LookPath("true")
+	env := os.Environ()
+	if n, _ := strconv.Atoi(os.Getenv("BENCH_EXTRA_VARS")); n > 0 {
+		debug.SetGCPercent(-1)
+		var b strings.Builder
+		b.Grow(n * 64)
+		x := strings.Repeat("x", 40)
+		for i := 0; i < n; i++ {
+			start := b.Len()
+			d := strconv.Itoa(10000 + i)[1:]
+			b.WriteString("SECRET_" + d + "=value-" + d + "-" + x)
+			env = append(env, b.String()[start:])
+		}
+	}
+	syscall.Exec(p, []string{"true"}, env)
+}
+`
 	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(prog), 0o644); err != nil {
 		return err
 	}

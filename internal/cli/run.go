@@ -142,12 +142,11 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	values := env.Values()
 	var applied int
-	if cmd.Env, applied, err = runner.BuildEnv(d.Environ(), values, o.envOptions(), d.IO.Warnf); err != nil {
+	if cmd.Env, applied, err = runner.BuildEnv(d.Environ(), env.Secrets(), o.envOptions(), d.IO.Warnf); err != nil {
 		return err
 	}
-	if err := runner.CheckSize(cmd, values); err != nil {
+	if err := runner.CheckSize(cmd, applied); err != nil {
 		return withHint(fmt.Errorf("cannot start %s: %w", cmd.Args[0], err), "use --only to pass fewer secrets, or keep large values out of the environment")
 	}
 	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %s from %s/%s/%s (revision %d)\n",
@@ -222,11 +221,11 @@ func (o *runOptions) supervise(ctx context.Context, s *session.Session, t sessio
 		// The watcher keeps its own view; the child's environment is
 		// rebuilt from the inherited one each time.
 		go s.Watch(ctx, t, env.Revision, func(next *session.Env) {
-			childEnv, _, err := runner.BuildEnv(d.Environ(), next.Values(), o.envOptions(), d.IO.Warnf)
+			childEnv, applied, err := runner.BuildEnv(d.Environ(), next.Secrets(), o.envOptions(), d.IO.Warnf)
 			if err == nil {
 				restartedCmd := *cmd
 				restartedCmd.Env = childEnv
-				err = runner.CheckSize(&restartedCmd, next.Values())
+				err = runner.CheckSize(&restartedCmd, applied)
 			}
 			if err != nil {
 				d.IO.Warnf("secrets changed (revision %d) but cannot be applied, keeping the current ones: %v", next.Revision, err)

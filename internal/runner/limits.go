@@ -13,35 +13,29 @@ const MaxVarLen = 32 * 4096
 // CheckSize returns an error naming the variables at fault when c's
 // arguments and environment are more than execve accepts on this system:
 // a single variable over MaxVarLen (Linux), or the total over argLimit (a
-// quarter of the stack size limit on Linux). secrets tells which names
-// are secrets, to name those first. Without the check, the program fails
-// to start with "argument list too long" and no name.
-func CheckSize(c *Command, secrets map[string]string) error {
+// quarter of the stack size limit on Linux). secrets is how many of the
+// variables at the end of c.Env are secrets (as BuildEnv returns them), to
+// name those. Without the check, the program fails to start with
+// "argument list too long" and no name.
+func CheckSize(c *Command, secrets int) error {
 	limit := argLimit()
 	if limit == 0 {
 		return nil
 	}
+	firstSecret := len(c.Env) - min(max(secrets, 0), len(c.Env))
 	total := 0
-	type variable struct {
-		name string
-		size int
-	}
-	var vars []variable
 	for _, a := range c.Args {
 		total += len(a) + 1 + 8 // the string, its NUL and a pointer
 	}
-	for _, kv := range c.Env {
-		name, _, _ := strings.Cut(kv, "=")
+	for i, kv := range c.Env {
 		size := len(kv) + 1
 		total += size + 8
-		if _, isSecret := secrets[name]; isSecret {
-			vars = append(vars, variable{name, size})
-		}
 		if size > MaxVarLen && perVariableLimit {
 			what := "variable"
-			if _, isSecret := secrets[name]; isSecret {
+			if i >= firstSecret {
 				what = "secret"
 			}
+			name, _, _ := strings.Cut(kv, "=")
 			return fmt.Errorf("%s %s is %d bytes as NAME=value, more than the %d bytes this system passes to a program in one variable: keep large files out of the environment (secr run --mount serves them as a file)",
 				what, name, size, MaxVarLen)
 		}
@@ -49,7 +43,16 @@ func CheckSize(c *Command, secrets map[string]string) error {
 	if total <= limit {
 		return nil
 	}
-	sort.Slice(vars, func(i, j int) bool { return vars[i].size > vars[j].size })
+	type variable struct {
+		name string
+		size int
+	}
+	vars := make([]variable, 0, len(c.Env)-firstSecret)
+	for _, kv := range c.Env[firstSecret:] {
+		name, _, _ := strings.Cut(kv, "=")
+		vars = append(vars, variable{name, len(kv) + 1})
+	}
+	sort.SliceStable(vars, func(i, j int) bool { return vars[i].size > vars[j].size })
 	var largest []string
 	for _, v := range vars[:min(len(vars), 5)] {
 		largest = append(largest, fmt.Sprintf("%s (%d KiB)", v.name, (v.size+1023)/1024))

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"slices"
-	"strings"
 )
 
 // Command is a program ready to start.
@@ -50,32 +48,4 @@ func Resolve(argv []string, shellCommand string, lookPath func(string) (string, 
 		return nil, fmt.Errorf("%w: %q is not an executable on PATH", ErrNotFound, argv[0])
 	}
 	return &Command{Path: path, Args: argv}, nil
-}
-
-// MergeEnv returns base with secrets applied on top (secrets win) and the
-// variables named in drop removed. Inherited variables keep their order;
-// secrets follow, sorted by name.
-func MergeEnv(base []string, secrets map[string]string, drop ...string) []string {
-	out := make([]string, 0, len(base)+len(secrets))
-	for _, kv := range base {
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || slices.Contains(drop, k) {
-			continue
-		}
-		if _, replaced := secrets[k]; replaced {
-			continue
-		}
-		out = append(out, kv)
-	}
-	names := make([]string, 0, len(secrets))
-	for k := range secrets {
-		if !slices.Contains(drop, k) {
-			names = append(names, k)
-		}
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		out = append(out, k+"="+secrets[k])
-	}
-	return out
 }

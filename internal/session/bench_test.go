@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,8 +68,8 @@ func TestOpenSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Revision != 1 || len(env.doc.Secrets) != 50 || env.doc.Secrets["SECRET_0049"].Value != "value-0049-"+strings.Repeat("x", 40) {
-		t.Fatalf("opened %d secrets at revision %d", len(env.doc.Secrets), env.Revision)
+	if sec, _ := env.Lookup("SECRET_0049"); env.Revision != 1 || env.doc.Len() != 50 || sec.Value != "value-0049-"+strings.Repeat("x", 40) {
+		t.Fatalf("opened %d secrets at revision %d", env.doc.Len(), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
 	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, nil); !errors.Is(err, ErrIntegrity) {
@@ -92,7 +93,7 @@ func TestOpenSnapshotReceipt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.receiptNew || !bytes.Equal(again.receipt, first.receipt) || again.doc.Secrets["SECRET_0049"] != first.doc.Secrets["SECRET_0049"] {
+	if again.receiptNew || !bytes.Equal(again.receipt, first.receipt) || !slices.Equal(again.Secrets(), first.Secrets()) {
 		t.Fatalf("the receipt was not used (new=%v) or opened something else", again.receiptNew)
 	}
 	// Another identity cannot use it: it verifies in full, and fails.

@@ -33,13 +33,9 @@ type Env struct {
 // them).
 func (e *Env) Pending() bool { return e.snap.Pending }
 
-// Secret is one variable of an environment.
-type Secret struct {
-	Name, Value string
-	// NotSecret marks plain configuration: listed with its value, never
-	// masked.
-	NotSecret bool
-}
+// Secret is one variable of an environment: Name, Value, and NotSecret
+// for plain configuration (listed with its value, never masked).
+type Secret = envdoc.Secret
 
 // Values returns the variables as a map from name to value.
 func (e *Env) Values() map[string]string { return e.doc.Values() }
@@ -47,30 +43,21 @@ func (e *Env) Values() map[string]string { return e.doc.Values() }
 // Names returns the variable names in sorted order.
 func (e *Env) Names() []string { return e.doc.Names() }
 
-// Secrets returns the variables sorted by name.
-func (e *Env) Secrets() []Secret {
-	names := e.doc.Names()
-	out := make([]Secret, 0, len(names))
-	for _, n := range names {
-		sec := e.doc.Secrets[n]
-		out = append(out, Secret{Name: n, Value: sec.Value, NotSecret: sec.NotSecret})
-	}
-	return out
-}
+// Secrets returns the variables sorted by name, each name once. The slice
+// is the Env's own, not a copy (at 10,000 secrets `secr run` would notice
+// the copy): read it, do not change it.
+func (e *Env) Secrets() []Secret { return e.doc.Secrets() }
 
 // Lookup returns the variable called name.
-func (e *Env) Lookup(name string) (Secret, bool) {
-	sec, ok := e.doc.Secrets[name]
-	return Secret{Name: name, Value: sec.Value, NotSecret: sec.NotSecret}, ok
-}
+func (e *Env) Lookup(name string) (Secret, bool) { return e.doc.Lookup(name) }
 
 // Masked returns the values to hide from output: all but the not-secret
 // ones.
 func (e *Env) Masked() map[string]string {
 	m := map[string]string{}
-	for name, sec := range e.doc.Secrets {
+	for _, sec := range e.doc.Secrets() {
 		if !sec.NotSecret {
-			m[name] = sec.Value
+			m[sec.Name] = sec.Value
 		}
 	}
 	return m

@@ -27,16 +27,15 @@ func (e *Editor) Set(name, value string, notSecret bool) error {
 
 // Has reports whether name is set.
 func (e *Editor) Has(name string) bool {
-	_, ok := e.doc.Secrets[name]
+	_, ok := e.doc.Lookup(name)
 	return ok
 }
 
 // Delete removes name; it is an error when name is not set.
 func (e *Editor) Delete(name string) error {
-	if !e.Has(name) {
+	if !e.doc.Delete(name) {
 		return fmt.Errorf("no secret %q in this environment", name)
 	}
-	delete(e.doc.Secrets, name)
 	return nil
 }
 
@@ -148,7 +147,7 @@ func (s *Session) Rollback(ctx context.Context, t Target, want int64) (*Env, err
 		if envdoc.Diff(e.doc, old).String() == "(no changes)" {
 			return ErrNoChange
 		}
-		e.doc.Secrets = old.Secrets
+		e.doc.Replace(old)
 		return nil
 	})
 }
