@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -98,6 +99,53 @@ type Client struct {
 	http    *http.Client
 	auth    string
 	headers http.Header // WithHeaders: sent with every request
+	pre     *predial    // nil when Preconnect cannot help (a custom transport, a proxy)
+}
+
+// predial is a TCP connection to the server dialled ahead of the first
+// request (Preconnect), handed to the transport when it dials that address.
+type predial struct {
+	addr    string
+	dialer  *net.Dialer
+	started atomic.Bool
+	taken   atomic.Bool
+	done    chan struct{}
+	conn    net.Conn
+	err     error
+}
+
+// dial is the transport's DialContext: the preconnected connection for its
+// address, once, else a new one.
+func (p *predial) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if addr == p.addr && p.started.Load() && p.taken.CompareAndSwap(false, true) {
+		select {
+		case <-p.done:
+			if p.err == nil {
+				return p.conn, nil
+			}
+			// Dial again: the error is then this request's own.
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return p.dialer.DialContext(ctx, network, addr)
+}
+
+// Preconnect starts dialling the server in the background, so that the
+// connection is being made while the caller reads its local state (the
+// login, the pinned chain, the cache); the first request then uses it.
+// Only a TCP connection is made (TLS is the first request's), and nothing
+// is sent. Calling it again, or on a client that cannot use it, does
+// nothing.
+func (c *Client) Preconnect() {
+	p := c.pre
+	if p == nil || !p.started.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		p.conn, p.err = p.dialer.DialContext(context.Background(), "tcp", p.addr)
+		close(p.done)
+	}()
 }
 
 // Option configures New.
@@ -135,11 +183,34 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// Only scheme and host: a URL's user info must not reach a message.
 		return nil, &InsecureURLError{URL: u.Scheme + "://" + u.Host}
 	}
-	return &Client{
-		base:    base,
-		http:    &http.Client{Timeout: 30 * time.Second, Transport: o.transport},
-		headers: o.headers,
-	}, nil
+	c := &Client{base: base, headers: o.headers}
+	rt := o.transport
+	if rt == nil {
+		rt, c.pre = defaultTransport(u)
+	}
+	c.http = &http.Client{Timeout: 30 * time.Second, Transport: rt}
+	return c, nil
+}
+
+// defaultTransport is http.DefaultTransport's configuration, dialling
+// through a predial for u's host unless a proxy is configured for u (then
+// the connection to make first is the proxy's, and there is no predial).
+func defaultTransport(u *url.URL) (http.RoundTripper, *predial) {
+	def, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport, nil
+	}
+	if proxy, err := def.Proxy(&http.Request{URL: u}); err != nil || proxy != nil {
+		return def, nil
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	p := &predial{addr: net.JoinHostPort(u.Hostname(), port), dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, done: make(chan struct{})}
+	t := def.Clone()
+	t.DialContext = p.dial
+	return t, p
 }
 
 // IsLoopbackHost reports whether host (a URL's hostname, without port or

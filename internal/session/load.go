@@ -35,6 +35,10 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			return nil, err
 		}
 	}
+	if !s.offline {
+		// Connect while this machine reads its pinned chain and cache.
+		s.client.Preconnect()
+	}
 	chainKey := s.chainKey(t.Org)
 	pinned, err := s.pinned(chainKey)
 	if err != nil {
