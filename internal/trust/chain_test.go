@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -304,4 +305,25 @@ func buildChain(tb testing.TB, n int) ([]*Entry, *actor) {
 		}
 	}
 	return entries, alice
+}
+
+// TestStateReadsEncoding2: a state cached by an older client (encoding 2,
+// a SHA-256 trailer) is still read, as the same state.
+func TestStateReadsEncoding2(t *testing.T) {
+	f := newFixture(t)
+	cached := f.st.Bytes()
+	body := bytes.Replace(cached[:len(cached)-4], []byte(stateTag), []byte(stateTagSHA256), 1)
+	sum := sha256.Sum256(body)
+	old := append(body, sum[:]...)
+	st, err := ParseState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(st.Bytes(), cached) {
+		t.Fatal("an encoding-2 state read as another state")
+	}
+	old[len(old)-1] ^= 1
+	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a corrupted encoding-2 state: %v", err)
+	}
 }

@@ -2,6 +2,8 @@ package trust
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"hash/crc32"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,8 +19,15 @@ import (
 // with mode 0600 beside the other per-org state.
 // stateTag starts a cached State. It names the encoding: a cache in
 // another one is refused (and the client says to delete it), never
-// misread.
-const stateTag = "secr/v2/state/2"
+// misread. Encoding 3 is encoding 2 with a CRC-32C trailer instead of a
+// SHA-256 one (the checksum is against corruption, not an attacker, and
+// every command pays for it); encoding 2 is still read.
+const (
+	stateTag       = "secr/v2/state/3"
+	stateTagSHA256 = "secr/v2/state/2"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (s *State) Bytes() []byte {
 	var e encoder
@@ -77,8 +86,12 @@ func (s *State) Bytes() []byte {
 			e.u64(k)
 		}
 	}
-	sum := sha256.Sum256(e.b)
-	return append(e.b, sum[:]...)
+	return binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, castagnoli))
+}
+
+// hasTag reports whether b starts with the encoder's encoding of tag.
+func hasTag(b []byte, tag string) bool {
+	return len(b) >= 4+len(tag) && binary.BigEndian.Uint32(b) == uint32(len(tag)) && string(b[4:4+len(tag)]) == tag
 }
 
 func b2u(b bool) uint8 {
@@ -90,16 +103,29 @@ func b2u(b bool) uint8 {
 
 // ParseState parses the encoding produced by State.Bytes.
 func ParseState(b []byte) (*State, error) {
-	if len(b) < sha256.Size || sha256.Sum256(b[:len(b)-sha256.Size]) != [32]byte(b[len(b)-sha256.Size:]) {
-		return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
+	var body []byte
+	var tag string
+	switch {
+	case hasTag(b, stateTag) && len(b) >= 4:
+		body, tag = b[:len(b)-4], stateTag
+		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+			return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
+		}
+	case hasTag(b, stateTagSHA256) && len(b) >= sha256.Size:
+		body, tag = b[:len(b)-sha256.Size], stateTagSHA256
+		if sha256.Sum256(body) != [32]byte(b[len(b)-sha256.Size:]) {
+			return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
+		}
+	default:
+		return nil, fmt.Errorf("cached org chain state: %w: not a cached org chain state", ErrMalformed)
 	}
 	// The strings (IDs, names) are substrings of one copy of b, and the
 	// small structs and slices come from a few slabs: a cold 'secr run'
 	// pays for every allocation in page faults. Slices handed out are
 	// clipped, so that Extend's appends copy them.
-	d := decoder{b: b[:len(b)-sha256.Size]}
+	d := decoder{b: body}
 	d.whole = string(d.b)
-	if tag := d.str(); d.err == nil && tag != stateTag {
+	if got := d.str(); d.err == nil && got != tag {
 		d.fail("not a cached org chain state")
 	}
 	s := newState()
