@@ -170,6 +170,21 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 	// fresh empties a state directory before each run of the first-contact
 	// case, so the chain is verified from its root every time.
 	fresh := filepath.Join(dir, "fresh-state")
+	// The -also binary gets a copy of the logged-in home of its own: its
+	// cache and pinned chains may be in another format than bin's, and
+	// sharing them would make each rewrite the other's on every run.
+	alsoEnv := []string{"HOME=" + filepath.Join(dir, "home-also"), "XDG_CACHE_HOME=" + filepath.Join(dir, "home-also", ".cache")}
+	if also != "" {
+		if out, err := exec.Command("cp", "-a", home, filepath.Join(dir, "home-also")).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy the home for -also: %v: %s", err, out)
+		}
+		// Its own pins and cache, made in the warm-up rounds.
+		for _, d := range []string{".local/state/secr/chains", ".cache/secr"} {
+			if err := os.RemoveAll(filepath.Join(dir, "home-also", d)); err != nil {
+				return err
+			}
+		}
+	}
 
 	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Printf("%-34s %10s %10s %10s %12s %8s\n", "case", "median", "p10", "p90", "peak RSS", "×base")
@@ -187,13 +202,16 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 		}
 		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
 		if also != "" {
-			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}})
+			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}, env: alsoEnv})
 		}
 	}
 	if chain > 0 {
 		longRun := []string{bin, "run", "--org", "long", "--project", "app", "--env", "development", "--", "true"}
+		cases = append(cases, benchCase{name: fmt.Sprintf("20 secrets, %d-entry chain", chain), argv: longRun})
+		if also != "" {
+			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d-entry chain", filepath.Base(also), chain), argv: append([]string{also}, longRun[1:]...), env: alsoEnv})
+		}
 		cases = append(cases,
-			benchCase{name: fmt.Sprintf("20 secrets, %d-entry chain", chain), argv: longRun},
 			benchCase{name: "  same, first contact", argv: longRun, env: []string{"XDG_STATE_HOME=" + fresh, "XDG_CACHE_HOME=" + fresh}})
 	}
 	// Cases are interleaved round by round, so that drift in machine load
@@ -267,11 +285,13 @@ var phases = []struct{ symbol, meaning string }{
 	{"github.com/secr-dev/secr/internal/cli.Run", "secr's own work, from argument parsing to exec"},
 	{"github.com/secr-dev/secr/internal/cli.NewRootCmd", "  building the cobra command tree"},
 	{"github.com/secr-dev/secr/internal/cli.(*Deps).resolveTarget", "  finding and reading .secr.json"},
-	{"github.com/secr-dev/secr/internal/cli.(*Deps).authenticate", "  reading the login, parsing the identity"},
-	{"github.com/secr-dev/secr/internal/session.(*Session).Load", "  the fetch (conditional), unwrap, open, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/cli.(*Deps).authenticate", "  reading the login"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).Load", "  the fetch (conditional), receipt or unwrap, open, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).pinned", "    reading the pinned org chain"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).held", "    reading the cached snapshot, opening its receipt"},
 	{"github.com/secr-dev/secr/internal/client.(*Client).snapshot", "    the HTTP request (client side)"},
-	{"github.com/secr-dev/secr/internal/session.(*Session).held", "    reading the cached snapshot"},
-	{"github.com/secr-dev/secr/internal/session.(*Session).open", "    unwrap key, open revision, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/session.(*Session).open", "    checks, open revision, parse, rollback check"},
+	{"github.com/secr-dev/secr/internal/client.(*Client).Preconnect.func1", "  the connection, dialled beside the above"},
 	{"syscall.Exec", "  execve"},
 	{"runtime.gcBgMarkWorker", "garbage collection"},
 }
