@@ -3,8 +3,8 @@ package trust
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"slices"
 )
