@@ -263,3 +263,19 @@ func (c Changes) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// SortByName returns a copy of secrets sorted by name, of a name given more
+// than once the last one given (as encoding/json keeps the last of a
+// repeated key).
+func SortByName(secrets []Secret) []Secret {
+	s := slices.Clone(secrets)
+	slices.SortStableFunc(s, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
+	out := s[:0]
+	for i := range s {
+		if i+1 < len(s) && s[i+1].Name == s[i].Name {
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return out
+}

@@ -3,7 +3,6 @@ package envdoc
 import (
 	"bytes"
 	"encoding/binary"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -153,23 +152,9 @@ func (p *fastParser) secrets(n int) ([]Secret, bool) {
 		out = append(out, s)
 	}
 	if !sorted {
-		out = sortLastWins(out)
+		out = SortByName(out)
 	}
 	return out, true
-}
-
-// sortLastWins sorts secrets by name and keeps, of a name given more than
-// once, the last one given.
-func sortLastWins(secrets []Secret) []Secret {
-	slices.SortStableFunc(secrets, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
-	out := secrets[:0]
-	for i := range secrets {
-		if i+1 < len(secrets) && secrets[i+1].Name == secrets[i].Name {
-			continue
-		}
-		out = append(out, secrets[i])
-	}
-	return out
 }
 
 func (p *fastParser) boolean() (bool, bool) {

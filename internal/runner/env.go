@@ -50,7 +50,7 @@ func Reserved(name string) bool {
 // every "NAME=value" into one string.
 func BuildEnv(base []string, secrets []envdoc.Secret, o EnvOptions, warn func(format string, args ...any)) (env []string, applied int, err error) {
 	if !sortedByName(secrets) {
-		secrets = sortByName(secrets)
+		secrets = envdoc.SortByName(secrets)
 	}
 	if len(o.Only) > 0 {
 		chosen := make([]envdoc.Secret, 0, len(o.Only))
@@ -67,7 +67,7 @@ func BuildEnv(base []string, secrets []envdoc.Secret, o EnvOptions, warn func(fo
 			slices.Sort(missing)
 			return nil, 0, fmt.Errorf("--only names %s, which the environment does not have", strings.Join(missing, ", "))
 		}
-		secrets = sortByName(chosen)
+		secrets = envdoc.SortByName(chosen)
 	}
 	if o.Pristine {
 		var kept []string
@@ -154,17 +154,3 @@ func sortedByName(secrets []envdoc.Secret) bool {
 	return true
 }
 
-// sortByName returns a sorted copy of secrets, the last of a name given
-// more than once winning.
-func sortByName(secrets []envdoc.Secret) []envdoc.Secret {
-	s := slices.Clone(secrets)
-	slices.SortStableFunc(s, func(a, b envdoc.Secret) int { return strings.Compare(a.Name, b.Name) })
-	out := s[:0]
-	for i := range s {
-		if i+1 < len(s) && s[i+1].Name == s[i].Name {
-			continue
-		}
-		out = append(out, s[i])
-	}
-	return out
-}

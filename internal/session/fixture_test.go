@@ -139,6 +139,24 @@ func (f *fixture) session() *Session {
 	return s
 }
 
+// tokenSession creates a service token for the fixture's development
+// environment as s and returns a session that authenticates with it
+// (SECR_TOKEN set for the rest of the test).
+func (f *fixture) tokenSession(s *Session) *Session {
+	f.t.Helper()
+	tok, _, err := s.CreateToken(context.Background(), f.target, TokenRequest{Name: "ci"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.env["SECR_TOKEN"] = tok
+	f.t.Cleanup(func() { delete(f.env, "SECR_TOKEN") })
+	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ts
+}
+
 // set writes name=value to the fixture's development environment.
 func (f *fixture) set(s *Session, kv ...string) *Env {
 	f.t.Helper()

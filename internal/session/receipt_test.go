@@ -99,16 +99,7 @@ func TestTokenConditionalFetch(t *testing.T) {
 	f := newFixture(t)
 	s := f.session()
 	f.set(s, "A", "value-1")
-	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.env["SECR_TOKEN"] = tok
-	defer delete(f.env, "SECR_TOKEN")
-	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := f.tokenSession(s)
 	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
 		t.Fatal(err)
 	}

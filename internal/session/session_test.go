@@ -536,16 +536,7 @@ func TestCacheIsForItsTarget(t *testing.T) {
 	if err := s.cache.Put(s.api, s.principalID(), key(f.target), dev, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.env["SECR_TOKEN"] = tok
-	defer delete(f.env, "SECR_TOKEN")
-	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := f.tokenSession(s)
 	ts.UseCache(false, time.Hour)
 	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
 		t.Fatal(err)
