@@ -153,4 +153,3 @@ func sortedByName(secrets []envdoc.Secret) bool {
 	}
 	return true
 }
-
