@@ -53,6 +53,9 @@ type Store struct {
 	stmts sync.Map
 	// audit is AppendAudit's group commit (audit.go).
 	audit auditBatch
+	// observeAuditTx, when set (by tests), runs at the end of every audit
+	// append inside its transaction, to observe the transaction itself.
+	observeAuditTx func(ctx context.Context, tx *sql.Tx)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -69,7 +72,9 @@ func IsPostgres(dsn string) bool {
 // SQLite runs in WAL mode with synchronous=FULL: a transaction is on disk
 // (fsynced) before its commit returns, so an acknowledged write survives
 // power loss as well as a killed process. (NORMAL would survive kill -9
-// but could lose the last commits on power loss.)
+// but could lose the last commits on power loss.) The one exception is a
+// batch of read and sign-in audit entries alone, which commits with NORMAL
+// (appendAuditOnly).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	return open(ctx, dsn, "FULL")
 }
@@ -265,7 +270,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	if err := s.appendAuditTx(ctx, tx, store.AuditFrom(ctx)); err != nil {
+	if err := s.appendAuditTx(ctx, tx, store.AuditFrom(ctx), false); err != nil {
 		tx.Rollback()
 		return err
 	}
