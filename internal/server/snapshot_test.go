@@ -52,6 +52,10 @@ func TestSnapshotBinaryAndConditional(t *testing.T) {
 		bin.Environment != js.Environment || bin.Revision.Revision != 1 || !bytes.Contains(body, js.Revision.Ciphertext) {
 		t.Fatalf("binary and JSON snapshots differ:\n%+v\n%+v", bin, js)
 	}
+	// Byte for byte what api.MarshalSnapshot makes of it.
+	if want, err := api.MarshalSnapshot(bin); err != nil || !bytes.Equal(body, want) {
+		t.Fatalf("binary snapshot is not api.MarshalSnapshot's form (%v):\n%q\n%q", err, body, want)
+	}
 	etag := resp.Header.Get("ETag")
 	if etag != api.SnapshotETag(bin) {
 		t.Fatalf("ETag %s, want %s", etag, api.SnapshotETag(bin))

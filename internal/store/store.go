@@ -151,7 +151,10 @@ type EnvAccess struct {
 	MemberRole string
 	// Grant is the principal's wrapped key for the current key version.
 	Grant  *Grant
-	Latest *Revision // nil: no revision yet
+	// Latest is nil when there is no revision yet. Its Header and
+	// Ciphertext may be shared with other callers (a store may keep them
+	// in memory): they must not be modified.
+	Latest *Revision
 	// Pending: the org has pending work on an environment whose current
 	// key version the principal holds (see PendingWork).
 	Pending bool

@@ -53,6 +53,9 @@ type Store struct {
 	stmts sync.Map
 	// audit is AppendAudit's group commit (audit.go).
 	audit auditBatch
+	// revs remembers the latest revision read through each environment
+	// path (revcache.go).
+	revs revCache
 	// observeAuditTx, when set (by tests), runs at the end of every audit
 	// append inside its transaction, to observe the transaction itself.
 	observeAuditTx func(ctx context.Context, tx *sql.Tx)
@@ -392,9 +395,21 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 	var pID, pName, eID, eName, rAuthor sql.NullString
 	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
 	var signed, rHeader, rCT []byte
+	// The revision this server last read here, if any: when it is still
+	// the latest, the query leaves its header and ciphertext out and they
+	// come from memory (a revision never changes once written).
+	key := revCacheKey(org, project, env)
+	known := s.revs.get(key)
+	hintEnv, hintRev := "", int64(-1)
+	if known != nil {
+		hintEnv, hintRev = known.EnvID, known.Revision
+	}
 	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
-			g.signed_grant, r.revision, r.key_version, r.header, r.ciphertext, r.author_id, r.created_at,
+			g.signed_grant, r.revision, r.key_version,
+			CASE WHEN e.id = ? AND r.revision = ? THEN NULL ELSE r.header END,
+			CASE WHEN e.id = ? AND r.revision = ? THEN NULL ELSE r.ciphertext END,
+			r.author_id, r.created_at,
 			`+pendingForHolder+`
 		FROM orgs o
 		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
@@ -402,7 +417,7 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE o.name = ?`, principalID, principalID, project, env, principalID, org).
+		WHERE o.name = ?`, hintEnv, hintRev, hintEnv, hintRev, principalID, principalID, project, env, principalID, org).
 		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
 			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated, &a.Pending)
@@ -420,7 +435,14 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), Signed: signed}
 	}
 	if rRev.Valid {
-		a.Latest = &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+		r := &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+		if known != nil && known.EnvID == r.EnvID && known.Revision == r.Revision {
+			r.Header, r.Ciphertext = known.Header, known.Ciphertext
+		} else {
+			c := *r
+			s.revs.put(key, &c)
+		}
+		a.Latest = r
 	}
 	return a, nil
 }
