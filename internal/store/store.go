@@ -150,7 +150,7 @@ type EnvAccess struct {
 	// MemberRole is the principal's role in the org, "" if not a member.
 	MemberRole string
 	// Grant is the principal's wrapped key for the current key version.
-	Grant  *Grant
+	Grant *Grant
 	// Latest is nil when there is no revision yet. Its Header and
 	// Ciphertext may be shared with other callers (a store may keep them
 	// in memory): they must not be modified.
