@@ -149,24 +149,16 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	return s.writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
-// tokenScope resolves a service token's own environment.
+// tokenScope resolves a service token's own environment, in one query.
 func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
 	if p.token == nil {
 		return scope{}, errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
 	}
-	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
+	a, err := s.store.ResolveEnvByID(r.Context(), p.token.EnvID, p.id)
 	if err != nil {
 		return scope{}, err
 	}
-	proj, err := s.store.ProjectByID(r.Context(), p.token.ProjectID)
-	if err != nil {
-		return scope{}, err
-	}
-	org, err := s.store.OrgByID(r.Context(), proj.OrgID)
-	if err != nil {
-		return scope{}, err
-	}
-	return s.resolveEnv(r.Context(), p, org.Name, proj.Name, env.Name)
+	return s.scopeOf(p, a, a.Org.Name, a.Project.Name, a.Env.Name)
 }
 
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -214,6 +214,9 @@ type Store interface {
 	// ResolveEnv resolves org/project/env names for principalID. It returns
 	// ErrNotFound only when the org does not exist.
 	ResolveEnv(ctx context.Context, org, project, env, principalID string) (EnvAccess, error)
+	// ResolveEnvByID is ResolveEnv for the environment with ID envID (a
+	// service token's): ErrNotFound when there is no such environment.
+	ResolveEnvByID(ctx context.Context, envID, principalID string) (EnvAccess, error)
 
 	// Grants returns principalID's grants on envID, oldest key version first.
 	Grants(ctx context.Context, envID, principalID string) ([]Grant, error)

@@ -11,7 +11,7 @@ import (
 const revCacheMax = 64 << 20
 
 // revCache remembers, per environment path (org, project and environment
-// names), the latest revision ResolveEnv read there, so that the next
+// names; for ResolveEnvByID, the environment ID), the latest revision ResolveEnv read there, so that the next
 // read of an unchanged environment neither copies its ciphertext out of
 // the database nor allocates it again (at 1,000 secrets, ~70 KB each
 // time). It decides nothing: a revision never changes once written, and

@@ -389,6 +389,27 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 }
 
 func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID string) (store.EnvAccess, error) {
+	return s.resolveEnv(ctx, revCacheKey(org, project, env), `FROM orgs o
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
+		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
+		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?`, `o.name = ?`,
+		principalID, []any{project, env}, org)
+}
+
+func (s *Store) ResolveEnvByID(ctx context.Context, envID, principalID string) (store.EnvAccess, error) {
+	return s.resolveEnv(ctx, "\x00"+envID, `FROM environments e
+		JOIN projects p ON p.id = e.project_id
+		JOIN orgs o ON o.id = p.org_id
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?`, `e.id = ?`,
+		principalID, nil, envID)
+}
+
+// resolveEnv is ResolveEnv and ResolveEnvByID: from (which joins orgs o,
+// members m for the principal, projects p and environments e, with
+// placeholders for the principal and then fromArgs) and where (one
+// placeholder, whereArg) pick the environment; the rest is the same query.
+// key names the environment in s.revs.
+func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID string, fromArgs []any, whereArg any) (store.EnvAccess, error) {
 	var a store.EnvAccess
 	var orgCreated, headSeq int64
 	var role sql.NullString
@@ -398,12 +419,15 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 	// The revision this server last read here, if any: when it is still
 	// the latest, the query leaves its header and ciphertext out and they
 	// come from memory (a revision never changes once written).
-	key := revCacheKey(org, project, env)
 	known := s.revs.get(key)
 	hintEnv, hintRev := "", int64(-1)
 	if known != nil {
 		hintEnv, hintRev = known.EnvID, known.Revision
 	}
+	args := make([]any, 0, 10)
+	args = append(args, hintEnv, hintRev, hintEnv, hintRev, principalID, principalID)
+	args = append(args, fromArgs...)
+	args = append(args, principalID, whereArg)
 	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
 			g.signed_grant, r.revision, r.key_version,
@@ -411,13 +435,10 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 			CASE WHEN e.id = ? AND r.revision = ? THEN NULL ELSE r.ciphertext END,
 			r.author_id, r.created_at,
 			`+pendingForHolder+`
-		FROM orgs o
-		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
-		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
-		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
+		`+from+`
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE o.name = ?`, hintEnv, hintRev, hintEnv, hintRev, principalID, principalID, project, env, principalID, org).
+		WHERE `+where, args...).
 		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
 			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated, &a.Pending)

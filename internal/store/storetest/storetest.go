@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -467,6 +468,17 @@ func testResolveEnv(t *testing.T, s store.Store) {
 	must(t, err)
 	if a.MemberRole != "" || a.Grant != nil || a.Env == nil {
 		t.Fatalf("stranger: %+v", a)
+	}
+	// By ID (a service token's environment): the same answer.
+	byID, err := s.ResolveEnvByID(ctx, "env_dev", "usr_a")
+	must(t, err)
+	byName, err := s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
+	must(t, err)
+	if !reflect.DeepEqual(byID, byName) {
+		t.Fatalf("by ID %+v\nby name %+v", byID, byName)
+	}
+	if _, err := s.ResolveEnvByID(ctx, "env_nope", "usr_a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing env by ID: %v", err)
 	}
 	a, err = s.ResolveEnv(ctx, "acme", "web", "nope", "usr_a")
 	must(t, err)
