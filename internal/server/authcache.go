@@ -17,13 +17,10 @@ const authCacheTTL = time.Second
 // authCacheMax bounds the cache's size; past it the cache starts over.
 const authCacheMax = 10000
 
-// authCache remembers successful authentications (sessions and service
-// tokens) for at most authCacheTTL, keyed by a hash of the whole
-// Authorization header, so that a busy client (or many `secr run`s of one
-// CI job) does not cost a session or token query per request. Failures
-// are never cached. A cached principal carries no authority of its own:
-// every request still resolves the principal's membership, grant and
-// environment in the database.
+// authCache remembers successful authentications for at most authCacheTTL,
+// keyed by a hash of the whole Authorization header, so that a busy client
+// (or many `secr run`s of one CI job) does not cost a session query per
+// request. Failures are never cached.
 type authCache struct {
 	mu  sync.Mutex
 	gen uint64 // bumped by every invalidation

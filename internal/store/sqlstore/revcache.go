@@ -11,16 +11,19 @@ import (
 const revCacheMax = 64 << 20
 
 // revCache remembers, per environment path (org, project and environment
-// names; for ResolveEnvByID, the environment ID), the latest revision ResolveEnv read there, so that the next
-// read of an unchanged environment neither copies its ciphertext out of
-// the database nor allocates it again (at 1,000 secrets, ~70 KB each
-// time). It decides nothing: a revision never changes once written, and
-// ResolveEnv's query, which still authorises every read, says which
-// environment the path names now and which revision is its latest; the
-// cached bytes are used only when both are the cached revision's. So the
-// cache needs no invalidation, on this server or between replicas, and
-// whose access it was read under does not matter (access is the query's).
-// Cached revisions are shared: their bytes must not be modified.
+// names; for ResolveEnvByID, the environment ID), the latest revision
+// ResolveEnv read there, so that the next read of an unchanged environment
+// neither copies its ciphertext out of the database nor allocates it again
+// (at 1,000 secrets, ~70 KB each time). It decides nothing: ResolveEnv's
+// query, which still authorises every read, says which environment the
+// path names and which revision is its latest, and compares that
+// revision's header and ciphertext in the database with the cached bytes;
+// only bytes the database holds identically are taken from here. So the
+// cache needs no invalidation, on this server or between replicas, it
+// serves a database edited behind the server's back as the database is
+// (clients check every revision's signature), and whose access it was read
+// under does not matter (access is the query's). Cached revisions are
+// shared: their bytes must not be modified.
 type revCache struct {
 	mu   sync.Mutex
 	m    map[string]*store.Revision

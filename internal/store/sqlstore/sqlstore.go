@@ -416,23 +416,26 @@ func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID st
 	var pID, pName, eID, eName, rAuthor sql.NullString
 	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
 	var signed, rHeader, rCT []byte
-	// The revision this server last read here, if any: when it is still
-	// the latest, the query leaves its header and ciphertext out and they
-	// come from memory (a revision never changes once written).
+	// The revision this server last read here, if any: the query compares
+	// the latest revision's header and ciphertext with its bytes in the
+	// database and returns NULL instead of a column that is the same (both
+	// are NOT NULL), which then comes from memory. What is served is always
+	// what the database holds now, but an unchanged revision is neither
+	// copied out of it nor allocated again.
 	known := s.revs.get(key)
-	hintEnv, hintRev := "", int64(-1)
+	var knownHeader, knownCT any // NULL: compares as unknown, so the column is read
 	if known != nil {
-		hintEnv, hintRev = known.EnvID, known.Revision
+		knownHeader, knownCT = known.Header, known.Ciphertext
 	}
-	args := make([]any, 0, 10)
-	args = append(args, hintEnv, hintRev, hintEnv, hintRev, principalID, principalID)
+	args := make([]any, 0, 8)
+	args = append(args, knownHeader, knownCT, principalID, principalID)
 	args = append(args, fromArgs...)
 	args = append(args, principalID, whereArg)
 	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
 			g.signed_grant, r.revision, r.key_version,
-			CASE WHEN e.id = ? AND r.revision = ? THEN NULL ELSE r.header END,
-			CASE WHEN e.id = ? AND r.revision = ? THEN NULL ELSE r.ciphertext END,
+			CASE WHEN r.header = ? THEN NULL ELSE r.header END,
+			CASE WHEN r.ciphertext = ? THEN NULL ELSE r.ciphertext END,
 			r.author_id, r.created_at,
 			`+pendingForHolder+`
 		`+from+`
@@ -457,9 +460,17 @@ func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID st
 	}
 	if rRev.Valid {
 		r := &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
-		if known != nil && known.EnvID == r.EnvID && known.Revision == r.Revision {
-			r.Header, r.Ciphertext = known.Header, known.Ciphertext
-		} else {
+		fresh := r.Header != nil || r.Ciphertext != nil
+		if (r.Header == nil || r.Ciphertext == nil) && known == nil {
+			return a, fmt.Errorf("env %s revision %d: header or ciphertext is NULL", r.EnvID, r.Revision)
+		}
+		if r.Header == nil {
+			r.Header = known.Header
+		}
+		if r.Ciphertext == nil {
+			r.Ciphertext = known.Ciphertext
+		}
+		if fresh || known.EnvID != r.EnvID || known.Revision != r.Revision {
 			c := *r
 			s.revs.put(key, &c)
 		}

@@ -280,6 +280,25 @@ func TestResolveEnvReplicas(t *testing.T) {
 	must(a.AppendRevision(ctx, rev("env_2", 2), 1))
 	check(a, "env_2", 2)
 	check(b, "env_2", 2)
+	// Edited in the database behind the servers' backs (as an attacker
+	// with the database could): served as the database holds it, and
+	// again once it is put back.
+	for _, q := range []string{`UPDATE revisions SET ciphertext = X'00' WHERE env_id = 'env_2' AND revision = 2`,
+		`UPDATE revisions SET header = X'00' WHERE env_id = 'env_2' AND revision = 2`} {
+		must(exec(a, q))
+		for _, s := range []*Store{a, b} {
+			r, err := s.ResolveEnv(ctx, "acme", "web", "dev", "usr_a")
+			must(err)
+			if string(r.Latest.Header) == string(rev("env_2", 2).Header) && string(r.Latest.Ciphertext) == string(rev("env_2", 2).Ciphertext) {
+				t.Fatalf("after %s: served the revision as it was", q)
+			}
+		}
+	}
+	must(exec(a, `DELETE FROM revisions WHERE env_id = 'env_2' AND revision = 2`))
+	r2 := rev("env_2", 2)
+	must(a.AppendRevision(ctx, r2, 1))
+	check(a, "env_2", 2)
+	check(b, "env_2", 2)
 }
 
 func exec(s *Store, q string) error {
