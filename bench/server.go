@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,9 @@ import (
 
 const floorFlag = "-floor-server"
 
+// loneFlag is -server's -lone, registered here beside what it measures.
+var loneFlag = flag.Int("lone", 0, "-server: first time this many lone conditional reads (304) per server, one at a time")
+
 // serveFloor is the floor: a bare net/http server answering every request
 // with a static body of size bytes. It runs as a child process, like secr
 // server, so that its CPU time can be read the same way.
@@ -52,6 +56,7 @@ type serverBenchOptions struct {
 	sizes    []int
 	postgres string // DSN; empty: SQLite only
 	rounds   int
+	lone     int // lone conditional reads per server (0: none)
 }
 
 // loadResult is one cell of the table.
@@ -274,6 +279,9 @@ func postgresSchema(dsn string) (string, func(), error) {
 }
 
 func runServerBench(o serverBenchOptions) error {
+	if o.lone == 0 {
+		o.lone = *loneFlag
+	}
 	dir, err := os.MkdirTemp("", "secr-bench-server-")
 	if err != nil {
 		return err
@@ -311,6 +319,15 @@ func runServerBench(o serverBenchOptions) error {
 			return err
 		}
 		servers = append(servers, pg)
+	}
+
+	if o.lone > 0 {
+		fmt.Printf("lone reads: %d sequential requests 5 ms apart, If-None-Match → 304, %d secrets, wall time at the client\n", o.lone, o.sizes[0])
+		for _, s := range servers {
+			if err := loneReads(s, o.sizes[0], o.lone); err != nil {
+				return fmt.Errorf("%s: lone reads: %w", s.name, err)
+			}
+		}
 	}
 
 	// The floor answers with as many bytes as the smallest snapshot.
@@ -376,4 +393,50 @@ func printRow(name string, size, conns int, r loadResult, floor float64) {
 	}
 	fmt.Printf("%-9s %7s %6d %9.0f %7.3f× %9s %9s %9.0f µs %6d\n", name, what, conns, r.rps(), r.rps()/floor,
 		ms(r.p50), ms(r.p99), float64(r.cpuPerReq().Nanoseconds())/1000, r.errs)
+}
+
+// loneReads measures what one `secr run` waits for on an idle server: a
+// conditional read answered 304, with nothing else in flight (each request
+// starts 5 ms after the previous one ended, so no batch is shared).
+func loneReads(s *benchServer, size, n int) error {
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer c.CloseIdleConnections()
+	get := func(etag string) (*http.Response, error) {
+		req, _ := http.NewRequest("GET", s.snapshotURL(size), nil)
+		req.Header.Set("Accept", api.SnapshotMediaType)
+		req.Header.Set("Authorization", s.auth)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, nil
+	}
+	first, err := get("")
+	if err != nil {
+		return err
+	}
+	etag := first.Header.Get("ETag")
+	var lat []time.Duration
+	for i := 0; i < n+10; i++ {
+		time.Sleep(5 * time.Millisecond)
+		start := time.Now()
+		resp, err := get(etag)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusNotModified {
+			return fmt.Errorf("status %d, want 304", resp.StatusCode)
+		}
+		if i >= 10 { // the first ones warm the connection and the caches
+			lat = append(lat, time.Since(start))
+		}
+	}
+	slices.Sort(lat)
+	fmt.Printf("%-9s %7d  p10 %s  p50 %s  p90 %s\n", s.name, size, ms(lat[len(lat)/10]), ms(lat[len(lat)/2]), ms(lat[len(lat)*9/10]))
+	return nil
 }

@@ -85,6 +85,12 @@ func (s *Server) resolveEnv(ctx context.Context, p *principal, orgName, projName
 	if err != nil {
 		return sc, err
 	}
+	return s.scopeOf(p, a, orgName, projName, name)
+}
+
+// scopeOf applies resolveEnv's rules to what the store resolved.
+func (s *Server) scopeOf(p *principal, a store.EnvAccess, orgName, projName, name string) (scope, error) {
+	var sc scope
 	sc.org, sc.access = a.Org, a
 	if p.user != nil {
 		if a.MemberRole == "" {

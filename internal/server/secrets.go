@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,27 +146,19 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err := s.audit(r.Context(), e); err != nil {
 		return err
 	}
-	return writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
+	return s.writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
-// tokenScope resolves a service token's own environment.
+// tokenScope resolves a service token's own environment, in one query.
 func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
 	if p.token == nil {
 		return scope{}, errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
 	}
-	env, err := s.store.EnvironmentByID(r.Context(), p.token.EnvID)
+	a, err := s.store.ResolveEnvByID(r.Context(), p.token.EnvID, p.id)
 	if err != nil {
 		return scope{}, err
 	}
-	proj, err := s.store.ProjectByID(r.Context(), p.token.ProjectID)
-	if err != nil {
-		return scope{}, err
-	}
-	org, err := s.store.OrgByID(r.Context(), proj.OrgID)
-	if err != nil {
-		return scope{}, err
-	}
-	return s.resolveEnv(r.Context(), p, org.Name, proj.Name, env.Name)
+	return s.scopeOf(p, a, a.Org.Name, a.Project.Name, a.Env.Name)
 }
 
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -182,12 +177,12 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 // If-None-Match names what the client holds and it is still the latest,
 // else (after fill has added the chain and headers, which the ETag does
 // not cover) the binary form when the client accepts it, else JSON.
-func writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, fill func() error) error {
+func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, fill func() error) error {
 	etag := api.SnapshotETag(*snap)
 	h := w.Header()
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Accept, Authorization")
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = noStore
+	h["Vary"] = snapshotVary
 	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -200,16 +195,51 @@ func writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, f
 		writeJSON(w, http.StatusOK, *snap)
 		return nil
 	}
-	body, err := api.MarshalSnapshot(*snap)
-	if err != nil {
+	// The binary form (api.AppendSnapshot's), written as its head and the
+	// ciphertext as it is, so the ciphertext is not copied into a body.
+	hs := *snap
+	var ct []byte
+	if hs.Revision != nil {
+		rev := *hs.Revision
+		ct, rev.Ciphertext = rev.Ciphertext, nil
+		hs.Revision = &rev
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuf {
+			s.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.Write([]byte{snapshotWireVersion, 0, 0, 0, 0})
+	if err := json.NewEncoder(buf).Encode(hs); err != nil {
 		return err
 	}
-	h.Set("Content-Type", api.SnapshotMediaType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	buf.Truncate(buf.Len() - 1) // Encode's newline, which json.Marshal does not write
+	head := buf.Bytes()
+	binary.BigEndian.PutUint32(head[1:5], uint32(len(head)-5))
+	h["Content-Type"] = snapshotContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(head) + len(ct))}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	if _, err := w.Write(head); err == nil && len(ct) > 0 {
+		_, _ = w.Write(ct)
+	}
 	return nil
 }
+
+// maxPooledBuf: larger answer buffers (a long chain or many headers) are
+// left to the garbage collector rather than kept.
+const maxPooledBuf = 256 << 10
+
+// snapshotWireVersion is the first byte of api.SnapshotMediaType's form.
+const snapshotWireVersion = 1
+
+// Header values of every snapshot answer, shared (net/http only reads them).
+var (
+	noStore             = []string{"no-store"}
+	snapshotVary        = []string{"Accept, Authorization"}
+	snapshotContentType = []string{api.SnapshotMediaType}
+)
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) error {
 	from, err := chainFrom(r)

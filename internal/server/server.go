@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
@@ -68,6 +70,8 @@ type Server struct {
 	streamHeartbeat, streamIdle, streamRecheck, streamClockCheck time.Duration
 	mux                                                          *http.ServeMux
 	auditRetention                                               time.Duration
+	// bufs holds *bytes.Buffer for answers (writeSnapshot).
+	bufs sync.Pool
 }
 
 const maxBodyBytes = 8 << 20
@@ -84,6 +88,7 @@ func New(cfg Config) *Server {
 		mux:        http.NewServeMux(),
 		events:     newBroker(),
 		authCache:  newAuthCache(),
+		bufs:       sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	s.auditRetention = cfg.AuditRetention
 	// Every access change (logout, password change, token revocation, here

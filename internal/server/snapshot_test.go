@@ -2,12 +2,16 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/store/sqlstore"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // getSnapshot sends a snapshot request with the given Accept and
@@ -51,6 +55,10 @@ func TestSnapshotBinaryAndConditional(t *testing.T) {
 	if !bytes.Equal(bin.Revision.Ciphertext, js.Revision.Ciphertext) || !bytes.Equal(bin.Grant, js.Grant) ||
 		bin.Environment != js.Environment || bin.Revision.Revision != 1 || !bytes.Contains(body, js.Revision.Ciphertext) {
 		t.Fatalf("binary and JSON snapshots differ:\n%+v\n%+v", bin, js)
+	}
+	// Byte for byte what api.MarshalSnapshot makes of it.
+	if want, err := api.MarshalSnapshot(bin); err != nil || !bytes.Equal(body, want) {
+		t.Fatalf("binary snapshot is not api.MarshalSnapshot's form (%v):\n%q\n%q", err, body, want)
 	}
 	etag := resp.Header.Get("ETag")
 	if etag != api.SnapshotETag(bin) {
@@ -153,4 +161,104 @@ func TestAuthCacheInvalidation(t *testing.T) {
 	if p, _ := c.get(key); p != nil {
 		t.Fatal("an authentication that raced an invalidation was cached")
 	}
+}
+
+// pgReplicas starts two servers on one PostgreSQL schema, each listening
+// for the other's notifications, as replicas behind a load balancer do.
+// Their auth caches never expire by time: only an invalidation empties
+// them, so what these tests see is the invalidation, not the TTL.
+func pgReplicas(t *testing.T) (*env, *env) {
+	dsn := postgresSchema(t)
+	c := &clock{t: time.Now()}
+	var replicas []*env
+	for range 2 {
+		st, err := sqlstore.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e := serveStore(t, st, c, nil)
+		frozen := time.Now()
+		e.server.authCache.now = func() time.Time { return frozen }
+		replicas = append(replicas, e)
+		listening := make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go st.Listen(ctx, sqlstore.Listener{
+			Revision:      e.server.Publish,
+			AccessChanged: e.server.AccessChanged,
+			Listening: func() {
+				select {
+				case listening <- struct{}{}:
+				default:
+				}
+			},
+		})
+		select {
+		case <-listening:
+		case <-time.After(eventWait):
+			t.Fatal("listener did not connect")
+		}
+	}
+	return replicas[0], replicas[1]
+}
+
+// refusedSoon waits for e to refuse auth on path with status: another
+// replica's invalidation arrives by notification, asynchronously.
+func refusedSoon(t *testing.T, e *env, auth, path string, status int) {
+	t.Helper()
+	deadline := time.Now().Add(eventWait)
+	for {
+		got, _ := e.call(auth, "GET", path, nil)
+		if got == status {
+			return
+		}
+		if got != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d, want %d", path, got, status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCachesOnReplicas: the caches a snapshot read goes through (the
+// authentication of sessions, the revision bytes) never serve a principal
+// after a revocation, logout or removal made through another replica, nor
+// a stale revision after a write there.
+func TestCachesOnReplicas(t *testing.T) {
+	one, two := pgReplicas(t)
+	f := newStreamFixture(t, one)
+	bob := one.signup("bob@example.com")
+	one.addMember(f.ada, "acme", bob, trust.Developer, f.p, true, "development")
+	path := api.Path(api.SnapshotRoute, "acme", "web", "development")
+	read := func(e *env, auth, path string, rev int64) {
+		t.Helper()
+		var snap api.Snapshot
+		e.must(auth, "GET", path, nil, &snap, http.StatusOK)
+		if snap.Revision == nil || snap.Revision.Revision != rev {
+			t.Fatalf("GET %s: %+v, want revision %d", path, snap.Revision, rev)
+		}
+	}
+	for range 2 { // cached after the first
+		read(two, f.tok, api.TokenSnapshotPath, 1)
+		read(two, bob.auth, path, 1)
+		read(two, f.ada.auth, path, 1)
+	}
+	// A write through one is what two answers next, to everyone.
+	if status, body := write(one, f.ada.auth, f.p, "development", 1); status != http.StatusCreated {
+		t.Fatalf("write: %d %s", status, body)
+	}
+	read(two, f.tok, api.TokenSnapshotPath, 2)
+	read(two, bob.auth, path, 2)
+	// A removed member is refused at once: membership is never cached.
+	one.mustChange(f.ada, "acme", []trust.Op{trust.RemoveMember{MemberID: bob.uid}}, nil, nil)
+	if status, _ := two.call(bob.auth, "GET", path, nil); status != http.StatusNotFound {
+		t.Fatalf("removed member reads on the other replica: %d", status)
+	}
+	// A revoked token, and a logged-out session cached on two, end there.
+	one.revoke(f.ada, "acme", "web", f.tID)
+	if status, _ := two.call(f.tok, "GET", api.TokenSnapshotPath, nil); status != http.StatusUnauthorized {
+		t.Fatalf("revoked token reads on the other replica: %d", status)
+	}
+	one.must(f.ada.auth, "POST", api.LogoutPath, nil, nil, http.StatusNoContent)
+	refusedSoon(t, two, f.ada.auth, path, http.StatusUnauthorized)
 }

@@ -41,8 +41,11 @@ func AuditFrom(ctx context.Context) []audit.Entry {
 // ctx carries them (WithAudit), in that call's transaction.
 type AuditStore interface {
 	// AppendAudit appends entries (each to its OrgID's chain, assigning
-	// Seq and Hash) and returns only once they are durable. Appends to one
-	// org are serialised across every server sharing the database.
+	// Seq and Hash) and returns only once they are committed. Entries of
+	// reads and sign-ins alone commit with relaxed durability (an OS crash
+	// may lose the last of them, never a change: docs/audit.md); any other
+	// entry commits fully durable. Appends to one org are serialised across
+	// every server sharing the database.
 	AppendAudit(ctx context.Context, entries ...audit.Entry) error
 	// AuditLog returns the org's retained entries matching q, oldest
 	// first, and the checkpoint the retained chain starts from.

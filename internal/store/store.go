@@ -150,8 +150,11 @@ type EnvAccess struct {
 	// MemberRole is the principal's role in the org, "" if not a member.
 	MemberRole string
 	// Grant is the principal's wrapped key for the current key version.
-	Grant  *Grant
-	Latest *Revision // nil: no revision yet
+	Grant *Grant
+	// Latest is nil when there is no revision yet. Its Header and
+	// Ciphertext may be shared with other callers (a store may keep them
+	// in memory): they must not be modified.
+	Latest *Revision
 	// Pending: the org has pending work on an environment whose current
 	// key version the principal holds (see PendingWork).
 	Pending bool
@@ -211,6 +214,9 @@ type Store interface {
 	// ResolveEnv resolves org/project/env names for principalID. It returns
 	// ErrNotFound only when the org does not exist.
 	ResolveEnv(ctx context.Context, org, project, env, principalID string) (EnvAccess, error)
+	// ResolveEnvByID is ResolveEnv for the environment with ID envID (a
+	// service token's): ErrNotFound when there is no such environment.
+	ResolveEnvByID(ctx context.Context, envID, principalID string) (EnvAccess, error)
 
 	// Grants returns principalID's grants on envID, oldest key version first.
 	Grants(ctx context.Context, envID, principalID string) ([]Grant, error)

@@ -53,6 +53,12 @@ type Store struct {
 	stmts sync.Map
 	// audit is AppendAudit's group commit (audit.go).
 	audit auditBatch
+	// revs remembers the latest revision read through each environment
+	// path (revcache.go).
+	revs revCache
+	// observeAuditTx, when set (by tests), runs at the end of every audit
+	// append inside its transaction, to observe the transaction itself.
+	observeAuditTx func(ctx context.Context, tx *sql.Tx)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -69,7 +75,9 @@ func IsPostgres(dsn string) bool {
 // SQLite runs in WAL mode with synchronous=FULL: a transaction is on disk
 // (fsynced) before its commit returns, so an acknowledged write survives
 // power loss as well as a killed process. (NORMAL would survive kill -9
-// but could lose the last commits on power loss.)
+// but could lose the last commits on power loss.) The one exception is a
+// batch of read and sign-in audit entries alone, which commits with NORMAL
+// (appendAuditOnly).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	return open(ctx, dsn, "FULL")
 }
@@ -265,7 +273,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	if err := s.appendAuditTx(ctx, tx, store.AuditFrom(ctx)); err != nil {
+	if err := s.appendAuditTx(ctx, tx, store.AuditFrom(ctx), false); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -381,23 +389,59 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 }
 
 func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID string) (store.EnvAccess, error) {
+	return s.resolveEnv(ctx, revCacheKey(org, project, env), `FROM orgs o
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
+		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
+		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?`, `o.name = ?`,
+		principalID, []any{project, env}, org)
+}
+
+func (s *Store) ResolveEnvByID(ctx context.Context, envID, principalID string) (store.EnvAccess, error) {
+	return s.resolveEnv(ctx, "\x00"+envID, `FROM environments e
+		JOIN projects p ON p.id = e.project_id
+		JOIN orgs o ON o.id = p.org_id
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?`, `e.id = ?`,
+		principalID, nil, envID)
+}
+
+// resolveEnv is ResolveEnv and ResolveEnvByID: from (which joins orgs o,
+// members m for the principal, projects p and environments e, with
+// placeholders for the principal and then fromArgs) and where (one
+// placeholder, whereArg) pick the environment; the rest is the same query.
+// key names the environment in s.revs.
+func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID string, fromArgs []any, whereArg any) (store.EnvAccess, error) {
 	var a store.EnvAccess
 	var orgCreated, headSeq int64
 	var role sql.NullString
 	var pID, pName, eID, eName, rAuthor sql.NullString
 	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
 	var signed, rHeader, rCT []byte
+	// The revision this server last read here, if any: the query compares
+	// the latest revision's header and ciphertext with its bytes in the
+	// database and returns NULL instead of a column that is the same (both
+	// are NOT NULL), which then comes from memory. What is served is always
+	// what the database holds now, but an unchanged revision is neither
+	// copied out of it nor allocated again.
+	known := s.revs.get(key)
+	var knownHeader, knownCT any // NULL: compares as unknown, so the column is read
+	if known != nil {
+		knownHeader, knownCT = known.Header, known.Ciphertext
+	}
+	args := make([]any, 0, 8)
+	args = append(args, knownHeader, knownCT, principalID, principalID)
+	args = append(args, fromArgs...)
+	args = append(args, principalID, whereArg)
 	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
-			g.signed_grant, r.revision, r.key_version, r.header, r.ciphertext, r.author_id, r.created_at,
+			g.signed_grant, r.revision, r.key_version,
+			CASE WHEN r.header = ? THEN NULL ELSE r.header END,
+			CASE WHEN r.ciphertext = ? THEN NULL ELSE r.ciphertext END,
+			r.author_id, r.created_at,
 			`+pendingForHolder+`
-		FROM orgs o
-		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
-		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
-		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?
+		`+from+`
 		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
 		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE o.name = ?`, principalID, principalID, project, env, principalID, org).
+		WHERE `+where, args...).
 		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
 			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
 			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated, &a.Pending)
@@ -415,7 +459,22 @@ func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID s
 		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), Signed: signed}
 	}
 	if rRev.Valid {
-		a.Latest = &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+		r := &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+		fresh := r.Header != nil || r.Ciphertext != nil
+		if (r.Header == nil || r.Ciphertext == nil) && known == nil {
+			return a, fmt.Errorf("env %s revision %d: header or ciphertext is NULL", r.EnvID, r.Revision)
+		}
+		if r.Header == nil {
+			r.Header = known.Header
+		}
+		if r.Ciphertext == nil {
+			r.Ciphertext = known.Ciphertext
+		}
+		if fresh || known.EnvID != r.EnvID || known.Revision != r.Revision {
+			c := *r
+			s.revs.put(key, &c)
+		}
+		a.Latest = r
 	}
 	return a, nil
 }

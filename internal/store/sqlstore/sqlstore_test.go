@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/store"
@@ -218,4 +219,89 @@ func TestFormatRecorded(t *testing.T) {
 	if _, err := Open(context.Background(), path); err == nil || !strings.Contains(err.Error(), `format "3"`) {
 		t.Fatalf("unknown format: %v", err)
 	}
+}
+
+// TestResolveEnvReplicas: two stores on one database (replicas) each
+// remember the revisions they read; a revision written through one is what
+// the other answers next, and an environment path that names another
+// environment now never gets the old one's bytes.
+func TestResolveEnvReplicas(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "secr.db")
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	must(a.CreateUser(ctx, store.User{ID: "usr_a", Email: "a@example.com", Salt: []byte("s"), KDF: "{}", AuthHash: []byte("h"), PublicKey: "k", Principal: []byte("p"), SealedKey: []byte("k"), RecoverySealedKey: []byte("k"), RecoveryAuthHash: []byte("h"), CreatedAt: now}))
+	must(a.CreateOrg(ctx, store.Org{ID: "org_1", Name: "acme", Head: []byte("e0"), State: []byte("s0"), CreatedAt: now}, "usr_a"))
+	must(a.CreateProject(ctx, store.Project{ID: "prj_1", OrgID: "org_1", Name: "web", CreatedAt: now},
+		[]store.Environment{{ID: "env_1", ProjectID: "prj_1", Name: "dev", KeyVersion: 1, CreatedAt: now}}, nil,
+		store.ChainAppend{OrgID: "org_1", From: 1, Entries: [][]byte{[]byte("e1")}, State: []byte("s1")}))
+	rev := func(env string, n int64) store.Revision {
+		return store.Revision{EnvID: env, Revision: n, KeyVersion: 1, Header: fmt.Appendf(nil, "%s h%d", env, n),
+			Ciphertext: fmt.Appendf(nil, "%s ct%d", env, n), AuthorID: "usr_a", CreatedAt: now}
+	}
+	check := func(s *Store, env string, n int64) {
+		t.Helper()
+		for range 2 { // the second from memory, where the store keeps it
+			r, err := s.ResolveEnv(ctx, "acme", "web", "dev", "usr_a")
+			must(err)
+			want := rev(env, n)
+			if r.Latest == nil || r.Latest.EnvID != env || r.Latest.Revision != n ||
+				string(r.Latest.Header) != string(want.Header) || string(r.Latest.Ciphertext) != string(want.Ciphertext) {
+				t.Fatalf("latest %+v, want %s revision %d", r.Latest, env, n)
+			}
+		}
+	}
+	must(a.AppendRevision(ctx, rev("env_1", 1), 0))
+	check(a, "env_1", 1)
+	check(b, "env_1", 1)
+	must(b.AppendRevision(ctx, rev("env_1", 2), 1))
+	check(a, "env_1", 2)
+	check(b, "env_1", 2)
+	// The path "acme/web/dev" now names another environment, at the same
+	// revision number.
+	must(exec(a, `UPDATE environments SET name = 'old' WHERE id = 'env_1'`))
+	must(exec(a, `INSERT INTO environments (id, project_id, name, key_version, created_at) VALUES ('env_2', 'prj_1', 'dev', 1, 0)`))
+	must(a.AppendRevision(ctx, rev("env_2", 1), 0))
+	must(a.AppendRevision(ctx, rev("env_2", 2), 1))
+	check(a, "env_2", 2)
+	check(b, "env_2", 2)
+	// Edited in the database behind the servers' backs (as an attacker
+	// with the database could): served as the database holds it, and
+	// again once it is put back.
+	for _, q := range []string{`UPDATE revisions SET ciphertext = X'00' WHERE env_id = 'env_2' AND revision = 2`,
+		`UPDATE revisions SET header = X'00' WHERE env_id = 'env_2' AND revision = 2`} {
+		must(exec(a, q))
+		for _, s := range []*Store{a, b} {
+			r, err := s.ResolveEnv(ctx, "acme", "web", "dev", "usr_a")
+			must(err)
+			if string(r.Latest.Header) == string(rev("env_2", 2).Header) && string(r.Latest.Ciphertext) == string(rev("env_2", 2).Ciphertext) {
+				t.Fatalf("after %s: served the revision as it was", q)
+			}
+		}
+	}
+	must(exec(a, `DELETE FROM revisions WHERE env_id = 'env_2' AND revision = 2`))
+	r2 := rev("env_2", 2)
+	must(a.AppendRevision(ctx, r2, 1))
+	check(a, "env_2", 2)
+	check(b, "env_2", 2)
+}
+
+func exec(s *Store, q string) error {
+	_, err := s.db.ExecContext(context.Background(), q)
+	return err
 }

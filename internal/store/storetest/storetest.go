@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -448,10 +449,36 @@ func testResolveEnv(t *testing.T, s store.Store) {
 	if a.Latest == nil || a.Latest.Revision != 2 || string(a.Latest.Ciphertext) != "ct2" || string(a.Latest.Header) != "h2" {
 		t.Fatalf("latest: %+v", a.Latest)
 	}
+	// Again (a store may answer the bytes from memory now), and after a
+	// write, for anyone: the latest is always the database's.
+	for _, want := range []int64{2, 3} {
+		if want == 3 {
+			must(t, s.AppendRevision(ctx, rev("env_dev", 3), 2))
+		}
+		for _, who := range []string{"usr_a", "usr_stranger"} {
+			a, err = s.ResolveEnv(ctx, "acme", "web", "development", who)
+			must(t, err)
+			ct, h := fmt.Sprintf("ct%d", want), fmt.Sprintf("h%d", want)
+			if a.Latest == nil || a.Latest.Revision != want || string(a.Latest.Ciphertext) != ct || string(a.Latest.Header) != h || a.Latest.EnvID != "env_dev" {
+				t.Fatalf("latest for %s, want revision %d: %+v", who, want, a.Latest)
+			}
+		}
+	}
 	a, err = s.ResolveEnv(ctx, "acme", "web", "development", "usr_stranger")
 	must(t, err)
 	if a.MemberRole != "" || a.Grant != nil || a.Env == nil {
 		t.Fatalf("stranger: %+v", a)
+	}
+	// By ID (a service token's environment): the same answer.
+	byID, err := s.ResolveEnvByID(ctx, "env_dev", "usr_a")
+	must(t, err)
+	byName, err := s.ResolveEnv(ctx, "acme", "web", "development", "usr_a")
+	must(t, err)
+	if !reflect.DeepEqual(byID, byName) {
+		t.Fatalf("by ID %+v\nby name %+v", byID, byName)
+	}
+	if _, err := s.ResolveEnvByID(ctx, "env_nope", "usr_a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing env by ID: %v", err)
 	}
 	a, err = s.ResolveEnv(ctx, "acme", "web", "nope", "usr_a")
 	must(t, err)
