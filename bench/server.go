@@ -50,7 +50,7 @@ func serveFloor(addr string, size int) {
 }
 
 type serverBenchOptions struct {
-	bin      string // prebuilt secr (empty: build ./cmd/secr)
+	bin      string // prebuilt secr, with secr-server beside it or on PATH (empty: build both)
 	duration time.Duration
 	conns    []int
 	sizes    []int
@@ -290,11 +290,8 @@ func runServerBench(o serverBenchOptions) error {
 	bin := o.bin
 	if bin == "" {
 		bin = filepath.Join(dir, "secr")
-		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/secr")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build secr: %w", err)
+		if err := buildSecr(dir); err != nil {
+			return err
 		}
 	}
 	var servers []*benchServer
