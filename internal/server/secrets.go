@@ -181,8 +181,8 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api
 	etag := api.SnapshotETag(*snap)
 	h := w.Header()
 	h["Etag"] = []string{etag}
-	h["Cache-Control"] = noStore
-	h["Vary"] = snapshotVary
+	h["Cache-Control"] = []string{"no-store"}
+	h["Vary"] = []string{"Accept, Authorization"}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -218,7 +218,7 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api
 	buf.Truncate(buf.Len() - 1) // Encode's newline, which json.Marshal does not write
 	head := buf.Bytes()
 	binary.BigEndian.PutUint32(head[1:5], uint32(len(head)-5))
-	h["Content-Type"] = snapshotContentType
+	h["Content-Type"] = []string{api.SnapshotMediaType}
 	h["Content-Length"] = []string{strconv.Itoa(len(head) + len(ct))}
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(head); err == nil && len(ct) > 0 {
@@ -233,13 +233,6 @@ const maxPooledBuf = 256 << 10
 
 // snapshotWireVersion is the first byte of api.SnapshotMediaType's form.
 const snapshotWireVersion = 1
-
-// Header values of every snapshot answer, shared (net/http only reads them).
-var (
-	noStore             = []string{"no-store"}
-	snapshotVary        = []string{"Accept, Authorization"}
-	snapshotContentType = []string{api.SnapshotMediaType}
-)
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) error {
 	from, err := chainFrom(r)
