@@ -27,7 +27,10 @@ const (
 	stateTagSHA256 = "secr/v2/state/2"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// stateChecksum is the CRC-32C of an encoding-3 state. (MakeTable builds
+// the table once, on first use: not at package initialisation, which
+// every secr process pays.)
+func stateChecksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
 
 func (s *State) Bytes() []byte {
 	var e encoder
@@ -86,7 +89,7 @@ func (s *State) Bytes() []byte {
 			e.u64(k)
 		}
 	}
-	return binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, castagnoli))
+	return binary.BigEndian.AppendUint32(e.b, stateChecksum(e.b))
 }
 
 // hasTag reports whether b starts with the encoder's encoding of tag.
@@ -108,7 +111,7 @@ func ParseState(b []byte) (*State, error) {
 	switch {
 	case hasTag(b, stateTag) && len(b) >= 4:
 		body, tag = b[:len(b)-4], stateTag
-		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		if stateChecksum(body) != binary.BigEndian.Uint32(b[len(b)-4:]) {
 			return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
 		}
 	case hasTag(b, stateTagSHA256) && len(b) >= sha256.Size:
