@@ -43,7 +43,7 @@ func TestConditionalFetch(t *testing.T) {
 	// The server's copy of revision 2 is now damaged. This machine holds
 	// revision 2 already, so the server answers 304 and the verified copy
 	// is used; the cache's time moves to the confirmation.
-	f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || x'00' || substr(ciphertext, 42) WHERE env_id = ? AND revision = 2`, f.envID("development"))
+	f.damageCiphertext(f.envID("development"), 2)
 	f.advance(time.Hour)
 	env, err = s.Load(ctx, f.target)
 	if err != nil || env.Values()["A"] != "2" || env.Revision != 2 {

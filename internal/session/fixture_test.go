@@ -185,6 +185,16 @@ func (f *fixture) db() *sql.DB {
 	return db
 }
 
+// damageCiphertext changes byte 41 of the stored ciphertext of envID's
+// revisions (rev, or all when rev is 0): always a change, whatever the
+// byte was (setting it to a fixed value would leave it alone one time in
+// 256).
+func (f *fixture) damageCiphertext(envID string, rev int64) {
+	f.t.Helper()
+	f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || CASE WHEN substr(ciphertext, 41, 1) = x'00' THEN x'01' ELSE x'00' END || substr(ciphertext, 42)
+		WHERE env_id = ? AND (? = 0 OR revision = ?)`, envID, rev, rev)
+}
+
 func (f *fixture) exec(query string, args ...any) {
 	f.t.Helper()
 	if _, err := f.db().Exec(query, args...); err != nil {

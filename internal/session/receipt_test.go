@@ -103,7 +103,7 @@ func TestTokenConditionalFetch(t *testing.T) {
 	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
 		t.Fatal(err)
 	}
-	f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || x'00' || substr(ciphertext, 42) WHERE env_id = ?`, f.envID("development"))
+	f.damageCiphertext(f.envID("development"), 0)
 	env, err := ts.Load(ctx, Target{API: f.target.API})
 	if err != nil || env.Values()["A"] != "value-1" {
 		t.Fatalf("a token's second run was not answered from its verified cache: %v", err)

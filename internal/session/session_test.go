@@ -200,7 +200,7 @@ func TestIntegrityErrors(t *testing.T) {
 		want   string
 	}{
 		{"flipped ciphertext byte", func(f *fixture, dev, _ string) {
-			f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 40) || x'00' || substr(ciphertext, 42) WHERE env_id = ? AND revision = 2`, dev)
+			f.damageCiphertext(dev, 2)
 		}, "revision 2"},
 		{"truncated ciphertext", func(f *fixture, dev, _ string) {
 			f.exec(`UPDATE revisions SET ciphertext = substr(ciphertext, 1, 30) WHERE env_id = ? AND revision = 2`, dev)
