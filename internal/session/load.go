@@ -20,11 +20,14 @@ import (
 // token and no explicit project, it asks for the token's own environment.
 //
 // The fetch is conditional: when this machine's cache holds a snapshot of
-// the environment (no older than the rollback mark), the request names it
-// and a server that still has nothing newer answers 304 Not Modified, with
-// no body; the cached ciphertext is then opened and checked exactly as a
-// fresh answer would be. A server can only make the client use what the
-// client itself holds, never anything older than the rollback mark.
+// the environment that it verified on the pinned chain's head (its receipt
+// opens there) and that is no older than the rollback mark, the request
+// names it and a server that still has nothing newer answers 304 Not
+// Modified, with no body. The cached copy is then checked like a fresh
+// answer, the receipt standing in for the signature checks and the unwrap
+// that it records passed (trust.Receipt). A server can only make the
+// client use what the client itself holds and verified, never anything
+// older than the rollback mark.
 func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	var snap api.Snapshot
 	var err error
