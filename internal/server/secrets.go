@@ -205,8 +205,13 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api
 		hs.Revision = &rev
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
+	written := false
 	defer func() {
-		if buf.Cap() <= maxPooledBuf {
+		// Only a buffer whose write completed goes back: after a failed
+		// one (an HTTP/2 stream reset mid-frame) the connection's writer
+		// may still be reading it, and another answer must not be built
+		// in it meanwhile.
+		if written && buf.Cap() <= maxPooledBuf {
 			s.bufs.Put(buf)
 		}
 	}()
@@ -221,8 +226,11 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api
 	h["Content-Type"] = []string{api.SnapshotMediaType}
 	h["Content-Length"] = []string{strconv.Itoa(len(head) + len(ct))}
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(head); err == nil && len(ct) > 0 {
-		_, _ = w.Write(ct)
+	if _, err := w.Write(head); err == nil {
+		written = true
+		if len(ct) > 0 {
+			_, _ = w.Write(ct) // shared and never modified: no such concern
+		}
 	}
 	return nil
 }
