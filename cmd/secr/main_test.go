@@ -146,7 +146,32 @@ func setupPostgres(env *testscript.Env) error {
 	return nil
 }
 
+// freePort returns a port that is free on 127.0.0.1 now, for a server a
+// script starts later. It is taken below the kernel's ephemeral range:
+// a port from that range (what listening on :0 gives) can be taken in the
+// meantime as the local port of any outgoing connection (another test's
+// client, say), and the server then fails with "address already in use".
 func freePort() (int, error) {
+	lo := 32768 // Linux's default start of the ephemeral range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				lo = n
+			}
+		}
+	}
+	for range 100 {
+		var b [2]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		v := int(b[0])<<8 | int(b[1])
+		port := 10000 + v%(lo-10000)
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
