@@ -29,6 +29,12 @@ import (
 // client use what the client itself holds and verified, never anything
 // older than the rollback mark.
 func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
+	return s.load(ctx, t, true)
+}
+
+// load is Load; conditional false names nothing held (the fetch again
+// after a held copy did not open).
+func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, error) {
 	var snap api.Snapshot
 	var err error
 	marks := s.marks()
@@ -60,7 +66,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	if pinned != nil {
 		if env, ok := s.chainEnv(pinned, t); ok {
 			fetch.Since = marks.Get(s.api, markID(pinned, env.ID)).Rev
-			if !s.refetch {
+			if conditional {
 				held, etag, holds = s.held(cacheKey, pinned, env, marks)
 			}
 		}
@@ -79,7 +85,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
 				return nil, rerr
 			} else if resolved.Env != t.Env {
-				return s.Load(ctx, resolved)
+				return s.load(ctx, resolved, conditional)
 			}
 		}
 	}
@@ -125,7 +131,7 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 			// revision this machine saw last; now it can, and must.
 			if env, ok := s.chainEnv(st, t); ok && marks.Get(s.api, markID(st, env.ID)).Rev > 0 {
 				if again, _ := s.pinned(chainKey); again != nil {
-					return s.Load(ctx, t)
+					return s.load(ctx, t, conditional)
 				}
 			}
 		}
@@ -134,13 +140,11 @@ func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
 	// asked for (a principal with no pinned chain cannot name its
 	// environment before the answer); a cached snapshot carries its own.
 	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
-	if err != nil && notModified && !s.refetch {
+	if err != nil && notModified {
 		// What this machine holds did not open (a damaged or edited
 		// cache): fetch the environment whole, once, and check that.
 		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
-		s.refetch = true
-		defer func() { s.refetch = false }()
-		return s.Load(ctx, t)
+		return s.load(ctx, t, false)
 	}
 	if err != nil {
 		return nil, err

@@ -88,7 +88,6 @@ type Session struct {
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
 	cache    *config.SnapshotCache
 	fallback bool          // UseCache was called: reading the cache is allowed
-	refetch  bool          // Load is fetching again after a held copy failed: name nothing
 	offline  bool          // use only the cache
 	maxStale time.Duration // fall back to a cache this young when unreachable
 }
