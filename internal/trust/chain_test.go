@@ -3,8 +3,10 @@ package trust
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"testing"
 	"time"
@@ -305,6 +307,32 @@ func buildChain(tb testing.TB, n int) ([]*Entry, *actor) {
 		}
 	}
 	return entries, alice
+}
+
+// TestStateReadsEncoding3: a state cached with a CRC-32C trailer
+// (encoding 3) is still read, as the same state; a corrupted one is not.
+func TestStateReadsEncoding3(t *testing.T) {
+	f := newFixture(t)
+	cached := f.st.Bytes()
+	body := bytes.Replace(cached[:len(cached)-4], []byte(stateTag), []byte(stateTagCRC32C), 1)
+	old := binary.BigEndian.AppendUint32(body, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	st, err := ParseState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(st.Bytes(), cached) {
+		t.Fatal("an encoding-3 state read as another state")
+	}
+	old[len(old)-1] ^= 1
+	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a corrupted encoding-3 state: %v", err)
+	}
+	// Its checksum is not this encoding's: the tag decides which is used.
+	old[len(old)-1] ^= 1
+	copy(old[4:], stateTag)
+	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a CRC-32C trailer under the encoding-4 tag: %v", err)
+	}
 }
 
 // TestStateReadsEncoding2: a state cached by an older client (encoding 2,

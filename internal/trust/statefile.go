@@ -19,18 +19,22 @@ import (
 // with mode 0600 beside the other per-org state.
 // stateTag starts a cached State. It names the encoding: a cache in
 // another one is refused (and the client says to delete it), never
-// misread. Encoding 3 is encoding 2 with a CRC-32C trailer instead of a
-// SHA-256 one (the checksum is against corruption, not an attacker, and
-// every command pays for it); encoding 2 is still read.
+// misread. Encoding 4 is encoding 2 with a CRC-32 (IEEE) trailer instead of
+// a SHA-256 one: the checksum is against corruption, not an attacker, and
+// every command pays for it. Encodings 3 (a CRC-32C trailer) and 2 are
+// still read. CRC-32C was dropped because hash/crc32 builds its amd64
+// tables for it on first use in each process, 1.3 million instructions, a
+// third of a whole 'secr run' (a Go benchmark, which pays it once, does not
+// show it); the IEEE table is built at package initialisation in a few
+// thousand.
 const (
-	stateTag       = "secr/v2/state/3"
+	stateTag       = "secr/v2/state/4"
+	stateTagCRC32C = "secr/v2/state/3"
 	stateTagSHA256 = "secr/v2/state/2"
 )
 
-// stateChecksum is the CRC-32C of an encoding-3 state. (MakeTable builds
-// the table once, on first use: not at package initialisation, which
-// every secr process pays.)
-func stateChecksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+// stateChecksum is the CRC-32 (IEEE) of an encoding-4 state.
+func stateChecksum(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
 
 func (s *State) Bytes() []byte {
 	var e encoder
@@ -112,6 +116,11 @@ func ParseState(b []byte) (*State, error) {
 	case hasTag(b, stateTag) && len(b) >= 4:
 		body, tag = b[:len(b)-4], stateTag
 		if stateChecksum(body) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+			return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
+		}
+	case hasTag(b, stateTagCRC32C) && len(b) >= 4:
+		body, tag = b[:len(b)-4], stateTagCRC32C
+		if crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) != binary.BigEndian.Uint32(b[len(b)-4:]) {
 			return nil, fmt.Errorf("cached org chain state: %w: checksum mismatch", ErrMalformed)
 		}
 	case hasTag(b, stateTagSHA256) && len(b) >= sha256.Size:

@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzParseStateChecksummed: a pinned state whose body is anything, under
-// a checksum that matches (CRC-32C, or the older SHA-256 encoding), is a
+// a checksum that matches (CRC-32, or the older SHA-256 encoding), is a
 // clean error or a state that re-encodes to the same body; extending a
 // parsed state never changes it (its slabs are shared with the copy).
 func FuzzParseStateChecksummed(f *testing.F) {
