@@ -17,9 +17,12 @@ import (
 // 304 and opens its own copy (so a server-side edit of that same revision
 // is not even read); a newer revision is fetched whole; the cache's time
 // is when the server last confirmed it.
-func TestConditionalFetch(t *testing.T) {
+func TestConditionalFetch(t *testing.T) { bothOpens(t, testConditionalFetch) }
+
+func testConditionalFetch(t *testing.T, openEarly bool) {
 	ctx := context.Background()
 	f := newFixture(t)
+	f.openEarly = openEarly
 	s := f.session()
 	f.set(s, "A", "1")
 	if env, err := s.Load(ctx, f.target); err != nil || env.Values()["A"] != "1" {
@@ -66,6 +69,13 @@ func TestConditionalFetch(t *testing.T) {
 	if _, err := s.Load(ctx, f.target); err == nil || !strings.Contains(err.Error(), "revision 2") {
 		t.Fatalf("cache older than the mark: %v", err)
 	}
+}
+
+// bothOpens runs test with a held copy opened after the 304 and opened
+// while the request is out, as a large one is.
+func bothOpens(t *testing.T, test func(*testing.T, bool)) {
+	t.Run("after", func(t *testing.T) { test(t, false) })
+	t.Run("early", func(t *testing.T) { test(t, true) })
 }
 
 // TestUpdateSizeLimit: an environment over the server's limit is refused

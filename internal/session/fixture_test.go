@@ -71,15 +71,18 @@ func sharedServer(t *testing.T) *shared {
 // fixture is one test's view: a fresh HOME holding ada's login, an org
 // and a project of its own.
 type fixture struct {
-	t       *testing.T
-	sh      *shared
-	home    string
-	env     map[string]string
-	opts    Options
-	warns   []string
-	target  Target
-	clockMu sync.Mutex
-	now     time.Time
+	t *testing.T
+	// openEarly makes every session it creates open a held copy while the
+	// conditional request is out, however small (see Session.openEarlyMin).
+	openEarly bool
+	sh        *shared
+	home      string
+	env       map[string]string
+	opts      Options
+	warns     []string
+	target    Target
+	clockMu   sync.Mutex
+	now       time.Time
 }
 
 func optionsFor(home string, env map[string]string) Options {
@@ -136,6 +139,9 @@ func (f *fixture) session() *Session {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	if f.openEarly {
+		s.openEarlyMin = 0
+	}
 	return s
 }
 
@@ -153,6 +159,9 @@ func (f *fixture) tokenSession(s *Session) *Session {
 	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if f.openEarly {
+		ts.openEarlyMin = 0
 	}
 	return ts
 }

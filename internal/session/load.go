@@ -71,6 +71,20 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 			}
 		}
 	}
+	// Opening what is held (decrypting and parsing it) does not depend on
+	// the answer, so a large copy is opened while the request is out; a
+	// 304 then finds it done. It is used only after that 304, and checked
+	// exactly as it would be after it. A small one is opened after the
+	// answer, like everything else: the goroutine would cost more than
+	// the overlap saves.
+	var early chan opened
+	if holds && len(held.snap.Revision.Ciphertext) >= s.openEarlyMin {
+		early = make(chan opened, 1)
+		go func() {
+			e, err := s.open(t, held.snap, pinned, marks, true, held.receipt)
+			early <- opened{e, err}
+		}()
+	}
 	var notModified bool
 	if s.viaToken(t) {
 		snap, notModified, err = s.client.TokenSnapshotIf(ctx, fetch, etag)
@@ -139,7 +153,13 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	// The headers since the mark are in a fresh answer only if they were
 	// asked for (a principal with no pinned chain cannot name its
 	// environment before the answer); a cached snapshot carries its own.
-	env, err := s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
+	var env *Env
+	if notModified && early != nil {
+		o := <-early
+		env, err = o.env, o.err
+	} else {
+		env, err = s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
+	}
 	if err != nil && notModified {
 		// What this machine holds did not open (a damaged or edited
 		// cache): fetch the environment whole, once, and check that.
@@ -149,6 +169,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	if err != nil {
 		return nil, err
 	}
+	s.recordSeen(env, marks)
 	if notModified {
 		s.confirmSnap(cacheKey, s.opts.now())
 		return env, nil
@@ -164,6 +185,16 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	}
 	return env, nil
 }
+
+// opened is what open returned, for a held copy opened early.
+type opened struct {
+	env *Env
+	err error
+}
+
+// openEarlyMin is the ciphertext size from which a held copy is opened
+// while the request is out (about 250 secrets).
+const openEarlyMin = 16 << 10
 
 // isNotMember reports whether err is the server's answer for an org that
 // does not exist or that the caller is not a member of.
@@ -249,6 +280,7 @@ func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks con
 	if err != nil {
 		return nil, err
 	}
+	s.recordSeen(env, marks)
 	if maxAge > 0 {
 		s.opts.warnf("the secr server at %s is unreachable; using secrets cached %s ago (revision %d)", s.api, age, env.Revision)
 	} else {
@@ -398,12 +430,21 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	snap.Org, snap.OrgID, snap.Project = st.OrgName(), st.OrgID(), project
 	snap.Environment.Name, snap.Environment.KeyVersion = env.Name, env.KeyVersion
 	e.snap = snap
-	if e.header != nil && e.Revision > mark.Rev && s.seen != nil {
-		if err := s.seen.Record(s.api, markID(st, env.ID), config.Mark{Rev: e.Revision, Hash: e.header.Hash()}); err != nil {
-			s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
-		}
-	}
 	return e, nil
+}
+
+// recordSeen raises the rollback mark of e's environment to e's revision,
+// when that is newer than the mark read before the request. It is not part
+// of open: a held copy is opened while the request is out, and only what
+// the client then uses is recorded.
+func (s *Session) recordSeen(e *Env, marks config.Marks) {
+	id := markID(e.state, e.ID)
+	if e.header == nil || e.Revision <= marks.Get(s.api, id).Rev || s.seen == nil {
+		return
+	}
+	if err := s.seen.Record(s.api, id, config.Mark{Rev: e.Revision, Hash: e.header.Hash()}); err != nil {
+		s.opts.warnf("could not record the revision seen (rollback detection is weaker): %v", err)
+	}
 }
 
 // checkHistory checks that headers continue the history from mark, the

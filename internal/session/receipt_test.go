@@ -56,9 +56,12 @@ func TestReceiptTamperedCache(t *testing.T) {
 // TestHeldCopyDamaged: the server confirms (304) the revision this machine
 // holds, but the cached ciphertext was damaged: the client says so and
 // fetches the environment whole, once, instead of failing on every run.
-func TestHeldCopyDamaged(t *testing.T) {
+func TestHeldCopyDamaged(t *testing.T) { bothOpens(t, testHeldCopyDamaged) }
+
+func testHeldCopyDamaged(t *testing.T, openEarly bool) {
 	ctx := context.Background()
 	f := newFixture(t)
+	f.openEarly = openEarly
 	s := f.session()
 	f.set(s, "A", "value-1")
 	if _, err := s.Load(ctx, f.target); err != nil {
@@ -94,9 +97,12 @@ func TestHeldCopyDamaged(t *testing.T) {
 // TestTokenConditionalFetch: a service token's run is answered 304 too
 // (the ETag it builds from the pinned chain matches the server's): with
 // the server's copy damaged, the verified cached copy is used.
-func TestTokenConditionalFetch(t *testing.T) {
+func TestTokenConditionalFetch(t *testing.T) { bothOpens(t, testTokenConditionalFetch) }
+
+func testTokenConditionalFetch(t *testing.T, openEarly bool) {
 	ctx := context.Background()
 	f := newFixture(t)
+	f.openEarly = openEarly
 	s := f.session()
 	f.set(s, "A", "value-1")
 	ts := f.tokenSession(s)

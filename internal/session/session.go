@@ -90,6 +90,10 @@ type Session struct {
 	fallback bool          // UseCache was called: reading the cache is allowed
 	offline  bool          // use only the cache
 	maxStale time.Duration // fall back to a cache this young when unreachable
+	// openEarlyMin: a held copy with at least this much ciphertext is
+	// opened while the conditional request is out (openEarlyMin in load.go;
+	// tests set 0 to take that path with small environments).
+	openEarlyMin int
 }
 
 // Authenticate uses $SECR_TOKEN (or the file named by $SECR_TOKEN_FILE)
@@ -99,7 +103,7 @@ func Authenticate(t Target, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{opts: o, api: cl.BaseURL()}
+	s := &Session{opts: o, api: cl.BaseURL(), openEarlyMin: openEarlyMin}
 	dirs, dirsErr := o.dirs()
 	if dirsErr == nil {
 		s.seen, s.cache, s.chains, s.confirmed = config.SeenAt(dirs), config.CacheAt(dirs), config.ChainsAt(dirs), config.ConfirmedAt(dirs)
