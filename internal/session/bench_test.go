@@ -64,7 +64,7 @@ func environment(tb testing.TB, n int) (api.Snapshot, *trust.State, *Session, Ta
 
 func TestOpenSnapshot(t *testing.T) {
 	snap, st, s, target := environment(t, 50)
-	env, err := s.open(target, snap, st, nil, false, nil)
+	env, err := s.open(target, snap, st, nil, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestOpenSnapshot(t *testing.T) {
 		t.Fatalf("opened %d secrets at revision %d", env.doc.Len(), env.Revision)
 	}
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, nil); !errors.Is(err, ErrIntegrity) {
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, nil, nil); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot: %v", err)
 	}
 }
@@ -82,14 +82,14 @@ func TestOpenSnapshot(t *testing.T) {
 // only.
 func TestOpenSnapshotReceipt(t *testing.T) {
 	snap, st, s, target := environment(t, 50)
-	first, err := s.open(target, snap, st, nil, false, nil)
+	first, err := s.open(target, snap, st, nil, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !first.receiptNew || len(first.receipt) == 0 {
 		t.Fatalf("the first opening made no receipt")
 	}
-	again, err := s.open(target, snap, st, nil, false, first.receipt)
+	again, err := s.open(target, snap, st, nil, false, first.receipt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +98,12 @@ func TestOpenSnapshotReceipt(t *testing.T) {
 	}
 	// Another identity cannot use it: it verifies in full, and fails.
 	other, _ := crypto.GenerateIdentity()
-	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, first.receipt); !errors.Is(err, ErrIntegrity) {
+	if _, err := (&Session{identity: other, signer: s.signer}).open(target, snap, st, nil, false, first.receipt, nil); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("a stranger's identity opened the snapshot with the owner's receipt: %v", err)
 	}
 	// Bytes that are no receipt are ignored: a full verification, and a
 	// new receipt.
-	junk, err := s.open(target, snap, st, nil, false, bytes.Repeat([]byte{7}, len(first.receipt)))
+	junk, err := s.open(target, snap, st, nil, false, bytes.Repeat([]byte{7}, len(first.receipt)), nil)
 	if err != nil || !junk.receiptNew {
 		t.Fatalf("a corrupt receipt: err=%v new=%v", err, junk != nil && junk.receiptNew)
 	}
@@ -116,7 +116,7 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
-		if _, err := s.open(target, snap, st, nil, false, nil); err != nil {
+		if _, err := s.open(target, snap, st, nil, false, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -128,13 +128,13 @@ func BenchmarkOpenSnapshot1000(b *testing.B) {
 // unwrap.
 func BenchmarkOpenSnapshotReceipt1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
-	first, err := s.open(target, snap, st, nil, false, nil)
+	first, err := s.open(target, snap, st, nil, false, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(snap.Revision.Ciphertext)))
 	for b.Loop() {
-		if _, err := s.open(target, snap, st, nil, false, first.receipt); err != nil {
+		if _, err := s.open(target, snap, st, nil, false, first.receipt, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -144,7 +144,7 @@ func BenchmarkOpenSnapshotReceipt1000(b *testing.B) {
 // environment of 1,000 secrets: encode the document and seal it.
 func BenchmarkSealRevision1000(b *testing.B) {
 	snap, st, s, target := environment(b, 1000)
-	env, err := s.open(target, snap, st, nil, false, nil)
+	env, err := s.open(target, snap, st, nil, false, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	if holds && len(held.snap.Revision.Ciphertext) >= s.openEarlyMin {
 		early = make(chan opened, 1)
 		go func() {
-			e, err := s.open(t, held.snap, pinned, marks, true, held.receipt)
+			e, err := s.open(t, held.snap, pinned, marks, true, held.receipt, held.opened)
 			early <- opened{e, err}
 		}()
 	}
@@ -127,10 +127,11 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	}
 	st := pinned
 	var receipt []byte
+	var opened *trust.Receipt
 	if notModified {
 		// Checked below exactly like a fresh answer; the receipt only
 		// stands in for checks that passed on this very chain head.
-		snap, receipt = held.snap, held.receipt
+		snap, receipt, opened = held.snap, held.receipt, held.opened
 	} else {
 		org := t.Org
 		if s.viaToken(t) {
@@ -158,7 +159,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 		o := <-early
 		env, err = o.env, o.err
 	} else {
-		env, err = s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt)
+		env, err = s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt, opened)
 	}
 	if err != nil && notModified {
 		// What this machine holds did not open (a damaged or edited
@@ -224,7 +225,7 @@ func (s *Session) held(key string, pinned *trust.State, env trust.Env, marks con
 	if err != nil || h.EnvID() != env.ID || h.KeyVersion() != env.KeyVersion || h.Revision() < marks.Get(s.api, markID(pinned, env.ID)).Rev {
 		return cached{}, "", false
 	}
-	if _, ok := pinned.OpenReceipt(s.identity, c.receipt, g, h); !ok {
+	if c.opened, _ = pinned.OpenReceipt(s.identity, c.receipt, g, h); c.opened == nil {
 		return cached{}, "", false
 	}
 	etag = api.SnapshotETag(api.Snapshot{
@@ -276,7 +277,7 @@ func (s *Session) fromCache(t Target, key string, pinned *trust.State, marks con
 	if maxAge > 0 && age > maxAge {
 		return nil, fmt.Errorf("cached secrets are %s old, older than --max-stale %s", age, maxAge)
 	}
-	env, err := s.open(t, c.snap, pinned, marks, true, c.receipt)
+	env, err := s.open(t, c.snap, pinned, marks, true, c.receipt, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +331,7 @@ func (s *Session) chainEnv(st *trust.State, t Target) (trust.Env, bool) {
 // machine saw last. links says whether snap.Headers holds the headers
 // since the mark; without them (a first contact for this principal) only
 // the mark's own revision is compared.
-func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks, links bool, receipt []byte) (*Env, error) {
+func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks config.Marks, links bool, receipt []byte, opened *trust.Receipt) (*Env, error) {
 	env, ok := s.chainEnv(st, t)
 	if !ok {
 		what := t.Org + "/" + t.Project + "/" + t.Env
@@ -370,7 +371,12 @@ func (s *Session) open(t Target, snap api.Snapshot, st *trust.State, marks confi
 	var rcpt *trust.Receipt
 	var key *crypto.EnvKey
 	if h != nil && receipt != nil {
-		if rcpt, _ = st.OpenReceipt(s.identity, receipt, g, h); rcpt != nil {
+		if opened.Covers(st, g, h) {
+			rcpt = opened // opened by held, for this very copy
+		} else {
+			rcpt, _ = st.OpenReceipt(s.identity, receipt, g, h)
+		}
+		if rcpt != nil {
 			key = rcpt.Key()
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/secr-dev/secr/internal/api"
+	"github.com/secr-dev/secr/internal/trust"
 )
 
 // The offline cache keeps each snapshot in a binary record of its own, so
@@ -49,6 +50,9 @@ type cached struct {
 	snap      api.Snapshot
 	receipt   []byte    // nil when there is none
 	confirmed time.Time // when the server last confirmed it as the latest
+	// opened is the receipt, opened on the pinned head (by held; nil
+	// until then).
+	opened *trust.Receipt
 }
 
 // readSnap returns the cached snapshot for key.

@@ -28,6 +28,7 @@ type Receipt struct {
 	key    *crypto.EnvKey
 	head   [32]byte
 	header [32]byte
+	grant  [32]byte
 }
 
 // Key returns the environment key the receipt holds.
@@ -74,7 +75,14 @@ func (s *State) OpenReceipt(id *crypto.Identity, sealed []byte, g *Grant, h *Hea
 	if err != nil {
 		return nil, false
 	}
-	return &Receipt{key: k, head: s.Head(), header: sha256.Sum256(h.Bytes())}, true
+	return &Receipt{key: k, head: s.Head(), header: sha256.Sum256(h.Bytes()), grant: sha256.Sum256(g.Bytes())}, true
+}
+
+// Covers reports whether r was opened on s's head for g and h, so that a
+// receipt opened once (to name a held copy in a conditional fetch) serves
+// that same copy without being opened again.
+func (r *Receipt) Covers(s *State, g *Grant, h *Header) bool {
+	return r != nil && r.head == s.Head() && r.header == sha256.Sum256(h.Bytes()) && r.grant == sha256.Sum256(g.Bytes())
 }
 
 // OpenLatestWith is OpenLatest for the header h that r was opened for, on

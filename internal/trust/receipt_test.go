@@ -112,6 +112,36 @@ func TestReceiptDoesNotMatch(t *testing.T) {
 	}
 }
 
+// TestReceiptCovers: an opened receipt covers exactly the grant, header
+// and chain head it was opened for (a caller reuses it for that copy
+// only); a nil one covers nothing.
+func TestReceiptCovers(t *testing.T) {
+	f, g, h, _, receipt, k := receiptFixture(t)
+	r, ok := f.st.OpenReceipt(f.carol.box, receipt, g, h)
+	if !ok || !r.Covers(f.st, g, h) {
+		t.Fatal("a receipt does not cover what it was opened for")
+	}
+	var none *Receipt
+	if none.Covers(f.st, g, h) {
+		t.Fatal("a nil receipt covers something")
+	}
+	h2, _, err := f.st.SealRevision(f.carol.s, k, h, []byte(`{"version":1,"secrets":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := f.st.MakeGrant(f.carol.s, k, "usr_carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Covers(f.st, g, h2) || r.Covers(f.st, g2, h) {
+		t.Fatal("a receipt covers another header or grant")
+	}
+	f.add(f.alice, CreateEnv{"env_stage", "prj_web", "staging"})
+	if r.Covers(f.st, g, h) {
+		t.Fatal("a receipt covers another chain head")
+	}
+}
+
 // TestAttackReceiptForgedRevision: someone who holds env_dev's key but may
 // not write (a removed member who kept it, or whoever can write carol's
 // cache and learnt it) puts a revision of their own beside carol's
