@@ -10,7 +10,8 @@
 //	go run ./bench -runs 100
 //	go run ./bench -chain 0   # skip the long-chain cases
 //	go run ./bench -perf      # also profile the 20-secret case with perf
-//	go run ./bench -floor     # also the baseline exec'ing with N extra variables
+//	go run ./bench -floor     # also the baseline exec'ing with N extra variables,
+//	                          # and secr run --offline (no request)
 //
 // It builds secr, starts `secr server` on a free 127.0.0.1 port with a
 // fresh SQLite file in a temporary directory, signs up, and imports the
@@ -62,7 +63,7 @@ func main() {
 	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
 	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. an older build)")
 	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
-	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment")
+	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment; and secr run --offline, which asks no server")
 	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured; a secr finds secr-server beside it or on PATH)")
 	flag.Parse()
 	if *serverMode {
@@ -201,6 +202,11 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 			cases = append(cases, benchCase{name: fmt.Sprintf("  baseline + %d variables", n), argv: []string{baseline}, env: []string{fmt.Sprintf("BENCH_EXTRA_VARS=%d", n)}})
 		}
 		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
+		if floor {
+			// The same run from the verified cache, asking no server: what
+			// the request costs, and the floor of a client that skips it.
+			cases = append(cases, benchCase{name: fmt.Sprintf("  --offline, %d", n), argv: []string{bin, "run", "--offline", "--env", sizeEnv[n], "--", "true"}})
+		}
 		if also != "" {
 			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}, env: alsoEnv})
 		}
