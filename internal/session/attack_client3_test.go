@@ -311,3 +311,48 @@ func TestAttackClient3_ReceiptForAnotherCopy(t *testing.T) {
 		t.Fatal("revision 2 was opened under revision 1's receipt")
 	}
 }
+
+// TestAttackClient3_EarlyOpenWhileChainAdvances: while the held copy is
+// opened early on the pinned chain, the server answers 200 with new chain
+// entries (a token created and revoked: a new principal, a revocation
+// and a key rotation of the very environment being opened), and load
+// extends the pinned chain with them. Extend must not change the state
+// the early open reads (go test -race), and the answer on the new chain
+// is what is used and recorded. (Passed before the review: a State never
+// changes.)
+func TestAttackClient3_EarlyOpenWhileChainAdvances(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.openEarly = true
+	ada := f.session()
+	f.set(ada, "A", "1")
+	if _, err := ada.Load(ctx, f.target); err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t)
+	other, err := Authenticate(f.target, g.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := other.CreateToken(ctx, f.target, TokenRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.RevokeToken(ctx, f.target, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Update(ctx, f.target, func(e *Editor) error { return e.Set("A", "2", false) }); err != nil {
+		t.Fatal(err)
+	}
+	s := f.session()
+	if _, _, ok := f.heldCopy(s); !ok {
+		t.Fatal("precondition: no held copy")
+	}
+	env, err := s.Load(ctx, f.target)
+	if err != nil || env.Values()["A"] != "2" || env.key.Version() < 2 {
+		t.Fatalf("load on the advanced chain: %v", err)
+	}
+	if got := f.mark(s); got.Rev != env.Revision || got.Hash != env.header.Hash() {
+		t.Fatalf("mark %d after using revision %d", got.Rev, env.Revision)
+	}
+}
