@@ -84,6 +84,14 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 			e, err := s.open(t, held.snap, pinned, marks, true, held.receipt, held.opened)
 			early <- opened{e, err}
 		}()
+		// Whatever the answer (a 200, an error, a retry), the open ends
+		// before load returns: it reads the Session, which the caller may
+		// change next (Update derives the signer that s.me reads).
+		defer func() {
+			if early != nil {
+				<-early
+			}
+		}()
 	}
 	var notModified bool
 	if s.viaToken(t) {
@@ -157,6 +165,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	var env *Env
 	if notModified && early != nil {
 		o := <-early
+		early = nil // received: nothing left to wait for
 		env, err = o.env, o.err
 	} else {
 		env, err = s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt, opened)
