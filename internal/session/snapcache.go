@@ -24,7 +24,7 @@ import (
 //	receipt    the receipt this principal sealed when it last opened the
 //	           snapshot (trust.Receipt), empty when there is none
 //	org, org ID, project, environment ID, environment name: strings
-//	key version, latest revision, chain head: uvarints
+//	key version (uvarint), latest revision (varint), chain head (uvarint)
 //	flags      bit 0 may write, bit 1 pending work, bit 2 has a revision
 //	grant      bytes
 //	headers    a uvarint count, then each as bytes
@@ -44,6 +44,12 @@ const (
 
 // maxReceipt bounds a receipt read from the cache (one is 80 bytes).
 const maxReceipt = 1 << 10
+
+// maxCachedHeaders bounds the headers of a cached snapshot: open keeps the
+// verified revision's own header only, so a record with more was not
+// written by this client (and a count of empty ones would cost a slice
+// header each).
+const maxCachedHeaders = 1 << 10
 
 // cached is a cache record, read back.
 type cached struct {
@@ -111,7 +117,7 @@ func encodeRecord(snap api.Snapshot, receipt []byte) []byte {
 		b = appendBytes(b, []byte(str))
 	}
 	b = binary.AppendUvarint(b, uint64(snap.Environment.KeyVersion))
-	b = binary.AppendUvarint(b, uint64(snap.Environment.LatestRevision))
+	b = binary.AppendVarint(b, snap.Environment.LatestRevision) // the server's, unchecked: any value
 	b = binary.AppendUvarint(b, snap.ChainHead)
 	var flags byte
 	if snap.CanWrite {
@@ -178,13 +184,13 @@ func decodeRecord(data []byte) (api.Snapshot, []byte, error) {
 	}
 	snap.Org, snap.OrgID, snap.Project, snap.Environment.ID, snap.Environment.Name = field[0], field[1], field[2], field[3], field[4]
 	snap.Environment.KeyVersion = d.int()
-	snap.Environment.LatestRevision = d.int64()
+	snap.Environment.LatestRevision = d.varint()
 	snap.ChainHead = d.uvarint()
 	flags := d.byte()
 	snap.CanWrite, snap.Pending = flags&1 != 0, flags&2 != 0
 	snap.Grant = d.bytes()
 	if n := d.uvarint(); n > 0 {
-		if n > uint64(len(d.b)) { // each header takes at least a byte
+		if n > maxCachedHeaders || n > uint64(len(d.b)) { // each takes a byte at least
 			d.fail("header count out of range")
 		} else {
 			snap.Headers = make([][]byte, n)

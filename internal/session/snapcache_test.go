@@ -63,6 +63,18 @@ func TestCacheRecordTruncated(t *testing.T) {
 			t.Fatalf("a record cut at %d of %d bytes was read", n, len(b))
 		}
 	}
+	// A negative latest revision (the server's, unchecked) survives.
+	neg := sampleSnapshot()
+	neg.Environment.LatestRevision = -5
+	if got, _, err := decodeRecord(encodeRecord(neg, nil)[1:]); err != nil || got.Environment.LatestRevision != -5 {
+		t.Fatalf("a negative latest revision: %v, %v", got.Environment.LatestRevision, err)
+	}
+	// More headers than a client ever keeps.
+	many := sampleSnapshot()
+	many.Headers = make([][]byte, maxCachedHeaders+1)
+	if _, _, err := decodeRecord(encodeRecord(many, nil)[1:]); err == nil {
+		t.Fatal("a record with too many headers was read")
+	}
 	// A count of headers larger than the record.
 	bad := append([]byte(nil), b[:len(b)]...)
 	huge := binary.AppendUvarint(nil, 1<<40)
