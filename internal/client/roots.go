@@ -8,18 +8,18 @@ import (
 	"sync"
 )
 
-// On Linux, x509.SystemCertPool reads the distribution's CA bundle and then
-// every file in the certificate directories, where Debian and others keep
-// each CA a second time as a file of its own: 15-22 ms on this project's
-// machine against 4-7 ms for the bundle alone, paid by every 'secr run'
-// against an https:// server before its first byte is sent (a loopback run
-// takes 4 ms in all). bundleFirst verifies a server's chain against the
-// first CA bundle Go itself would read, and against the whole system pool
-// only when that fails: roots that verify a chain in the bundle verify it
-// in the system pool too (the bundle's are a subset), and anything the
-// bundle cannot verify is decided by the system pool, with its error. The
-// verdict is Go's default one; only the cost of a chain that does verify
-// drops.
+// On Linux, x509.SystemCertPool reads the CA bundle ($SSL_CERT_FILE, or
+// the first of the distribution's) and then every file in the certificate
+// directories, where Debian and others keep each CA a second time as a
+// file of its own: 15-22 ms on this project's machine against 4-7 ms for
+// the bundle alone, paid by every 'secr run' against an https:// server
+// before its first byte is sent (a loopback run takes 4 ms in all). The
+// client verifies a server's chain against that same bundle first, and
+// against the whole system pool only when that fails: roots that verify a
+// chain in the bundle verify it in the system pool too (the bundle is part
+// of it), and anything the bundle cannot verify is decided by the system
+// pool, with its error. The verdict is Go's default one; only the cost of
+// a chain that does verify drops.
 
 // caBundles are the files x509.SystemCertPool reads first on Linux, in its
 // order (crypto/x509/root_linux.go).
@@ -39,21 +39,26 @@ type chainVerifier struct {
 	system func() (*x509.CertPool, error)
 }
 
-// bundleFirstTLS is the TLS configuration for a client on this system: nil
-// (Go's default verification) unless bundle-first verification applies,
-// that is on Linux with neither SSL_CERT_FILE nor SSL_CERT_DIR set (those
-// already make Go read only what they name).
+// bundleFirstTLS is the TLS configuration for a client on this system: on
+// Linux, bundle-first verification, where the bundle is $SSL_CERT_FILE
+// when that is set (x509.SystemCertPool then reads it in place of its
+// list, and still reads the directories: $SSL_CERT_DIR, or its own);
+// elsewhere nil, Go's default verification.
 func bundleFirstTLS(goos string, getenv func(string) string) *tls.Config {
-	if goos != "linux" || getenv("SSL_CERT_FILE") != "" || getenv("SSL_CERT_DIR") != "" {
+	if goos != "linux" {
 		return nil
 	}
-	v := &chainVerifier{bundle: sync.OnceValue(readBundle), system: x509.SystemCertPool}
+	files := caBundles
+	if f := getenv("SSL_CERT_FILE"); f != "" {
+		files = []string{f}
+	}
+	v := &chainVerifier{bundle: sync.OnceValue(func() *x509.CertPool { return readBundle(files) }), system: x509.SystemCertPool}
 	return v.config()
 }
 
-// readBundle returns the roots of the first CA bundle that reads, or nil.
-func readBundle() *x509.CertPool {
-	for _, f := range caBundles {
+// readBundle returns the roots of the first of files that reads, or nil.
+func readBundle(files []string) *x509.CertPool {
+	for _, f := range files {
 		if data, err := os.ReadFile(f); err == nil {
 			pool := x509.NewCertPool()
 			if pool.AppendCertsFromPEM(data) {

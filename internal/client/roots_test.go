@@ -7,12 +7,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -146,32 +148,40 @@ func TestBundleFirstVerification(t *testing.T) {
 	}
 }
 
-// TestBundleFirstApplies: bundle-first verification is used on Linux only,
-// and not when SSL_CERT_FILE or SSL_CERT_DIR says where the roots are
-// (Go then reads only those).
+// TestBundleFirstApplies: bundle-first verification is used on Linux only;
+// its bundle is $SSL_CERT_FILE when that is set, as in Go's system pool.
 func TestBundleFirstApplies(t *testing.T) {
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
+	for _, goos := range []string{"darwin", "windows", "freebsd"} {
+		if bundleFirstTLS(goos, func(string) string { return "" }) != nil {
+			t.Fatalf("used on %s", goos)
 		}
 	}
-	if bundleFirstTLS("linux", env()) == nil {
+	// A server whose CA is in the file SSL_CERT_FILE names: verified by
+	// the bundle alone.
+	ca := newTestCA(t, "file CA")
+	now := time.Now()
+	srv := tlsServer(t, ca.leaf(t, x509.ExtKeyUsageServerAuth, now.Add(-time.Minute), now.Add(time.Hour), "secr.test"))
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bundleFirstTLS("linux", func(k string) string {
+		if k == "SSL_CERT_FILE" {
+			return file
+		}
+		return ""
+	})
+	if cfg == nil {
 		t.Fatal("not used on Linux")
 	}
-	for name, c := range map[string]*tls.Config{
-		"darwin":        bundleFirstTLS("darwin", env()),
-		"windows":       bundleFirstTLS("windows", env()),
-		"SSL_CERT_FILE": bundleFirstTLS("linux", env("SSL_CERT_FILE", "/ca.pem")),
-		"SSL_CERT_DIR":  bundleFirstTLS("linux", env("SSL_CERT_DIR", "/certs")),
-	} {
-		if c != nil {
-			t.Fatalf("used with %s", name)
-		}
+	cfg.ServerName = "secr.test"
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("CA in $SSL_CERT_FILE: %v", err)
+	}
+	resp.Body.Close()
+	if readBundle([]string{filepath.Join(t.TempDir(), "none.pem"), file}) == nil || readBundle(nil) != nil {
+		t.Fatal("readBundle does not take the first file that reads")
 	}
 }
 
