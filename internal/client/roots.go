@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"os"
 	"sync"
@@ -32,10 +34,12 @@ var caBundles = []string{
 	"/etc/ssl/cert.pem",
 }
 
-// chainVerifier verifies a server's certificate chain against bundle's
-// roots first and system's when that fails.
+// chainVerifier verifies a server's certificate chain against the roots
+// bundle offers for it first, and system's when that fails.
 type chainVerifier struct {
-	bundle func() *x509.CertPool // nil: no bundle
+	// bundle returns the roots of the CA bundle that may have issued one
+	// of certs (nil: none, or no bundle).
+	bundle func(certs []*x509.Certificate) *x509.CertPool
 	system func() (*x509.CertPool, error)
 }
 
@@ -52,22 +56,60 @@ func bundleFirstTLS(goos string, getenv func(string) string) *tls.Config {
 	if f := getenv("SSL_CERT_FILE"); f != "" {
 		files = []string{f}
 	}
-	v := &chainVerifier{bundle: sync.OnceValue(func() *x509.CertPool { return readBundle(files) }), system: x509.SystemCertPool}
+	pems := sync.OnceValue(func() []byte { return readBundle(files) })
+	v := &chainVerifier{bundle: func(certs []*x509.Certificate) *x509.CertPool { return issuersIn(pems(), certs) }, system: x509.SystemCertPool}
 	return v.config()
 }
 
-// readBundle returns the roots of the first of files that reads, or nil.
-func readBundle(files []string) *x509.CertPool {
+// readBundle returns the contents of the first of files that reads.
+func readBundle(files []string) []byte {
 	for _, f := range files {
 		if data, err := os.ReadFile(f); err == nil {
-			pool := x509.NewCertPool()
-			if pool.AppendCertsFromPEM(data) {
-				return pool
-			}
-			return nil
+			return data
 		}
 	}
 	return nil
+}
+
+// issuersIn returns the certificates of the PEM bundle that may have
+// issued one of certs, or nil. Parsing all of a bundle's 140-odd
+// certificates is most of its cost (x509.CertPool.AppendCertsFromPEM
+// parses each), so only those whose encoding contains an issuer's name as
+// certs carry it are parsed; what else is in the bundle cannot be an
+// issuer of the chain, and a pool without it verifies the chain exactly
+// when the whole bundle does.
+func issuersIn(bundle []byte, certs []*x509.Certificate) *x509.CertPool {
+	var pool *x509.CertPool
+	for len(bundle) > 0 {
+		var block *pem.Block
+		block, bundle = pem.Decode(bundle)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 || !namesIssuer(block.Bytes, certs) {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			continue
+		}
+		if pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pool.AddCert(c)
+	}
+	return pool
+}
+
+// namesIssuer reports whether der contains the encoded issuer name of one
+// of certs (as its subject, if it is that issuer).
+func namesIssuer(der []byte, certs []*x509.Certificate) bool {
+	for _, c := range certs {
+		if len(c.RawIssuer) > 0 && bytes.Contains(der, c.RawIssuer) {
+			return true
+		}
+	}
+	return false
 }
 
 // config verifies in VerifyConnection what crypto/tls would verify itself
@@ -86,7 +128,7 @@ func (v *chainVerifier) verify(cs tls.ConnectionState) error {
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
 	}
-	if roots := v.bundle(); roots != nil {
+	if roots := v.bundle(certs); roots != nil {
 		opts.Roots = roots
 		if _, err := certs[0].Verify(opts); err == nil {
 			return nil

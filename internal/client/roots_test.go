@@ -110,7 +110,7 @@ func TestBundleFirstVerification(t *testing.T) {
 	verifier := func(bundle, system *x509.CertPool) *chainVerifier {
 		systemReads = 0
 		return &chainVerifier{
-			bundle: func() *x509.CertPool { return bundle },
+			bundle: func([]*x509.Certificate) *x509.CertPool { return bundle },
 			system: func() (*x509.CertPool, error) { systemReads++; return system, nil },
 		}
 	}
@@ -182,6 +182,38 @@ func TestBundleFirstApplies(t *testing.T) {
 	resp.Body.Close()
 	if readBundle([]string{filepath.Join(t.TempDir(), "none.pem"), file}) == nil || readBundle(nil) != nil {
 		t.Fatal("readBundle does not take the first file that reads")
+	}
+}
+
+// TestIssuersIn: of a bundle, only the certificates that can have issued
+// one of the chain's are taken, and the pool of them verifies the chain.
+func TestIssuersIn(t *testing.T) {
+	ca, other := newTestCA(t, "test CA"), newTestCA(t, "other CA")
+	now := time.Now()
+	leafCert := ca.leaf(t, x509.ExtKeyUsageServerAuth, now.Add(-time.Minute), now.Add(time.Hour), "secr.test")
+	leaf, err := x509.ParseCertificate(leafCert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle []byte
+	for _, c := range []*x509.Certificate{other.cert, ca.cert} {
+		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	bundle = append(bundle, "junk after the blocks\n"...)
+	pool := issuersIn(bundle, []*x509.Certificate{leaf})
+	if pool == nil {
+		t.Fatal("the issuer was not taken")
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "secr.test"}); err != nil {
+		t.Fatalf("the issuers' pool does not verify the chain: %v", err)
+	}
+	// Only the issuer: other CA's pool alone would not verify, and is not in it.
+	otherOnly := issuersIn(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.cert.Raw}), []*x509.Certificate{leaf})
+	if otherOnly != nil {
+		t.Fatal("a certificate that did not issue the chain was taken")
+	}
+	if issuersIn(nil, []*x509.Certificate{leaf}) != nil {
+		t.Fatal("no bundle gave a pool")
 	}
 }
 
