@@ -14,8 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -212,9 +210,6 @@ func defaultTransport(u *url.URL) (http.RoundTripper, *predial) {
 	p := &predial{addr: net.JoinHostPort(u.Hostname(), port), dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, done: make(chan struct{})}
 	t := def.Clone()
 	t.DialContext = p.dial
-	if u.Scheme == "https" {
-		t.TLSClientConfig = bundleFirstTLS(runtime.GOOS, os.Getenv)
-	}
 	return t, p
 }
 
