@@ -59,6 +59,13 @@ type Store struct {
 	// observeAuditTx, when set (by tests), runs at the end of every audit
 	// append inside its transaction, to observe the transaction itself.
 	observeAuditTx func(ctx context.Context, tx *sql.Tx)
+	// observeAuditBatch, when set (by tests), is told the number of
+	// requests of every group-commit batch before it commits;
+	// onAuditWait, when a batch starts waiting for announced reads; and
+	// auditLinger, when not zero, bounds that wait instead of lingerFor.
+	observeAuditBatch func(requests int)
+	onAuditWait       func()
+	auditLinger       time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
