@@ -5,9 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,4 +296,70 @@ func TestAuditRetention(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestAuditConcurrentReads: concurrent snapshot reads, a service token's
+// among them, are each answered after their own entry, and reads that fail
+// before recording anything (an unknown environment) neither record an
+// entry nor hold up the others' commits.
+func TestAuditConcurrentReads(t *testing.T) { onEachStore(t, testAuditConcurrentReads) }
+
+func testAuditConcurrentReads(t *testing.T, e *env) {
+	ada := e.signup("ada@example.com")
+	e.createOrg(ada, "acme")
+	p := e.createProject(ada, "acme", "web")
+	if status, body := write(e, ada.auth, p, "development", 0); status != http.StatusCreated {
+		t.Fatal(status, body)
+	}
+	tokAuth, _ := e.token(ada, "acme", "web", p, "development", false)
+	before := len(e.auditLog(ada.auth, "acme", "").Entries)
+
+	const workers, each = 12, 5
+	snap := e.url + api.Path(api.SnapshotRoute, "acme", "web", "development")
+	missing := e.url + api.Path(api.SnapshotRoute, "acme", "web", "no-such-env")
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				url, auth, want := snap, ada.auth, http.StatusOK
+				switch {
+				case w%4 == 1:
+					url, auth = e.url+api.TokenSnapshotPath, tokAuth
+				case w%4 == 3 && i%2 == 0:
+					url, want = missing, http.StatusNotFound
+				}
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Header.Set("Authorization", auth)
+				req.Header.Set("Accept", api.SnapshotMediaType)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					errs <- fmt.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	l := e.auditLog(ada.auth, "acme", "")
+	missed := (workers / 4) * ((each + 1) / 2)
+	if got, want := len(l.Entries)-before, workers*each-missed; got != want {
+		t.Fatalf("%d read entries, want %d (one per answered read)", got, want)
+	}
+	for _, en := range l.Entries[before:] {
+		if en.Action != audit.ActionRead || en.Env != "acme/web/development" || en.Revision != 1 {
+			t.Fatalf("entry %+v, want a read of acme/web/development revision 1", en)
+		}
+	}
 }

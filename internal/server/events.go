@@ -290,7 +290,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) handleTokenEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sc, err := s.tokenScope(r, p)
+	sc, err := s.tokenScope(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Server) handleTokenEvents(w http.ResponseWriter, r *http.Request, p *pr
 		if err != nil {
 			return err
 		}
-		sc2, err := s.tokenScope(r.WithContext(ctx), p2)
+		sc2, err := s.tokenScope(ctx, p2)
 		if err != nil {
 			return err
 		}

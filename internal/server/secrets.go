@@ -123,18 +123,23 @@ func (s *Server) fillSnapshot(ctx context.Context, sc scope, q snapshotQuery, sn
 }
 
 func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	// Announced before anything else, so that the audit log's group
+	// commit can wait for this read's entry rather than commit without it.
+	ctx, done := s.store.ExpectAudit(r.Context())
+	defer done()
 	q, err := parseSnapshotQuery(r)
 	if err != nil {
 		return err
 	}
-	sc, err := s.resolveEnv(r.Context(), p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
+	sc, err := s.resolveEnv(ctx, p, r.PathValue("org"), r.PathValue("project"), r.PathValue("env"))
 	if err != nil {
 		return err
 	}
-	return s.answerSnapshot(w, r, p, sc, q)
+	return s.answerSnapshot(ctx, w, r, p, sc, q)
 }
 
-func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *principal, sc scope, q snapshotQuery) error {
+// answerSnapshot answers an authorised snapshot read; ctx is ExpectAudit's.
+func (s *Server) answerSnapshot(ctx context.Context, w http.ResponseWriter, r *http.Request, p *principal, sc scope, q snapshotQuery) error {
 	snap, err := snapshot(p, sc)
 	if err != nil {
 		return err
@@ -143,18 +148,18 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	// one served or confirmed.
 	e := auditEnv(s.newAudit(r, p, sc.org.ID, audit.ActionRead), sc)
 	e.Revision = snap.Environment.LatestRevision
-	if err := s.audit(r.Context(), e); err != nil {
+	if err := s.audit(ctx, e); err != nil {
 		return err
 	}
 	return s.writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
 // tokenScope resolves a service token's own environment, in one query.
-func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
+func (s *Server) tokenScope(ctx context.Context, p *principal) (scope, error) {
 	if p.token == nil {
 		return scope{}, errBadRequest("this endpoint is for service tokens; users name the org, project and environment")
 	}
-	a, err := s.store.ResolveEnvByID(r.Context(), p.token.EnvID, p.id)
+	a, err := s.store.ResolveEnvByID(ctx, p.token.EnvID, p.id)
 	if err != nil {
 		return scope{}, err
 	}
@@ -162,15 +167,17 @@ func (s *Server) tokenScope(r *http.Request, p *principal) (scope, error) {
 }
 
 func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx, done := s.store.ExpectAudit(r.Context())
+	defer done()
 	q, err := parseSnapshotQuery(r)
 	if err != nil {
 		return err
 	}
-	sc, err := s.tokenScope(r, p)
+	sc, err := s.tokenScope(ctx, p)
 	if err != nil {
 		return err
 	}
-	return s.answerSnapshot(w, r, p, sc, q)
+	return s.answerSnapshot(ctx, w, r, p, sc, q)
 }
 
 // writeSnapshot answers a snapshot request that was authorised: 304 when

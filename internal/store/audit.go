@@ -47,6 +47,13 @@ type AuditStore interface {
 	// entry commits fully durable. Appends to one org are serialised across
 	// every server sharing the database.
 	AppendAudit(ctx context.Context, entries ...audit.Entry) error
+	// ExpectAudit announces a read that will call AppendAudit with the
+	// returned ctx once it is authorised: a group commit that starts
+	// meanwhile may wait for its entry instead of committing without it
+	// (and leaving it a commit of its own). AppendAudit with that ctx
+	// withdraws the announcement; done withdraws it if the read ends
+	// without appending, and may be called again after that.
+	ExpectAudit(ctx context.Context) (_ context.Context, done func())
 	// AuditLog returns the org's retained entries matching q, oldest
 	// first, and the checkpoint the retained chain starts from.
 	AuditLog(ctx context.Context, orgID string, q AuditQuery) (audit.Checkpoint, []audit.Entry, error)

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -196,16 +197,89 @@ func (s *Store) auditStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.S
 // entries, and one goroutine at a time writes all that are queued in one
 // transaction, so concurrent reads (each `secr run` appends an entry)
 // share a commit, and on SQLite an fsync, instead of queueing for one each.
+//
+// Before it commits, a batch waits for the reads that were announced
+// (ExpectAudit) before it started and have not queued yet: they are on
+// their way, and a commit costs far more than an entry. It commits as
+// soon as the last of them has queued or given up, so a read with no
+// other read in flight never waits, and under load the batch holds every
+// read that was in flight instead of sleeping a fixed time for company.
 type auditBatch struct {
 	mu      sync.Mutex
 	pending []*auditReq
 	running bool
 	stmts   map[string]*sql.Stmt // prepareAudit's, by query
+
+	// Announced reads not yet queued, counted by the epoch they were
+	// announced in (every batch that waits starts a new one): newer in
+	// the current epoch, older in the epochs since waitFrom, which the
+	// waiting batch waits for. Reads from before waitFrom were waited
+	// for once, in vain (lingerFor), and are not waited for again.
+	epoch, waitFrom uint64
+	newer, older    int
+	// waiting is set while a batch waits; wake tells it to look again.
+	waiting bool
+	wake    chan struct{}
 }
 
 type auditReq struct {
 	entries []audit.Entry
 	done    chan error
+}
+
+// auditTicket is one announced read (ExpectAudit).
+type auditTicket struct {
+	b     *auditBatch
+	epoch uint64
+	gone  bool // queued or withdrawn; under b.mu
+}
+
+type auditTicketKey struct{}
+
+func (s *Store) ExpectAudit(ctx context.Context) (context.Context, func()) {
+	b := &s.audit
+	b.mu.Lock()
+	t := &auditTicket{b: b, epoch: b.epoch}
+	b.newer++
+	b.mu.Unlock()
+	return context.WithValue(ctx, auditTicketKey{}, t), t.withdraw
+}
+
+// withdraw ends an announcement whose read will not queue an entry.
+func (t *auditTicket) withdraw() {
+	t.b.mu.Lock()
+	t.b.settle(t)
+	t.b.mu.Unlock()
+}
+
+// settle ends t's announcement (once), and wakes a waiting batch when it
+// was the last one the batch waited for. b.mu is held.
+func (b *auditBatch) settle(t *auditTicket) {
+	if t.gone {
+		return
+	}
+	t.gone = true
+	switch {
+	case t.epoch < b.waitFrom:
+	case t.epoch < b.epoch:
+		b.older--
+		if b.older == 0 {
+			b.poke()
+		}
+	default:
+		b.newer--
+	}
+}
+
+// poke wakes the waiting batch, if any. b.mu is held.
+func (b *auditBatch) poke() {
+	if !b.waiting {
+		return
+	}
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
@@ -216,6 +290,14 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
 	b := &s.audit
 	b.mu.Lock()
 	b.pending = append(b.pending, req)
+	// Queued and no longer expected in one step, so a batch never
+	// commits without a read it waits for, nor waits for one it holds.
+	if t, ok := ctx.Value(auditTicketKey{}).(*auditTicket); ok && t.b == b {
+		b.settle(t)
+	}
+	if len(b.pending) >= lingerMin {
+		b.poke()
+	}
 	if !b.running {
 		b.running = true
 		go s.drainAudit(b)
@@ -224,6 +306,62 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...audit.Entry) error {
 	// The batch finishes even if ctx ends: the caller answers nothing
 	// without the entry, so waiting for the outcome is always right.
 	return <-req.done
+}
+
+// awaitCompany holds a batch that has begun (some requests pending, b.mu
+// held) so that reads already on their way share its commit: first it
+// lets every goroutine that is ready to run take its turn (auditYields
+// times; handlers run on to queue their entries, and with nothing else
+// ready this returns at once), then it waits until every read announced
+// before it has queued or withdrawn, the batch has lingerMin requests, or
+// lingerFor has passed. Every read still waits for its own entry's
+// commit. It returns with b.mu held.
+func (s *Store) awaitCompany(b *auditBatch) {
+	for range auditYields {
+		if len(b.pending) >= lingerMin {
+			return
+		}
+		b.mu.Unlock()
+		runtime.Gosched()
+		b.mu.Lock()
+	}
+	b.epoch++
+	b.older += b.newer
+	b.newer = 0
+	if b.older == 0 || len(b.pending) >= lingerMin {
+		return
+	}
+	if s.onAuditWait != nil {
+		s.onAuditWait()
+	}
+	if b.wake == nil {
+		b.wake = make(chan struct{}, 1)
+	}
+	timer := time.NewTimer(s.lingerFor())
+	defer timer.Stop()
+	for b.older > 0 && len(b.pending) < lingerMin {
+		b.waiting = true
+		b.mu.Unlock()
+		select {
+		case <-b.wake:
+			b.mu.Lock()
+			b.waiting = false
+		case <-timer.C:
+			b.mu.Lock()
+			b.waiting = false
+			// Whatever still holds these reads up, later batches do
+			// not wait for them again.
+			b.waitFrom, b.older = b.epoch, 0
+		}
+	}
+}
+
+// lingerFor is how long a batch waits for announced reads at most.
+func (s *Store) lingerFor() time.Duration {
+	if s.auditLinger > 0 {
+		return s.auditLinger
+	}
+	return lingerFor
 }
 
 // drainAudit writes queued batches until the queue is empty. When a batch
@@ -241,26 +379,22 @@ func (s *Store) drainAudit(b *auditBatch) {
 		}
 		return
 	}
-	last := 0 // the previous batch's requests
 	for {
 		b.mu.Lock()
-		if n := len(b.pending); n > 0 && last >= lingerLoad && n < lingerMin {
-			// Under concurrent load, the reads that will queue in the next
-			// moment share this commit instead of paying for their own:
-			// a commit (and its fsync) costs far more than an entry.
-			b.mu.Unlock()
-			time.Sleep(lingerFor)
-			b.mu.Lock()
+		if len(b.pending) > 0 {
+			s.awaitCompany(b)
 		}
 		reqs := b.pending
 		b.pending = nil
-		last = len(reqs)
 		if len(reqs) == 0 {
 			b.running = false
 			b.mu.Unlock()
 			return
 		}
 		b.mu.Unlock()
+		if s.observeAuditBatch != nil {
+			s.observeAuditBatch(len(reqs))
+		}
 		var all []audit.Entry
 		for _, r := range reqs {
 			all = append(all, r.entries...)
@@ -455,18 +589,16 @@ func (s *Store) addAuditTables(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// The group commit's wait for company: when the previous batch had at
-// least lingerLoad requests (concurrent reads), a batch of fewer than
-// lingerMin waits lingerFor for more before it commits. Every read still
-// waits for its own entry's commit; under load it shares that commit with
-// more reads. A lone read (the previous batch had at most one) never
-// waits. lingerLoad was 4 while every batch fsynced: the fsync itself let
-// the next batch gather. Reads' batches commit without one (appendAuditOnly)
-// and so gathered fewer entries each, one commit per one or two reads at
-// 16 connections (+20-50 µs of CPU per read); at 2 they share commits as
-// before.
+// The group commit's wait for company (awaitCompany): a batch of fewer
+// than lingerMin requests yields auditYields times, then waits at most
+// lingerFor for the reads announced before it. The bound is for a read
+// held up on its way (a slow query): it costs the batch no more than the
+// fixed wait that came before (1 ms after any batch of 2 or more). That
+// wait rarely began on a 2-core machine (batches of 1 or 2 alternated:
+// 1.5 requests a batch at 16 connections, 3.7 at 64); now they hold 6-8
+// and 17-20 there, and a commit costs several entries' CPU.
 const (
-	lingerLoad = 2
-	lingerMin  = 32
-	lingerFor  = time.Millisecond
+	auditYields = 2
+	lingerMin   = 32
+	lingerFor   = time.Millisecond
 )

@@ -203,3 +203,147 @@ func TestAuditReadsRelaxedPostgres(t *testing.T) {
 	}
 	checkAuditDurability(t, s, "off", "on")
 }
+
+// auditBatches records the size of every group-commit batch of s and
+// counts the batches that waited for announced reads.
+func auditBatches(s *Store) (sizes func() []int, waits func() int) {
+	var mu sync.Mutex
+	var seen []int
+	n := 0
+	s.observeAuditBatch = func(requests int) {
+		mu.Lock()
+		seen = append(seen, requests)
+		mu.Unlock()
+	}
+	s.onAuditWait = func() {
+		mu.Lock()
+		n++
+		mu.Unlock()
+	}
+	return func() []int {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]int(nil), seen...)
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
+}
+
+// TestAuditBatchWaitsForAnnouncedReads: a batch that starts while other
+// announced reads are on their way commits only once every one of them has
+// queued its entry or withdrawn, so they share one commit, and each is
+// answered after it.
+func TestAuditBatchWaitsForAnnouncedReads(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.auditLinger = time.Hour // only the reads can end the wait
+	sizes, _ := auditBatches(s)
+	waiting := make(chan struct{})
+	s.onAuditWait = func() { close(waiting) } // once: the test has one wait
+
+	const reads = 8
+	ctxs := make([]context.Context, reads)
+	dones := make([]func(), reads)
+	for i := range ctxs {
+		ctxs[i], dones[i] = s.ExpectAudit(context.Background())
+	}
+	results := make(chan error, reads)
+	read := func(i int) {
+		defer dones[i]()
+		results <- s.AppendAudit(ctxs[i], audit.Entry{OrgID: "org_1", Action: audit.ActionRead, At: time.Now(), Detail: fmt.Sprint(i)})
+	}
+	go read(0)
+	select {
+	case <-waiting:
+	case err := <-results:
+		t.Fatalf("the first read's batch committed (%v) while %d announced reads were on their way", err, reads-1)
+	}
+	for i := 1; i < reads-1; i++ {
+		go read(i)
+	}
+	dones[reads-1]() // a read that failed before its entry
+	dones[reads-1]() // withdrawing twice is harmless
+	for range reads - 1 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sizes(); len(got) != 1 || got[0] != reads-1 {
+		t.Fatalf("batches %v, want one of %d requests", got, reads-1)
+	}
+	if _, entries, err := s.AuditLog(context.Background(), "org_1", store.AuditQuery{}); err != nil || len(entries) != reads-1 {
+		t.Fatalf("log: %d entries, %v; want %d", len(entries), err, reads-1)
+	}
+}
+
+// TestAuditLoneReadDoesNotWait: a read with no other read announced (or
+// only ones that withdrew) commits without waiting for company, even
+// right after a batch of concurrent reads.
+func TestAuditLoneReadDoesNotWait(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.auditLinger = time.Hour // a wait would not end by itself
+	_, waits := auditBatches(s)
+	ctx := context.Background()
+	entry := audit.Entry{OrgID: "org_1", Action: audit.ActionRead, At: time.Now()}
+
+	// Concurrent reads that were not announced: nothing to wait for.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.AppendAudit(ctx, entry); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// A read that was announced and gave up, then lone announced reads.
+	_, gaveUp := s.ExpectAudit(ctx)
+	gaveUp()
+	for range 3 {
+		rctx, done := s.ExpectAudit(ctx)
+		if err := s.AppendAudit(rctx, entry); err != nil {
+			t.Fatal(err)
+		}
+		done()
+	}
+	if n := waits(); n != 0 {
+		t.Fatalf("%d batches waited for company with no other read on its way", n)
+	}
+	if _, entries, err := s.AuditLog(ctx, "org_1", store.AuditQuery{}); err != nil || len(entries) != 11 {
+		t.Fatalf("log: %d entries, %v; want 11", len(entries), err)
+	}
+}
+
+// TestAuditWaitBounded: a batch waits at most lingerFor for an announced
+// read that does not come, and later batches do not wait for it again.
+func TestAuditWaitBounded(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, waits := auditBatches(s)
+	ctx := context.Background()
+	_, stuck := s.ExpectAudit(ctx) // announced, and held up until the end
+	defer stuck()
+	entry := audit.Entry{OrgID: "org_1", Action: audit.ActionRead, At: time.Now()}
+	for range 3 {
+		if err := s.AppendAudit(ctx, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := waits(); n != 1 {
+		t.Fatalf("%d batches waited for the held-up read, want the first one only", n)
+	}
+}

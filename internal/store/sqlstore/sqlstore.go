@@ -59,6 +59,13 @@ type Store struct {
 	// observeAuditTx, when set (by tests), runs at the end of every audit
 	// append inside its transaction, to observe the transaction itself.
 	observeAuditTx func(ctx context.Context, tx *sql.Tx)
+	// observeAuditBatch, when set (by tests), is told the number of
+	// requests of every group-commit batch before it commits;
+	// onAuditWait, when a batch starts waiting for announced reads; and
+	// auditLinger, when not zero, bounds that wait instead of lingerFor.
+	observeAuditBatch func(requests int)
+	onAuditWait       func()
+	auditLinger       time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -431,7 +438,14 @@ func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID st
 	args = append(args, knownHeader, knownCT, principalID, principalID)
 	args = append(args, fromArgs...)
 	args = append(args, principalID, whereArg)
-	err := s.readRow(ctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
+	qctx := ctx
+	if s.dialect == sqlite {
+		// One short read of a local file, not worth stopping when the
+		// client goes: with a context that can end, database/sql and the
+		// driver would each start a goroutine per read to watch it.
+		qctx = context.WithoutCancel(ctx)
+	}
+	err := s.readRow(qctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
 			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
 			g.signed_grant, r.revision, r.key_version,
 			CASE WHEN r.header = ? THEN NULL ELSE r.header END,
