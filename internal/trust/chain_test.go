@@ -355,3 +355,38 @@ func TestStateReadsEncoding2(t *testing.T) {
 		t.Fatalf("a corrupted encoding-2 state: %v", err)
 	}
 }
+
+// TestStateNonCanonicalRefused: a state is read only in the one encoding
+// Bytes gives it: keys out of order, or repeated (the later copy would
+// replace the earlier), are refused under a valid checksum.
+func TestStateNonCanonicalRefused(t *testing.T) {
+	build := func(projects ...string) []byte {
+		var e encoder
+		e.str(stateTag)
+		e.str("org_1")
+		e.str("acme")
+		e.u64(1)
+		e.raw(make([]byte, 32))
+		e.u64(0) // principals
+		e.u64(uint64(len(projects)))
+		for _, id := range projects {
+			e.str(id)
+			e.str("name of " + id)
+			e.u64(1)
+		}
+		e.u64(0) // environments
+		return binary.BigEndian.AppendUint32(e.b, stateChecksum(e.b))
+	}
+	st, err := ParseState(build("prj_a", "prj_b"))
+	if err != nil {
+		t.Fatalf("keys in order: %v", err)
+	}
+	if !bytes.Equal(st.Bytes(), build("prj_a", "prj_b")) {
+		t.Fatal("a state in order does not re-encode to itself")
+	}
+	for _, bad := range [][]string{{"prj_b", "prj_a"}, {"prj_a", "prj_a"}} {
+		if _, err := ParseState(build(bad...)); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("projects %q: %v", bad, err)
+		}
+	}
+}

@@ -108,6 +108,17 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
+// sorted fails d unless id, the i-th key of a list that Bytes writes in
+// order, comes after the one before (*last): a state is read only in the
+// one encoding Bytes gives it, so no key is repeated (the later copy would
+// replace the earlier one in the map) and the re-encoding is the input.
+func (d *decoder) sorted(last *string, id string, i int, what string) {
+	if d.err == nil && i > 0 && id <= *last {
+		d.fail("%s out of order or repeated", what)
+	}
+	*last = id
+}
+
 // ParseState parses the encoding produced by State.Bytes.
 func ParseState(b []byte) (*State, error) {
 	var body []byte
@@ -152,8 +163,10 @@ func ParseState(b []byte) (*State, error) {
 	s.principals = make(map[string]*principal, n)
 	principals := make([]principal, n)
 	var accessSlab []accessAt
+	var lastID string
 	for i := range n {
 		id := d.str()
+		d.sorted(&lastID, id, i, "principals")
 		p := &principals[i]
 		p.kind, p.role = Kind(d.u8()), Role(d.u8())
 		p.idents = make([]identAt, d.count(12))
@@ -163,8 +176,10 @@ func ParseState(b []byte) (*State, error) {
 		}
 		ng := d.count(5)
 		p.grants = make(map[string]Access, ng)
-		for range ng {
+		var lastEnv string
+		for j := range ng {
 			env := d.str()
+			d.sorted(&lastEnv, env, j, "grants")
 			p.grants[env] = Access(d.u8())
 		}
 		p.tokenEnv, p.tokenAccess = d.str(), Access(d.u8())
@@ -175,8 +190,10 @@ func ParseState(b []byte) (*State, error) {
 		if accessSlab == nil {
 			accessSlab = make([]accessAt, 0, na)
 		}
-		for range na {
+		lastEnv = ""
+		for j := range na {
 			env := d.str()
+			d.sorted(&lastEnv, env, j, "access histories")
 			start := len(accessSlab)
 			for range d.count(9) {
 				accessSlab = append(accessSlab, accessAt{d.u64(), Access(d.u8())})
@@ -193,6 +210,7 @@ func ParseState(b []byte) (*State, error) {
 	projects := make([]project, n)
 	for i := range n {
 		id := d.str()
+		d.sorted(&lastID, id, i, "projects")
 		projects[i] = project{name: d.str(), seq: d.u64()}
 		s.projects[id] = &projects[i]
 	}
@@ -202,6 +220,7 @@ func ParseState(b []byte) (*State, error) {
 	keySlab := make([]uint64, 0, n)
 	for i := range n {
 		id := d.str()
+		d.sorted(&lastID, id, i, "environments")
 		e := &envs[i]
 		e.project, e.name = d.str(), d.str()
 		start := len(keySlab)

@@ -4,42 +4,53 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 )
 
 // FuzzParseStateChecksummed: a pinned state whose body is anything, under
-// a checksum that matches (CRC-32, or the older SHA-256 encoding), is a
-// clean error or a state that re-encodes to the same body; extending a
-// parsed state never changes it (its slabs are shared with the copy).
+// a checksum that matches (CRC-32; or an older encoding's, CRC-32C or
+// SHA-256, by enc), is a clean error or a state that re-encodes to the same
+// body; extending a parsed state never changes it (its slabs are shared
+// with the copy).
 func FuzzParseStateChecksummed(f *testing.F) {
 	fx := newFixture(f)
 	b := fx.st.Bytes()
-	f.Add(b[:len(b)-4], false)
-	f.Add(b[:len(b)-4], true)
-	f.Add([]byte{}, false)
+	for enc := range uint8(3) {
+		f.Add(b[:len(b)-4], enc)
+	}
+	f.Add([]byte{}, uint8(0))
 	next, err := fx.st.Append(fx.bob.s, CreateEnv{"env_fuzz", "prj_web", "fuzz"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, sha bool) {
-		var in []byte
-		if sha {
-			// The older encoding: its own tag, a SHA-256 trailer.
+	f.Fuzz(func(t *testing.T, body []byte, encoding uint8) {
+		// An older encoding has its own tag (of the same length).
+		retag := func(tag string) {
 			if hasTag(body, stateTag) {
 				body = append([]byte(nil), body...)
-				copy(body[4:], stateTagSHA256)
+				copy(body[4:], tag)
 			}
+		}
+		var in []byte
+		switch encoding % 3 {
+		case 0:
+			in = binary.BigEndian.AppendUint32(append([]byte(nil), body...), stateChecksum(body))
+		case 1:
+			retag(stateTagSHA256)
 			sum := sha256.Sum256(body)
 			in = append(append([]byte(nil), body...), sum[:]...)
-		} else {
-			in = binary.BigEndian.AppendUint32(append([]byte(nil), body...), stateChecksum(body))
+		case 2:
+			retag(stateTagCRC32C)
+			in = binary.BigEndian.AppendUint32(append([]byte(nil), body...), crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
 		}
+		current := encoding%3 == 0
 		st, err := ParseState(in)
 		if err != nil {
 			return
 		}
 		enc := st.Bytes()
-		if !sha && !bytes.Equal(enc, in) {
+		if current && !bytes.Equal(enc, in) {
 			t.Fatal("state re-encodes differently")
 		}
 		if again, err := ParseState(enc); err != nil || !bytes.Equal(again.Bytes(), enc) {
