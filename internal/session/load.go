@@ -77,12 +77,12 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	// exactly as it would be after it. A small one is opened after the
 	// answer, like everything else: the goroutine would cost more than
 	// the overlap saves.
-	var early chan opened
+	var early chan openResult
 	if holds && len(held.snap.Revision.Ciphertext) >= s.openEarlyMin {
-		early = make(chan opened, 1)
+		early = make(chan openResult, 1)
 		go func() {
 			e, err := s.open(t, held.snap, pinned, marks, true, held.receipt, held.opened)
-			early <- opened{e, err}
+			early <- openResult{e, err}
 		}()
 		// Whatever the answer (a 200, an error, a retry), the open ends
 		// before load returns: it reads the Session, which the caller may
@@ -196,8 +196,8 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	return env, nil
 }
 
-// opened is what open returned, for a held copy opened early.
-type opened struct {
+// openResult is what open returned, for a held copy opened early.
+type openResult struct {
 	env *Env
 	err error
 }

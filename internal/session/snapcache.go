@@ -39,7 +39,6 @@ import (
 const (
 	cacheRecordVersion   = 3
 	cacheRecordReceiptV2 = 2
-	cacheRecordSnapV1    = 1
 )
 
 // maxReceipt bounds a receipt read from the cache (one is 80 bytes).
@@ -155,7 +154,7 @@ func appendBytes(b, v []byte) []byte {
 }
 
 // decodeRecord reads what encodeRecord wrote (after the version byte).
-// Byte fields are slices of data; strings share one copy of it.
+// Byte fields are slices of data.
 func decodeRecord(data []byte) (api.Snapshot, []byte, error) {
 	d := recordDecoder{b: data}
 	var snap api.Snapshot
@@ -163,26 +162,9 @@ func decodeRecord(data []byte) (api.Snapshot, []byte, error) {
 	if len(receipt) > maxReceipt {
 		d.fail("receipt too long")
 	}
-	if len(receipt) == 0 {
-		receipt = nil
+	for _, name := range []*string{&snap.Org, &snap.OrgID, &snap.Project, &snap.Environment.ID, &snap.Environment.Name} {
+		*name = string(d.bytes())
 	}
-	// One string for the five names, sliced: one allocation, not five.
-	var names [5][]byte
-	total := 0
-	for i := range names {
-		names[i] = d.bytes()
-		total += len(names[i])
-	}
-	all := make([]byte, 0, total)
-	for _, n := range names {
-		all = append(all, n...)
-	}
-	str := string(all)
-	var field [5]string
-	for i, n := range names {
-		field[i], str = str[:len(n)], str[len(n):]
-	}
-	snap.Org, snap.OrgID, snap.Project, snap.Environment.ID, snap.Environment.Name = field[0], field[1], field[2], field[3], field[4]
 	snap.Environment.KeyVersion = d.int()
 	snap.Environment.LatestRevision = d.varint()
 	snap.ChainHead = d.uvarint()

@@ -309,50 +309,40 @@ func buildChain(tb testing.TB, n int) ([]*Entry, *actor) {
 	return entries, alice
 }
 
-// TestStateReadsEncoding3: a state cached with a CRC-32C trailer
-// (encoding 3) is still read, as the same state; a corrupted one is not.
-func TestStateReadsEncoding3(t *testing.T) {
+// TestStateReadsOlderEncodings: a state cached by an older client
+// (encoding 3, a CRC-32C trailer; encoding 2, a SHA-256 one) is still read,
+// as the same state; a corrupted one is not, nor an older trailer under
+// the current tag.
+func TestStateReadsOlderEncodings(t *testing.T) {
 	f := newFixture(t)
 	cached := f.st.Bytes()
-	body := bytes.Replace(cached[:len(cached)-4], []byte(stateTag), []byte(stateTagCRC32C), 1)
-	old := binary.BigEndian.AppendUint32(body, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
-	st, err := ParseState(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(st.Bytes(), cached) {
-		t.Fatal("an encoding-3 state read as another state")
-	}
-	old[len(old)-1] ^= 1
-	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("a corrupted encoding-3 state: %v", err)
-	}
-	// Its checksum is not this encoding's: the tag decides which is used.
-	old[len(old)-1] ^= 1
-	copy(old[4:], stateTag)
-	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("a CRC-32C trailer under the encoding-4 tag: %v", err)
-	}
-}
-
-// TestStateReadsEncoding2: a state cached by an older client (encoding 2,
-// a SHA-256 trailer) is still read, as the same state.
-func TestStateReadsEncoding2(t *testing.T) {
-	f := newFixture(t)
-	cached := f.st.Bytes()
-	body := bytes.Replace(cached[:len(cached)-4], []byte(stateTag), []byte(stateTagSHA256), 1)
-	sum := sha256.Sum256(body)
-	old := append(body, sum[:]...)
-	st, err := ParseState(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(st.Bytes(), cached) {
-		t.Fatal("an encoding-2 state read as another state")
-	}
-	old[len(old)-1] ^= 1
-	if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("a corrupted encoding-2 state: %v", err)
+	for _, enc := range []struct {
+		tag     string
+		trailer func([]byte) []byte
+	}{
+		{stateTagCRC32C, func(b []byte) []byte {
+			return binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+		}},
+		{stateTagSHA256, func(b []byte) []byte { sum := sha256.Sum256(b); return sum[:] }},
+	} {
+		body := bytes.Replace(cached[:len(cached)-4], []byte(stateTag), []byte(enc.tag), 1)
+		old := append(append([]byte(nil), body...), enc.trailer(body)...)
+		st, err := ParseState(old)
+		if err != nil {
+			t.Fatalf("%s: %v", enc.tag, err)
+		}
+		if !bytes.Equal(st.Bytes(), cached) {
+			t.Fatalf("a %s state read as another state", enc.tag)
+		}
+		old[len(old)-1] ^= 1
+		if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("a corrupted %s state: %v", enc.tag, err)
+		}
+		old[len(old)-1] ^= 1
+		copy(old[4:], stateTag)
+		if _, err := ParseState(old); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("a %s trailer under the current tag: %v", enc.tag, err)
+		}
 	}
 }
 
