@@ -155,6 +155,7 @@ type options struct {
 	allowInsecure bool
 	transport     http.RoundTripper
 	headers       http.Header
+	rootHints     RootHints
 }
 
 // AllowInsecure permits a plain http:// URL to a host that is not
@@ -187,6 +188,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	rt := o.transport
 	if rt == nil {
 		rt, c.pre = defaultTransport(u)
+		if t, ok := rt.(*http.Transport); ok && o.rootHints != nil && u.Scheme == "https" {
+			rt = &hintedTransport{hostport: hostPort(u), hints: o.rootHints, system: t}
+		}
 	}
 	c.http = &http.Client{Timeout: 30 * time.Second, Transport: rt}
 	return c, nil
@@ -203,14 +207,19 @@ func defaultTransport(u *url.URL) (http.RoundTripper, *predial) {
 	if proxy, err := def.Proxy(&http.Request{URL: u}); err != nil || proxy != nil {
 		return def, nil
 	}
+	p := &predial{addr: hostPort(u), dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, done: make(chan struct{})}
+	t := def.Clone()
+	t.DialContext = p.dial
+	return t, p
+}
+
+// hostPort is u's host and port, the port made explicit.
+func hostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	p := &predial{addr: net.JoinHostPort(u.Hostname(), port), dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, done: make(chan struct{})}
-	t := def.Clone()
-	t.DialContext = p.dial
-	return t, p
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // IsLoopbackHost reports whether host (a URL's hostname, without port or

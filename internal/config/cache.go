@@ -47,7 +47,7 @@ var ErrNoCache = errors.New("no cached secrets for this environment on this mach
 // replaced atomically.
 func (c *SnapshotCache) Put(server, principal, target string, data []byte, now time.Time) error {
 	path := c.path(server, principal, target)
-	if err := writePrivate(path, data); err != nil {
+	if err := WritePrivate(path, data); err != nil {
 		return err
 	}
 	return os.Chtimes(path, now, now)

@@ -66,7 +66,7 @@ func (c *Chains) Put(server, key string, seq uint64, state []byte) error {
 		return nil
 	}
 	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(state)), seq)
-	return writePrivate(path, append(data, state...))
+	return WritePrivate(path, append(data, state...))
 }
 
 func readLimited(path string, max int64) ([]byte, error) {

@@ -86,5 +86,5 @@ func (c *Confirmed) Confirm(server, orgID, memberID string, fingerprint [32]byte
 	if err != nil {
 		return err
 	}
-	return writePrivate(c.Path, data)
+	return WritePrivate(c.Path, data)
 }

@@ -255,7 +255,7 @@ func TestCredentialsLegacyFile(t *testing.T) {
 	c := creds(t, k, "")
 	legacy := `{"servers":{"` + server + `":{"email":"ada@example.com","user_id":"usr_1","session":"` + secretSess +
 		`","expires_at":"2030-01-01T00:00:00Z","identity":"` + secretID + `"}}}`
-	if err := writePrivate(c.Path, []byte(legacy)); err != nil {
+	if err := WritePrivate(c.Path, []byte(legacy)); err != nil {
 		t.Fatal(err)
 	}
 	l, err := c.Get(server)

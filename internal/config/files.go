@@ -156,7 +156,7 @@ func (c *Credentials) write(f *credentialsFile) error {
 	if err != nil {
 		return err
 	}
-	return writePrivate(c.Path, data)
+	return WritePrivate(c.Path, data)
 }
 
 // Get returns the login for server with its secret parts, or nil. A login
@@ -275,9 +275,9 @@ func (c *Credentials) Delete(server string) error {
 	return c.write(f)
 }
 
-// writePrivate atomically replaces path with data, mode 0600, in a 0700
+// WritePrivate atomically replaces path with data, mode 0600, in a 0700
 // directory.
-func writePrivate(path string, data []byte) error {
+func WritePrivate(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -377,5 +377,5 @@ func (s *Seen) Record(server, envID string, mark Mark) error {
 	if err != nil {
 		return err
 	}
-	return writePrivate(s.Path, data)
+	return WritePrivate(s.Path, data)
 }

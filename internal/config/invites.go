@@ -66,5 +66,5 @@ func (r *RevokedInvites) Add(server, id string) error {
 	if err != nil {
 		return err
 	}
-	return writePrivate(r.Path, data)
+	return WritePrivate(r.Path, data)
 }

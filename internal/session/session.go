@@ -3,12 +3,14 @@ package session
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/secr-dev/secr/internal/client"
 	"github.com/secr-dev/secr/internal/config"
 	"github.com/secr-dev/secr/internal/crypto"
+	"github.com/secr-dev/secr/internal/tlsroots"
 	"github.com/secr-dev/secr/internal/trust"
 )
 
@@ -39,6 +41,9 @@ func (o *Options) newClient(apiURL string) (*client.Client, error) {
 	opts := []client.Option{client.WithHeaders(o.auditHeaders())}
 	if o.Insecure || o.Getenv("SECR_INSECURE") == "1" {
 		opts = append(opts, client.AllowInsecure())
+	}
+	if d, err := o.dirs(); err == nil {
+		opts = append(opts, client.WithRootHints(&tlsroots.Hints{Path: filepath.Join(d.Cache, "tls-roots")}))
 	}
 	return client.New(apiURL, opts...)
 }
