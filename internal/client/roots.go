@@ -43,7 +43,9 @@ type hintedTransport struct {
 	remembered atomic.Bool
 }
 
-func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+// prepare builds the narrowed transport, once: Preconnect starts it early,
+// and the first request waits for it.
+func (t *hintedTransport) prepare() {
 	t.once.Do(func() {
 		if pool := t.hints.Pool(t.hostport); pool != nil {
 			n := t.system.Clone()
@@ -54,6 +56,10 @@ func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.narrowed.Store(n)
 		}
 	})
+}
+
+func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.prepare()
 	if n := t.narrowed.Load(); n != nil && !t.fellBack.Load() {
 		resp, err := n.RoundTrip(req)
 		var verr *tls.CertificateVerificationError

@@ -55,6 +55,7 @@ type tlsServer struct {
 	*httptest.Server
 	mu     sync.Mutex
 	bodies []string
+	protos []string
 }
 
 func newTLSServer(t *testing.T, ca *roottest.CA) *tlsServer {
@@ -66,10 +67,15 @@ func newTLSServer(t *testing.T, ca *roottest.CA) *tlsServer {
 		b, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		s.bodies = append(s.bodies, string(b))
+		s.protos = append(s.protos, r.Proto)
 		s.mu.Unlock()
 		fmt.Fprint(w, "{}")
 	}))
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server()}}
+	// HTTP/2 and HTTP/1.1, as `secr server` offers them.
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server()}, NextProtos: []string{"h2", "http/1.1"}}
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetHTTP1(true)
+	s.Config.Protocols.SetHTTP2(true)
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
@@ -132,6 +138,15 @@ func TestRootHintRememberedThenUsed(t *testing.T) {
 	}
 	if ht.narrowed.Load() == nil || ht.fellBack.Load() {
 		t.Fatal("the second client did not verify against the remembered root alone")
+	}
+	// HTTP/1.1 even where the server offers HTTP/2: cheaper for a process
+	// that makes a few requests (client.go, defaultTransport).
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.protos {
+		if p != "HTTP/1.1" {
+			t.Fatalf("a request over %s", p)
+		}
 	}
 }
 
