@@ -12,6 +12,8 @@
 //	go run ./bench -perf      # also profile the 20-secret case with perf
 //	go run ./bench -floor     # also the baseline exec'ing with N extra variables,
 //	                          # and secr run --offline (no request)
+//	go run ./bench -tls       # over https, with a test CA added to the system
+//	                          # bundle; also times runs with no remembered root
 //
 // It builds secr, starts `secr server` on a free 127.0.0.1 port with a
 // fresh SQLite file in a temporary directory, signs up, and imports the
@@ -20,6 +22,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"net"
@@ -33,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/secr-dev/secr/internal/tlsroots/roottest"
 )
 
 const measureFlag = "-measure-child-rss"
@@ -64,6 +71,7 @@ func main() {
 	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. an older build)")
 	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
 	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment; and secr run --offline, which asks no server")
+	useTLS := flag.Bool("tls", false, "run: serve https with a test CA appended to the system CA bundle (SSL_CERT_FILE), as a server with a public certificate is verified; also time runs that must load the whole system pool (no remembered root)")
 	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured; a secr finds secr-server beside it or on PATH)")
 	flag.Parse()
 	if *serverMode {
@@ -74,7 +82,8 @@ func main() {
 		}
 		return
 	}
-	if err := run(*runs, *profile, *secrBin, *serverBin, *also, ints(*sizes), *chain, *floor); err != nil {
+	opts := runOptions{runs: *runs, profile: *profile, prebuilt: *secrBin, serverBin: *serverBin, also: *also, sizes: ints(*sizes), chain: *chain, floor: *floor, tls: *useTLS}
+	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -90,7 +99,18 @@ func ints(s string) []int {
 	return out
 }
 
-func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, chain int, floor bool) error {
+// runOptions are the flags of the run bench.
+type runOptions struct {
+	runs                      int
+	profile                   bool
+	prebuilt, serverBin, also string
+	sizes                     []int
+	chain                     int
+	floor, tls                bool
+}
+
+func run(o runOptions) error {
+	runs, profile, prebuilt, serverBin, also, sizes, chain, floor := o.runs, o.profile, o.prebuilt, o.serverBin, o.also, o.sizes, o.chain, o.floor
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
@@ -116,18 +136,29 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 	addr := ln.Addr().String()
 	ln.Close()
 	home := filepath.Join(dir, "home")
-	env := append(os.Environ(), "HOME="+home, "SECR_API_URL=http://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "SECR_TOKEN=", "SECR_ENV=", "SECR_CREDENTIALS=file")
+	scheme, serverArgs, health := "http", []string(nil), http.DefaultClient
+	var tlsEnv []string
+	if o.tls {
+		var ca *x509.CertPool
+		if tlsEnv, serverArgs, ca, err = benchTLS(dir); err != nil {
+			return err
+		}
+		scheme = "https"
+		health = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca}}}
+	}
+	env := append(os.Environ(), "HOME="+home, "SECR_API_URL="+scheme+"://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "SECR_TOKEN=", "SECR_ENV=", "SECR_CREDENTIALS=file")
+	env = append(env, tlsEnv...)
 	setupBin := bin
 	if serverBin != "" {
 		setupBin = serverBin
 	}
-	server := exec.Command(setupBin, "server", "--listen", addr, "--db", filepath.Join(dir, "secr.db"))
+	server := exec.Command(setupBin, append([]string{"server", "--listen", addr, "--db", filepath.Join(dir, "secr.db")}, serverArgs...)...)
 	server.Env = env
 	if err := server.Start(); err != nil {
 		return err
 	}
 	defer func() { server.Process.Signal(syscall.SIGTERM); server.Wait() }()
-	if err := waitHealthy("http://" + addr + "/healthz"); err != nil {
+	if err := waitHealthyVia(health, scheme+"://"+addr+"/healthz"); err != nil {
 		return err
 	}
 
@@ -190,9 +221,10 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Printf("%-34s %10s %10s %10s %12s %8s\n", "case", "median", "p10", "p90", "peak RSS", "×base")
 	type benchCase struct {
-		name string
-		argv []string
-		env  []string // added to env
+		name   string
+		argv   []string
+		env    []string     // added to env
+		before func() error // before each run, untimed
 	}
 	cases := []benchCase{
 		{name: "baseline: Go binary exec'ing true", argv: []string{baseline}},
@@ -202,6 +234,13 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 			cases = append(cases, benchCase{name: fmt.Sprintf("  baseline + %d variables", n), argv: []string{baseline}, env: []string{fmt.Sprintf("BENCH_EXTRA_VARS=%d", n)}})
 		}
 		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
+		if o.tls {
+			// No remembered root: crypto/x509 loads the whole system pool,
+			// as on a machine's first run against this server.
+			hints := filepath.Join(home, ".cache", "secr", "tls-roots")
+			cases = append(cases, benchCase{name: fmt.Sprintf("  no remembered root, %d", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"},
+				before: func() error { return removeIfExists(hints) }})
+		}
 		if floor {
 			// The same run from the verified cache, asking no server: what
 			// the request costs, and the floor of a client that skips it.
@@ -228,6 +267,11 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 		for i, c := range cases {
 			if err := os.RemoveAll(fresh); err != nil {
 				return err
+			}
+			if c.before != nil {
+				if err := c.before(); err != nil {
+					return err
+				}
 			}
 			cmd := exec.Command(c.argv[0], c.argv[1:]...)
 			cmd.Env, cmd.Dir = append(slices.Clone(env), c.env...), project
@@ -257,6 +301,11 @@ func run(runs int, profile bool, prebuilt, serverBin, also string, sizes []int, 
 		for j := 0; j < 5; j++ {
 			if err := os.RemoveAll(fresh); err != nil {
 				return err
+			}
+			if c.before != nil {
+				if err := c.before(); err != nil {
+					return err
+				}
 			}
 			cmd := exec.Command(self, append([]string{measureFlag}, c.argv...)...)
 			cmd.Env, cmd.Dir = append(slices.Clone(env), c.env...), project
@@ -343,16 +392,61 @@ func dotenv(n int) string {
 	return b.String()
 }
 
-func waitHealthy(url string) error {
+func waitHealthy(url string) error { return waitHealthyVia(http.DefaultClient, url) }
+
+func waitHealthyVia(c *http.Client, url string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
+		if resp, err := c.Get(url); err == nil {
 			resp.Body.Close()
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("server at %s did not start", url)
+}
+
+// benchTLS makes a CA and a certificate for 127.0.0.1 in dir, and a CA
+// bundle that is the system's (the file crypto/x509 would read) with the
+// CA appended: the client then verifies the server as it would one with a
+// public certificate, system pool and all. It returns the client's
+// environment, the server's flags and the CA.
+func benchTLS(dir string) (env, serverArgs []string, pool *x509.CertPool, err error) {
+	ca := roottest.NewCA("secr bench CA")
+	leaf := ca.Server()
+	key, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	system := os.Getenv("SSL_CERT_FILE")
+	if system == "" {
+		system = "/etc/ssl/certs/ca-certificates.crt"
+	}
+	bundle, err := os.ReadFile(system)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read the system CA bundle (set SSL_CERT_FILE): %w", err)
+	}
+	files := map[string][]byte{
+		"bundle.pem": append(bundle, ca.PEM()...),
+		"cert.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Certificate[0]}),
+		"key.pem":    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return []string{"SSL_CERT_FILE=" + filepath.Join(dir, "bundle.pem")},
+		[]string{"--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem")}, pool, nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 
 // buildSecr builds secr and secr-server (which `secr server` runs) into
