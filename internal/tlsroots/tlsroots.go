@@ -192,8 +192,15 @@ func find(bundle []byte, sum [32]byte, offset int) (der []byte, at int, ok bool)
 
 // certAt decodes the PEM certificate block at offset and reports whether
 // its DER hashes to sum. A block with headers does not count: crypto/x509
-// skips those too (CertPool.AppendCertsFromPEM).
+// skips those too (CertPool.AppendCertsFromPEM). Nor does a BEGIN that does
+// not start a line: pem.Decode, reading the whole bundle, skips it (in a
+// header value, after a "#"), while decoding from offset would take it.
+// From the start of a line, pem.Decode only ever takes blocks whose BEGIN
+// starts a line, and those the whole bundle's decoding takes too.
 func certAt(bundle []byte, offset int, sum [32]byte) ([]byte, bool) {
+	if offset > 0 && bundle[offset-1] != '\n' {
+		return nil, false
+	}
 	block, _ := pem.Decode(bundle[offset:])
 	if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) != 0 || sha256.Sum256(block.Bytes) != sum {
 		return nil, false
