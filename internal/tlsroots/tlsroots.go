@@ -91,18 +91,22 @@ func (h *Hints) Remember(hostport string, chains [][]*x509.Certificate) error {
 	}
 	root := chains[0][len(chains[0])-1]
 	sum := sha256.Sum256(root.Raw)
-	if old, _, ok := h.lookup(hostport); ok && old == sum {
+	old, _, hinted := h.lookup(hostport)
+	if hinted && old == sum {
 		return nil
 	}
-	bundle, ok := readBundle()
-	if !ok {
+	var lines []string
+	if bundle, ok := readBundle(); ok {
+		if _, offset, ok := find(bundle, sum, -1); ok {
+			lines = []string{hostport + " " + hex.EncodeToString(sum[:]) + " " + strconv.Itoa(offset)}
+		}
+	}
+	// A root that is not in the bundle (a certificate directory holds it)
+	// cannot be remembered, but a hint it proved wrong still goes: kept, it
+	// would make every process fail a handshake before the real one.
+	if lines == nil && !hinted {
 		return nil
 	}
-	_, offset, ok := find(bundle, sum, -1)
-	if !ok {
-		return nil
-	}
-	lines := []string{hostport + " " + hex.EncodeToString(sum[:]) + " " + strconv.Itoa(offset)}
 	for _, l := range h.lines() {
 		if len(lines) == maxHints {
 			break
