@@ -44,6 +44,11 @@ type hintedTransport struct {
 }
 
 func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if hostPort(req.URL) != t.hostport {
+		// A redirect to another server: the hint is not its, and its root
+		// must not be remembered as this one's.
+		return t.system.RoundTrip(req)
+	}
 	t.once.Do(func() {
 		if pool := t.hints.Pool(t.hostport); pool != nil {
 			n := t.system.Clone()
