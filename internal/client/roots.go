@@ -50,6 +50,13 @@ func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.system.RoundTrip(req)
 	}
 	t.once.Do(func() {
+		if t.system.Proxy != nil {
+			// Through an HTTPS proxy the pool would verify the proxy's
+			// certificate too: no narrowing, or every run would fall back.
+			if p, err := t.system.Proxy(req); err != nil || p != nil && p.Scheme == "https" {
+				return
+			}
+		}
 		if pool := t.hints.Pool(t.hostport); pool != nil {
 			n := t.system.Clone()
 			if n.TLSClientConfig == nil {
