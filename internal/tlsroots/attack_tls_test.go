@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"crypto/x509"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/secr-dev/secr/internal/tlsroots/roottest"
@@ -101,5 +105,32 @@ func TestAttackTLS_StaleHintOutlivesFallback(t *testing.T) {
 	data, _ := os.ReadFile(f.hints.Path)
 	if bytes.Contains(data, []byte(host)) {
 		t.Fatalf("the stale hint is still in the file:\n%s", data)
+	}
+}
+
+// Guard (holds on go1.26.8): the narrowed pool is a subset of the system
+// pool only while bundleFiles is crypto/x509's certFiles, in its order. A
+// Go release that adds a file ahead of the others, or reorders them, makes
+// tlsroots read another bundle than crypto/x509 on a machine holding both,
+// and so trust a CA crypto/x509 does not: not "no narrowing", as the
+// comment on bundleFiles says. This reads the toolchain's own list.
+func TestAttackTLS_BundleFilesAreCryptoX509s(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "crypto", "x509", "root_linux.go"))
+	if err != nil {
+		t.Skipf("no crypto/x509 source: %v", err)
+	}
+	_, list, ok := bytes.Cut(src, []byte("var certFiles = []string{"))
+	if !ok {
+		t.Fatal("crypto/x509's root_linux.go has no certFiles list")
+	}
+	list, _, _ = bytes.Cut(list, []byte("\n}"))
+	var goFiles []string
+	for _, line := range strings.Split(string(list), "\n") {
+		if f := strings.Split(line, `"`); len(f) >= 3 {
+			goFiles = append(goFiles, f[1])
+		}
+	}
+	if !slices.Equal(goFiles, bundleFiles[:]) {
+		t.Fatalf("crypto/x509 reads the first of\n%q\ntlsroots the first of\n%q", goFiles, bundleFiles)
 	}
 }
