@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 )
@@ -47,6 +48,14 @@ type hintedTransport struct {
 // and the first request waits for it.
 func (t *hintedTransport) prepare() {
 	t.once.Do(func() {
+		if t.system.Proxy != nil {
+			// Through an HTTPS proxy the pool would verify the proxy's
+			// certificate too: no narrowing, or every run would fall back.
+			req := &http.Request{URL: &url.URL{Scheme: "https", Host: t.hostport}}
+			if p, err := t.system.Proxy(req); err != nil || p != nil && p.Scheme == "https" {
+				return
+			}
+		}
 		if pool := t.hints.Pool(t.hostport); pool != nil {
 			n := t.system.Clone()
 			if n.TLSClientConfig == nil {
@@ -59,6 +68,11 @@ func (t *hintedTransport) prepare() {
 }
 
 func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if hostPort(req.URL) != t.hostport {
+		// A redirect to another server: the hint is not its, and its root
+		// must not be remembered as this one's.
+		return t.system.RoundTrip(req)
+	}
 	t.prepare()
 	if n := t.narrowed.Load(); n != nil && !t.fellBack.Load() {
 		resp, err := n.RoundTrip(req)

@@ -34,8 +34,10 @@ const maxHints = 32
 
 // bundleFiles are crypto/x509's candidates for the CA bundle on Linux
 // (root_linux.go), in its order: the first that can be read is the bundle.
-// Keep in step with the Go release; a file missing from this list only
-// means no narrowing on that system, never wider trust.
+// They must stay in step with the Go release that builds secr: were Go to
+// read another file first on a machine that has both, a hint could pick a
+// CA that Go does not trust. TestAttackTLS_BundleFilesAreCryptoX509s
+// compares them with the Go source it is built with.
 var bundleFiles = [...]string{
 	"/etc/ssl/certs/ca-certificates.crt",
 	"/etc/pki/tls/certs/ca-bundle.crt",
@@ -91,18 +93,22 @@ func (h *Hints) Remember(hostport string, chains [][]*x509.Certificate) error {
 	}
 	root := chains[0][len(chains[0])-1]
 	sum := sha256.Sum256(root.Raw)
-	if old, _, ok := h.lookup(hostport); ok && old == sum {
+	old, _, hinted := h.lookup(hostport)
+	if hinted && old == sum {
 		return nil
 	}
-	bundle, ok := readBundle()
-	if !ok {
+	var lines []string
+	if bundle, ok := readBundle(); ok {
+		if _, offset, ok := find(bundle, sum, -1); ok {
+			lines = []string{hostport + " " + hex.EncodeToString(sum[:]) + " " + strconv.Itoa(offset)}
+		}
+	}
+	// A root that is not in the bundle (a certificate directory holds it)
+	// cannot be remembered, but a hint it proved wrong still goes: kept, it
+	// would make every process fail a handshake before the real one.
+	if lines == nil && !hinted {
 		return nil
 	}
-	_, offset, ok := find(bundle, sum, -1)
-	if !ok {
-		return nil
-	}
-	lines := []string{hostport + " " + hex.EncodeToString(sum[:]) + " " + strconv.Itoa(offset)}
 	for _, l := range h.lines() {
 		if len(lines) == maxHints {
 			break
@@ -192,8 +198,15 @@ func find(bundle []byte, sum [32]byte, offset int) (der []byte, at int, ok bool)
 
 // certAt decodes the PEM certificate block at offset and reports whether
 // its DER hashes to sum. A block with headers does not count: crypto/x509
-// skips those too (CertPool.AppendCertsFromPEM).
+// skips those too (CertPool.AppendCertsFromPEM). Nor does a BEGIN that does
+// not start a line: pem.Decode, reading the whole bundle, skips it (in a
+// header value, after a "#"), while decoding from offset would take it.
+// From the start of a line, pem.Decode only ever takes blocks whose BEGIN
+// starts a line, and those the whole bundle's decoding takes too.
 func certAt(bundle []byte, offset int, sum [32]byte) ([]byte, bool) {
+	if offset > 0 && bundle[offset-1] != '\n' {
+		return nil, false
+	}
 	block, _ := pem.Decode(bundle[offset:])
 	if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) != 0 || sha256.Sum256(block.Bytes) != sum {
 		return nil, false
