@@ -80,8 +80,10 @@ func (t *hintedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil || !errors.As(err, &verr) {
 			return resp, err
 		}
-		// The handshake failed, so nothing of req was sent: it can be sent
-		// again whatever its method.
+		// The handshake failed, so this attempt wrote nothing of req, and it
+		// can be sent again whatever its method. (Go's transport may have
+		// written it on an idle connection that then broke, before dialling
+		// this one; it retries only where it may, and so does this.)
 		t.fellBack.Store(true)
 		n.CloseIdleConnections()
 		again, ok := rewound(req)
