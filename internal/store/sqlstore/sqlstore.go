@@ -66,6 +66,11 @@ type Store struct {
 	observeAuditBatch func(requests int)
 	onAuditWait       func()
 	auditLinger       time.Duration
+	// onDrainStart and onDrainEnd, when set (by tests), are told when a
+	// drainAudit goroutine starts and ends; drainLinger, when not zero,
+	// is how long it waits for work instead of the constant's.
+	onDrainStart, onDrainEnd func()
+	drainLinger              time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
