@@ -89,10 +89,11 @@ type snapshotQuery struct {
 func parseSnapshotQuery(r *http.Request) (snapshotQuery, error) {
 	var q snapshotQuery
 	var err error
-	if q.chainFrom, err = chainFrom(r); err != nil {
+	v := r.URL.Query() // parsed once: it allocates
+	if q.chainFrom, err = chainFromQuery(v); err != nil {
 		return q, err
 	}
-	q.since, err = since(r)
+	q.since, err = sinceQuery(v)
 	return q, err
 }
 
