@@ -39,8 +39,8 @@ type cachedHead struct {
 // in the answer) are not kept, and past headCacheMax entries the cache
 // starts over.
 const (
-	headCacheMax     = 4096
-	headCacheMaxHead = 16 << 10
+	headCacheMax     = 2048
+	headCacheMaxHead = 8 << 10
 )
 
 // get returns the head encoded from values equal to snap's (its
