@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 
@@ -127,8 +128,11 @@ func verifyGrants(p *principal, c *chainWrite, raw [][]byte, envs map[string]int
 }
 
 // chainFrom reads ?chain_from: absent is 0.
-func chainFrom(r *http.Request) (uint64, error) {
-	v := r.URL.Query().Get(api.ChainFromParam)
+func chainFrom(r *http.Request) (uint64, error) { return chainFromQuery(r.URL.Query()) }
+
+// chainFromQuery is chainFrom of a parsed query.
+func chainFromQuery(q url.Values) (uint64, error) {
+	v := q.Get(api.ChainFromParam)
 	if v == "" {
 		return 0, nil
 	}
@@ -139,9 +143,9 @@ func chainFrom(r *http.Request) (uint64, error) {
 	return n, nil
 }
 
-// since reads ?since: absent is 0 (no headers).
-func since(r *http.Request) (int64, error) {
-	v := r.URL.Query().Get(api.SinceParam)
+// sinceQuery reads ?since from a parsed query: absent is 0 (no headers).
+func sinceQuery(q url.Values) (int64, error) {
+	v := q.Get(api.SinceParam)
 	if v == "" {
 		return 0, nil
 	}

@@ -89,10 +89,11 @@ type snapshotQuery struct {
 func parseSnapshotQuery(r *http.Request) (snapshotQuery, error) {
 	var q snapshotQuery
 	var err error
-	if q.chainFrom, err = chainFrom(r); err != nil {
+	v := r.URL.Query() // parsed once: it allocates
+	if q.chainFrom, err = chainFromQuery(v); err != nil {
 		return q, err
 	}
-	q.since, err = since(r)
+	q.since, err = sinceQuery(v)
 	return q, err
 }
 
@@ -151,7 +152,7 @@ func (s *Server) answerSnapshot(ctx context.Context, w http.ResponseWriter, r *h
 	if err := s.audit(ctx, e); err != nil {
 		return err
 	}
-	return s.writeSnapshot(w, r, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
+	return s.writeSnapshot(w, r, headKey{p.id, sc.env.ID}, &snap, func() error { return s.fillSnapshot(r.Context(), sc, q, &snap) })
 }
 
 // tokenScope resolves a service token's own environment, in one query.
@@ -184,7 +185,7 @@ func (s *Server) handleTokenSnapshot(w http.ResponseWriter, r *http.Request, p *
 // If-None-Match names what the client holds and it is still the latest,
 // else (after fill has added the chain and headers, which the ETag does
 // not cover) the binary form when the client accepts it, else JSON.
-func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api.Snapshot, fill func() error) error {
+func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, k headKey, snap *api.Snapshot, fill func() error) error {
 	etag := api.SnapshotETag(*snap)
 	h := w.Header()
 	h["Etag"] = []string{etag}
@@ -211,25 +212,30 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap *api
 		ct, rev.Ciphertext = rev.Ciphertext, nil
 		hs.Revision = &rev
 	}
-	buf := s.bufs.Get().(*bytes.Buffer)
+	// A head encoded before from equal values is the same bytes (headCache).
+	head := s.heads.get(k, &hs)
 	written := false
-	defer func() {
-		// Only a buffer whose write completed goes back: after a failed
-		// one (an HTTP/2 stream reset mid-frame) the connection's writer
-		// may still be reading it, and another answer must not be built
-		// in it meanwhile.
-		if written && buf.Cap() <= maxPooledBuf {
-			s.bufs.Put(buf)
+	if head == nil {
+		buf := s.bufs.Get().(*bytes.Buffer)
+		defer func() {
+			// Only a buffer whose write completed goes back: after a failed
+			// one (an HTTP/2 stream reset mid-frame) the connection's writer
+			// may still be reading it, and another answer must not be built
+			// in it meanwhile.
+			if written && buf.Cap() <= maxPooledBuf {
+				s.bufs.Put(buf)
+			}
+		}()
+		buf.Reset()
+		buf.Write([]byte{snapshotWireVersion, 0, 0, 0, 0})
+		if err := json.NewEncoder(buf).Encode(hs); err != nil {
+			return err
 		}
-	}()
-	buf.Reset()
-	buf.Write([]byte{snapshotWireVersion, 0, 0, 0, 0})
-	if err := json.NewEncoder(buf).Encode(hs); err != nil {
-		return err
+		buf.Truncate(buf.Len() - 1) // Encode's newline, which json.Marshal does not write
+		head = buf.Bytes()
+		binary.BigEndian.PutUint32(head[1:5], uint32(len(head)-5))
+		s.heads.put(k, &hs, head)
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's newline, which json.Marshal does not write
-	head := buf.Bytes()
-	binary.BigEndian.PutUint32(head[1:5], uint32(len(head)-5))
 	h["Content-Type"] = []string{api.SnapshotMediaType}
 	h["Content-Length"] = []string{strconv.Itoa(len(head) + len(ct))}
 	w.WriteHeader(http.StatusOK)

@@ -72,6 +72,8 @@ type Server struct {
 	auditRetention                                               time.Duration
 	// bufs holds *bytes.Buffer for answers (writeSnapshot).
 	bufs sync.Pool
+	// heads holds encoded snapshot answer heads (writeSnapshot).
+	heads headCache
 }
 
 const maxBodyBytes = 8 << 20

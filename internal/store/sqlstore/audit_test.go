@@ -347,3 +347,89 @@ func TestAuditWaitBounded(t *testing.T) {
 		t.Fatalf("%d batches waited for the held-up read, want the first one only", n)
 	}
 }
+
+// TestAuditDrainStays: one drain goroutine writes batch after batch while
+// they keep coming (a new one per batch spent CPU growing its stack), ends
+// after drainLinger without work, and the next entry starts another.
+func TestAuditDrainStays(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	starts := 0
+	ended := make(chan struct{}, 1)
+	s.onDrainStart = func() { mu.Lock(); starts++; mu.Unlock() }
+	s.onDrainEnd = func() { ended <- struct{}{} }
+	s.drainLinger = time.Hour // stays until the test lets it go
+	ctx := context.Background()
+	entry := audit.Entry{OrgID: "org_1", Action: audit.ActionRead, At: time.Now()}
+	for range 5 { // one after the other: the queue empties between them
+		if err := s.AppendAudit(ctx, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	n := starts
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d drain goroutines for 5 batches in a row, want 1", n)
+	}
+
+	// Without work it ends; the next entry starts another, and commits.
+	s.audit.mu.Lock()
+	s.drainLinger = time.Nanosecond
+	s.audit.mu.Unlock()
+	if err := s.AppendAudit(ctx, entry); err != nil { // its wait now ends at once
+		t.Fatal(err)
+	}
+	<-ended
+	if err := s.AppendAudit(ctx, entry); err != nil {
+		t.Fatal(err)
+	}
+	<-ended
+	mu.Lock()
+	n = starts
+	mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d drain goroutines, want 2", n)
+	}
+	if _, entries, err := s.AuditLog(ctx, "org_1", store.AuditQuery{}); err != nil || len(entries) != 7 {
+		t.Fatalf("log: %d entries, %v; want 7", len(entries), err)
+	}
+}
+
+// TestAuditBatchRows: a batch is written in multi-row INSERTs of 32, 16,
+// ..., 1 rows; the entries of every size of batch up to 70 chain in order.
+func TestAuditBatchRows(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	total := 0
+	for n := 1; n <= 70; n++ {
+		entries := make([]audit.Entry, n)
+		for i := range entries {
+			entries[i] = audit.Entry{OrgID: "org_1", Action: audit.ActionRead, At: time.Now(), Detail: fmt.Sprint(total + i)}
+		}
+		if err := s.AppendAudit(ctx, entries...); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	cp, entries, err := s.AuditLog(ctx, "org_1", store.AuditQuery{})
+	if err != nil || len(entries) != total {
+		t.Fatalf("log: %d entries, %v; want %d", len(entries), err, total)
+	}
+	for i, e := range entries {
+		if e.Detail != fmt.Sprint(i) || e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d is %q, seq %d", i, e.Detail, e.Seq)
+		}
+	}
+	if err := audit.Verify("org_1", cp, entries); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -66,6 +66,11 @@ type Store struct {
 	observeAuditBatch func(requests int)
 	onAuditWait       func()
 	auditLinger       time.Duration
+	// onDrainStart and onDrainEnd, when set (by tests), are told when a
+	// drainAudit goroutine starts and ends; drainLinger, when not zero,
+	// is how long it waits for work instead of the constant's.
+	onDrainStart, onDrainEnd func()
+	drainLinger              time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -396,33 +401,58 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (store.Session, st
 }
 
 func (s *Store) ResolveEnv(ctx context.Context, org, project, env, principalID string) (store.EnvAccess, error) {
-	return s.resolveEnv(ctx, revCacheKey(org, project, env), `FROM orgs o
-		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
-		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
-		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?`, `o.name = ?`,
-		principalID, []any{project, env}, org)
+	return s.resolveEnv(ctx, revCacheKey(org, project, env), resolveByNames, principalID, []any{project, env}, org)
 }
 
 func (s *Store) ResolveEnvByID(ctx context.Context, envID, principalID string) (store.EnvAccess, error) {
-	return s.resolveEnv(ctx, "\x00"+envID, `FROM environments e
-		JOIN projects p ON p.id = e.project_id
-		JOIN orgs o ON o.id = p.org_id
-		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?`, `e.id = ?`,
-		principalID, nil, envID)
+	return s.resolveEnv(ctx, "\x00"+envID, resolveByID, principalID, nil, envID)
 }
 
-// resolveEnv is ResolveEnv and ResolveEnvByID: from (which joins orgs o,
-// members m for the principal, projects p and environments e, with
-// placeholders for the principal and then fromArgs) and where (one
-// placeholder, whereArg) pick the environment; the rest is the same query.
-// key names the environment in s.revs.
-func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID string, fromArgs []any, whereArg any) (store.EnvAccess, error) {
+// resolveEnvQuery is the query of ResolveEnv and ResolveEnvByID: from
+// (which joins orgs o, members m for the principal, projects p and
+// environments e, with placeholders for the principal and then the
+// caller's) and where (one placeholder) pick the environment; the rest is
+// the same. Built once: it is long, and it is the key of its prepared
+// statement.
+func resolveEnvQuery(from, where string) string {
+	return `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
+			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
+			g.signed_grant, r.revision, r.key_version,
+			CASE WHEN r.header = ? THEN NULL ELSE r.header END,
+			CASE WHEN r.ciphertext = ? THEN NULL ELSE r.ciphertext END,
+			r.author_id, r.created_at,
+			` + pendingForHolder + `
+		` + from + `
+		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
+		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
+		WHERE ` + where
+}
+
+var (
+	resolveByNames = resolveEnvQuery(`FROM orgs o
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?
+		LEFT JOIN projects p ON p.org_id = o.id AND p.name = ?
+		LEFT JOIN environments e ON e.project_id = p.id AND e.name = ?`, `o.name = ?`)
+	resolveByID = resolveEnvQuery(`FROM environments e
+		JOIN projects p ON p.id = e.project_id
+		JOIN orgs o ON o.id = p.org_id
+		LEFT JOIN members m ON m.org_id = o.id AND m.user_id = ?`, `e.id = ?`)
+)
+
+// resolveRow is resolveEnv's row, scanned into one allocation rather than
+// one per column.
+type resolveRow struct {
+	orgCreated, headSeq                                          int64
+	role, pID, pName, eID, eName, rAuthor                        sql.NullString
+	pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
+	signed, rHeader, rCT                                         []byte
+}
+
+// resolveEnv runs query (resolveEnvQuery's) with the principal and
+// fromArgs, then whereArg; key names the environment in s.revs.
+func (s *Store) resolveEnv(ctx context.Context, key, query, principalID string, fromArgs []any, whereArg any) (store.EnvAccess, error) {
 	var a store.EnvAccess
-	var orgCreated, headSeq int64
-	var role sql.NullString
-	var pID, pName, eID, eName, rAuthor sql.NullString
-	var pCreated, eCreated, eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
-	var signed, rHeader, rCT []byte
+	row := new(resolveRow)
 	// The revision this server last read here, if any: the query compares
 	// the latest revision's header and ciphertext with its bytes in the
 	// database and returns NULL instead of a column that is the same (both
@@ -445,35 +475,25 @@ func (s *Store) resolveEnv(ctx context.Context, key, from, where, principalID st
 		// driver would each start a goroutine per read to watch it.
 		qctx = context.WithoutCancel(ctx)
 	}
-	err := s.readRow(qctx, `SELECT o.id, o.name, o.created_at, o.head_seq, o.head, m.role,
-			p.id, p.name, p.created_at, e.id, e.name, e.key_version, e.created_at,
-			g.signed_grant, r.revision, r.key_version,
-			CASE WHEN r.header = ? THEN NULL ELSE r.header END,
-			CASE WHEN r.ciphertext = ? THEN NULL ELSE r.ciphertext END,
-			r.author_id, r.created_at,
-			`+pendingForHolder+`
-		`+from+`
-		LEFT JOIN grants g ON g.env_id = e.id AND g.principal_id = ? AND g.key_version = e.key_version
-		LEFT JOIN revisions r ON r.env_id = e.id AND r.revision = (SELECT MAX(revision) FROM revisions WHERE env_id = e.id)
-		WHERE `+where, args...).
-		Scan(&a.Org.ID, &a.Org.Name, &orgCreated, &headSeq, &a.Org.Head, &role,
-			&pID, &pName, &pCreated, &eID, &eName, &eKeyVersion, &eCreated,
-			&signed, &rRev, &rKeyVersion, &rHeader, &rCT, &rAuthor, &rCreated, &a.Pending)
+	err := s.readRow(qctx, query, args...).
+		Scan(&a.Org.ID, &a.Org.Name, &row.orgCreated, &row.headSeq, &a.Org.Head, &row.role,
+			&row.pID, &row.pName, &row.pCreated, &row.eID, &row.eName, &row.eKeyVersion, &row.eCreated,
+			&row.signed, &row.rRev, &row.rKeyVersion, &row.rHeader, &row.rCT, &row.rAuthor, &row.rCreated, &a.Pending)
 	if err != nil {
 		return a, s.classify(err)
 	}
-	a.Org.CreatedAt, a.Org.HeadSeq, a.MemberRole = fromMS(orgCreated), uint64(headSeq), role.String
-	if pID.Valid {
-		a.Project = &store.Project{ID: pID.String, OrgID: a.Org.ID, Name: pName.String, CreatedAt: fromMS(pCreated.Int64)}
+	a.Org.CreatedAt, a.Org.HeadSeq, a.MemberRole = fromMS(row.orgCreated), uint64(row.headSeq), row.role.String
+	if row.pID.Valid {
+		a.Project = &store.Project{ID: row.pID.String, OrgID: a.Org.ID, Name: row.pName.String, CreatedAt: fromMS(row.pCreated.Int64)}
 	}
-	if eID.Valid {
-		a.Env = &store.Environment{ID: eID.String, ProjectID: pID.String, Name: eName.String, KeyVersion: int(eKeyVersion.Int64), CreatedAt: fromMS(eCreated.Int64)}
+	if row.eID.Valid {
+		a.Env = &store.Environment{ID: row.eID.String, ProjectID: row.pID.String, Name: row.eName.String, KeyVersion: int(row.eKeyVersion.Int64), CreatedAt: fromMS(row.eCreated.Int64)}
 	}
-	if signed != nil {
-		a.Grant = &store.Grant{EnvID: eID.String, PrincipalID: principalID, KeyVersion: int(eKeyVersion.Int64), Signed: signed}
+	if row.signed != nil {
+		a.Grant = &store.Grant{EnvID: row.eID.String, PrincipalID: principalID, KeyVersion: int(row.eKeyVersion.Int64), Signed: row.signed}
 	}
-	if rRev.Valid {
-		r := &store.Revision{EnvID: eID.String, Revision: rRev.Int64, KeyVersion: int(rKeyVersion.Int64), Header: rHeader, Ciphertext: rCT, AuthorID: rAuthor.String, CreatedAt: fromMS(rCreated.Int64)}
+	if row.rRev.Valid {
+		r := &store.Revision{EnvID: row.eID.String, Revision: row.rRev.Int64, KeyVersion: int(row.rKeyVersion.Int64), Header: row.rHeader, Ciphertext: row.rCT, AuthorID: row.rAuthor.String, CreatedAt: fromMS(row.rCreated.Int64)}
 		fresh := r.Header != nil || r.Ciphertext != nil
 		if (r.Header == nil || r.Ciphertext == nil) && known == nil {
 			return a, fmt.Errorf("env %s revision %d: header or ciphertext is NULL", r.EnvID, r.Revision)
