@@ -110,15 +110,14 @@ type runOptions struct {
 }
 
 func run(o runOptions) error {
-	runs, profile, prebuilt, serverBin, also, sizes, chain, floor := o.runs, o.profile, o.prebuilt, o.serverBin, o.also, o.sizes, o.chain, o.floor
 	dir, err := os.MkdirTemp("", "secr-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "secr")
-	if prebuilt != "" {
-		bin = prebuilt
+	if o.prebuilt != "" {
+		bin = o.prebuilt
 	} else {
 		if err := buildSecr(dir); err != nil {
 			return err
@@ -149,8 +148,8 @@ func run(o runOptions) error {
 	env := append(os.Environ(), "HOME="+home, "SECR_API_URL="+scheme+"://"+addr, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "SECR_TOKEN=", "SECR_ENV=", "SECR_CREDENTIALS=file")
 	env = append(env, tlsEnv...)
 	setupBin := bin
-	if serverBin != "" {
-		setupBin = serverBin
+	if o.serverBin != "" {
+		setupBin = o.serverBin
 	}
 	server := exec.Command(setupBin, append([]string{"server", "--listen", addr, "--db", filepath.Join(dir, "secr.db")}, serverArgs...)...)
 	server.Env = env
@@ -174,13 +173,13 @@ func run(o runOptions) error {
 		}
 		return nil
 	}
-	steps := setupSteps(sizes)
+	steps := setupSteps(o.sizes)
 	for _, s := range steps {
 		if err := secr(s[0], s[1:]...); err != nil {
 			return err
 		}
 	}
-	if chain > 0 {
+	if o.chain > 0 {
 		// An org whose chain reaches `chain` entries: the root, a project
 		// with three environments, and one env.create per extra entry.
 		long := []string{"--org", "long", "--project", "app"}
@@ -190,7 +189,7 @@ func run(o runOptions) error {
 		if err := secr("", "projects", "create", "app", "--org", "long"); err != nil {
 			return err
 		}
-		for i := 5; i < chain; i++ {
+		for i := 5; i < o.chain; i++ {
 			if err := secr("", append([]string{"envs", "create", fmt.Sprintf("fill-%04d", i)}, long...)...); err != nil {
 				return err
 			}
@@ -206,7 +205,7 @@ func run(o runOptions) error {
 	// cache and pinned chains may be in another format than bin's, and
 	// sharing them would make each rewrite the other's on every run.
 	alsoEnv := []string{"HOME=" + filepath.Join(dir, "home-also"), "XDG_CACHE_HOME=" + filepath.Join(dir, "home-also", ".cache")}
-	if also != "" {
+	if o.also != "" {
 		if out, err := exec.Command("cp", "-a", home, filepath.Join(dir, "home-also")).CombinedOutput(); err != nil {
 			return fmt.Errorf("copy the home for -also: %v: %s", err, out)
 		}
@@ -218,7 +217,7 @@ func run(o runOptions) error {
 		}
 	}
 
-	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("secr run -- true, %d runs each, %s/%s, %d CPUs, %s\n", o.runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Printf("%-34s %10s %10s %10s %12s %8s\n", "case", "median", "p10", "p90", "peak RSS", "×base")
 	type benchCase struct {
 		name   string
@@ -229,8 +228,8 @@ func run(o runOptions) error {
 	cases := []benchCase{
 		{name: "baseline: Go binary exec'ing true", argv: []string{baseline}},
 	}
-	for _, n := range sizes {
-		if floor {
+	for _, n := range o.sizes {
+		if o.floor {
 			cases = append(cases, benchCase{name: fmt.Sprintf("  baseline + %d variables", n), argv: []string{baseline}, env: []string{fmt.Sprintf("BENCH_EXTRA_VARS=%d", n)}})
 		}
 		cases = append(cases, benchCase{name: fmt.Sprintf("secr run, %d secrets", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"}})
@@ -241,20 +240,20 @@ func run(o runOptions) error {
 			cases = append(cases, benchCase{name: fmt.Sprintf("  no remembered root, %d", n), argv: []string{bin, "run", "--env", sizeEnv[n], "--", "true"},
 				before: func() error { return removeIfExists(hints) }})
 		}
-		if floor {
+		if o.floor {
 			// The same run from the verified cache, asking no server: what
 			// the request costs, and the floor of a client that skips it.
 			cases = append(cases, benchCase{name: fmt.Sprintf("  --offline, %d", n), argv: []string{bin, "run", "--offline", "--env", sizeEnv[n], "--", "true"}})
 		}
-		if also != "" {
-			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(also), n), argv: []string{also, "run", "--env", sizeEnv[n], "--", "true"}, env: alsoEnv})
+		if o.also != "" {
+			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(o.also), n), argv: []string{o.also, "run", "--env", sizeEnv[n], "--", "true"}, env: alsoEnv})
 		}
 	}
-	if chain > 0 {
+	if o.chain > 0 {
 		longRun := []string{bin, "run", "--org", "long", "--project", "app", "--env", "development", "--", "true"}
-		cases = append(cases, benchCase{name: fmt.Sprintf("20 secrets, %d-entry chain", chain), argv: longRun})
-		if also != "" {
-			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d-entry chain", filepath.Base(also), chain), argv: append([]string{also}, longRun[1:]...), env: alsoEnv})
+		cases = append(cases, benchCase{name: fmt.Sprintf("20 secrets, %d-entry chain", o.chain), argv: longRun})
+		if o.also != "" {
+			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d-entry chain", filepath.Base(o.also), o.chain), argv: append([]string{o.also}, longRun[1:]...), env: alsoEnv})
 		}
 		cases = append(cases,
 			benchCase{name: "  same, first contact", argv: longRun, env: []string{"XDG_STATE_HOME=" + fresh, "XDG_CACHE_HOME=" + fresh}})
@@ -263,7 +262,7 @@ func run(o runOptions) error {
 	// (this is a shared VM) affects all of them alike.
 	times := make([][]time.Duration, len(cases))
 	peaks := make([]int64, len(cases))
-	for round := 0; round < runs+3; round++ {
+	for round := 0; round < o.runs+3; round++ {
 		for i, c := range cases {
 			if err := os.RemoveAll(fresh); err != nil {
 				return err
@@ -326,7 +325,7 @@ func run(o runOptions) error {
 		fmt.Printf("%-34s %10s %10s %10s %9.1f MB %7.2f×\n", c.name, ms(t[len(t)/2]), ms(t[len(t)/10]), ms(t[len(t)*9/10]), float64(peaks[i])/1024,
 			float64(t[len(t)/2])/float64(times[0][len(times[0])/2]))
 	}
-	if profile {
+	if o.profile {
 		return perfProfile(dir, bin, env, project)
 	}
 	return nil

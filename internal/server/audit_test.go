@@ -300,8 +300,9 @@ func TestAuditRetention(t *testing.T) {
 
 // TestAuditConcurrentReads: concurrent snapshot reads, a service token's
 // among them, are each answered after their own entry, and reads that fail
-// before recording anything (an unknown environment) neither record an
-// entry nor hold up the others' commits.
+// before recording anything (an unknown environment) record no entry.
+// (That such a read does not hold up the others' commits is
+// TestAuditLoneReadDoesNotWait's, in internal/store/sqlstore.)
 func TestAuditConcurrentReads(t *testing.T) { onEachStore(t, testAuditConcurrentReads) }
 
 func testAuditConcurrentReads(t *testing.T, e *env) {

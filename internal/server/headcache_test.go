@@ -152,6 +152,25 @@ func TestSameHeadComparesEveryField(t *testing.T) {
 			}
 			f = f.FieldByName(part)
 		}
+		if f.Kind() == reflect.Slice && path != "Revision.Ciphertext" {
+			// Also the same length with other bytes: comparing only
+			// lengths or nil-ness must fail too.
+			c := full()
+			g := reflect.ValueOf(c).Elem()
+			for _, part := range strings.Split(path, ".") {
+				if g.Kind() == reflect.Pointer {
+					g = g.Elem()
+				}
+				g = g.FieldByName(part)
+			}
+			if g = g.Index(0); g.Kind() == reflect.Slice {
+				g = g.Index(0) // the first byte of a [][]byte's first element
+			}
+			g.SetUint(g.Uint() ^ 0xff)
+			if sameHead(full(), c) {
+				t.Errorf("sameHead does not compare the bytes of %s", path)
+			}
+		}
 		switch {
 		case f.Type() == reflect.TypeOf(time.Time{}):
 			f.Set(reflect.ValueOf(b.Revision.CreatedAt.Add(time.Millisecond)))

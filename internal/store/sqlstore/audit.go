@@ -108,8 +108,7 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 				_, err = ins.ExecContext(ctx, args[:14]...)
 			}
 		} else {
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+auditCols+`) VALUES `+
-				strings.TrimSuffix(strings.Repeat(auditRow+", ", n), ", ")), args[:14*n]...)
+			_, err = tx.ExecContext(ctx, s.q(auditInsertN(n)), args[:14*n]...)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %v", store.ErrAuditWrite, err)
@@ -119,8 +118,9 @@ func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, entries []audit.E
 	return nil
 }
 
-// auditRow is one row's placeholders; maxAuditRows keeps a statement's
-// parameters within SQLite's and PostgreSQL's limits.
+// auditRow is one row's placeholders; maxAuditRows keeps a PostgreSQL
+// statement's parameters within its limit (SQLite's statements have at
+// most maxPreparedRows rows).
 const (
 	auditRow     = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	maxAuditRows = 500
@@ -151,10 +151,15 @@ func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, orgID string) (uint64
 // Queries of every audit append, prepared once on the writer by
 // prepareAudit and then reused: the append runs on every read, and parsing
 // them each time was a large part of its cost on SQLite.
-const (
-	auditHeadQuery   = `SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`
-	auditInsertQuery = `INSERT INTO audit_log (` + auditCols + `) VALUES ` + auditRow
-)
+const auditHeadQuery = `SELECT seq, hash FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT 1`
+
+// auditInsertQuery is the one-row INSERT, prepared on both dialects.
+var auditInsertQuery = auditInserts[0]
+
+// auditInsertN is the INSERT of n rows.
+func auditInsertN(n int) string {
+	return `INSERT INTO audit_log (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(auditRow+", ", n), ", ")
+}
 
 // maxPreparedRows is the largest of the multi-row INSERTs prepareAudit
 // prepares on SQLite (a power of two; auditInsertRows).
@@ -167,7 +172,7 @@ func auditInsertRows(n int) string { return auditInserts[bits.Len(uint(n))-1] }
 var auditInserts = func() []string {
 	var qs []string
 	for n := 1; n <= maxPreparedRows; n *= 2 {
-		qs = append(qs, `INSERT INTO audit_log (`+auditCols+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditRow+", ", n), ", "))
+		qs = append(qs, auditInsertN(n))
 	}
 	return qs
 }()
@@ -186,9 +191,7 @@ func (s *Store) prepareAudit(ctx context.Context) error {
 	// transaction may be appending (and so taking the lock) meanwhile.
 	queries := []string{auditHeadQuery, auditInsertQuery}
 	if s.dialect == sqlite {
-		for n := 2; n <= maxPreparedRows; n *= 2 {
-			queries = append(queries, auditInsertRows(n))
-		}
+		queries = append([]string{auditHeadQuery}, auditInserts...)
 	}
 	stmts := map[string]*sql.Stmt{}
 	for _, q := range queries {

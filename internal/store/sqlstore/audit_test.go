@@ -400,8 +400,9 @@ func TestAuditDrainStays(t *testing.T) {
 	}
 }
 
-// TestAuditBatchRows: a batch is written in multi-row INSERTs of 32, 16,
-// ..., 1 rows; the entries of every size of batch up to 70 chain in order.
+// TestAuditBatchRows: whatever split of multi-row INSERTs a batch takes
+// (32, 16, ..., 1 rows), the entries of every size of batch up to 70 are
+// all written and chain in order.
 func TestAuditBatchRows(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "secr.db"))
 	if err != nil {

@@ -183,6 +183,11 @@ func open(ctx context.Context, dsn, synchronous string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	s.audit.mu.Lock()
+	for _, st := range s.audit.stmts {
+		st.Close()
+	}
+	s.audit.mu.Unlock()
 	if s.rdb != s.db {
 		s.rdb.Close()
 	}
@@ -207,6 +212,12 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // readRow runs a one-row read on the read pool through a prepared statement.
 func (s *Store) readRow(ctx context.Context, query string, args ...any) rowScanner {
+	if s.dialect == sqlite {
+		// One short read of a local file, not worth stopping when the
+		// client goes: with a context that can end, database/sql and the
+		// driver would each start a goroutine per read to watch it.
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := s.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -468,14 +479,7 @@ func (s *Store) resolveEnv(ctx context.Context, key, query, principalID string, 
 	args = append(args, knownHeader, knownCT, principalID, principalID)
 	args = append(args, fromArgs...)
 	args = append(args, principalID, whereArg)
-	qctx := ctx
-	if s.dialect == sqlite {
-		// One short read of a local file, not worth stopping when the
-		// client goes: with a context that can end, database/sql and the
-		// driver would each start a goroutine per read to watch it.
-		qctx = context.WithoutCancel(ctx)
-	}
-	err := s.readRow(qctx, query, args...).
+	err := s.readRow(ctx, query, args...).
 		Scan(&a.Org.ID, &a.Org.Name, &row.orgCreated, &row.headSeq, &a.Org.Head, &row.role,
 			&row.pID, &row.pName, &row.pCreated, &row.eID, &row.eName, &row.eKeyVersion, &row.eCreated,
 			&row.signed, &row.rRev, &row.rKeyVersion, &row.rHeader, &row.rCT, &row.rAuthor, &row.rCreated, &a.Pending)
