@@ -11,7 +11,7 @@
 //	go run ./bench -chain 0   # skip the long-chain cases
 //	go run ./bench -perf      # also profile the 20-secret case with perf
 //	go run ./bench -floor     # also the baseline exec'ing with N extra variables,
-//	                          # and secr run --offline (no request)
+//	                          # secr run --offline and --max-age 1h (no request)
 //	go run ./bench -tls       # over https, with a test CA added to the system
 //	                          # bundle; also times runs with no remembered root
 //
@@ -70,7 +70,7 @@ func main() {
 	secrBin := flag.String("secr", "", "use this secr binary instead of building ./cmd/secr (to compare builds)")
 	also := flag.String("also", "", "run: also time this second secr binary, interleaved with the first (e.g. an older build)")
 	chain := flag.Int("chain", 1000, "run: also time an org whose chain has this many entries (0: skip)")
-	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment; and secr run --offline, which asks no server")
+	floor := flag.Bool("floor", false, "run: also time the baseline exec'ing true with as many extra variables as each size has secrets (shaped like them): the floor for any program that starts another with that environment; and secr run --offline and --max-age 1h, which ask no server")
 	useTLS := flag.Bool("tls", false, "run: serve https with a test CA appended to the system CA bundle (SSL_CERT_FILE), as a server with a public certificate is verified; also time runs that must load the whole system pool (no remembered root)")
 	serverBin := flag.String("server-secr", "", "run: the secr binary that runs `secr server` and the setup (default: the one measured; a secr finds secr-server beside it or on PATH)")
 	flag.Parse()
@@ -244,6 +244,9 @@ func run(o runOptions) error {
 			// The same run from the verified cache, asking no server: what
 			// the request costs, and the floor of a client that skips it.
 			cases = append(cases, benchCase{name: fmt.Sprintf("  --offline, %d", n), argv: []string{bin, "run", "--offline", "--env", sizeEnv[n], "--", "true"}})
+			// A copy the server confirmed within --max-age, used without
+			// asking: the run a loop of runs gets after its first.
+			cases = append(cases, benchCase{name: fmt.Sprintf("  --max-age 1h, %d", n), argv: []string{bin, "run", "--max-age", "1h", "--env", sizeEnv[n], "--", "true"}})
 		}
 		if o.also != "" {
 			cases = append(cases, benchCase{name: fmt.Sprintf("  %s, %d", filepath.Base(o.also), n), argv: []string{o.also, "run", "--env", sizeEnv[n], "--", "true"}, env: alsoEnv})

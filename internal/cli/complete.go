@@ -92,7 +92,7 @@ func completeEnvs(ctx context.Context, s *session.Session, t session.Target) ([]
 }
 
 func completeSecretNames(ctx context.Context, s *session.Session, t session.Target) ([]string, error) {
-	s.UseCache(true, 0)
+	s.UseCache(session.CachePolicy{Offline: true})
 	env, err := s.Load(ctx, t)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ type runOptions struct {
 	allowReserved bool
 	offline       bool
 	maxStale      time.Duration
+	maxAge        time.Duration
 	watch         bool
 	onChange      string
 	mount         string
@@ -57,7 +58,11 @@ orphaned processes.
 
 The response from the server is cached on disk still encrypted: when the
 server is unreachable a cache younger than --max-stale is used with a
-warning, and --offline uses only the cache. See docs/run.md.
+warning, and --offline uses only the cache. Each run asks the server whether
+its copy is still the latest; --max-age (or SECR_MAX_AGE) lets runs use a
+copy the server confirmed that recently without asking: faster (no round
+trip), but a change made elsewhere shows only after up to that long, and the
+server's audit log has no entry for those runs. See docs/run.md.
 
 With SECR_TOKEN set (a service token) no login or .secr.json is needed: the
 token's own environment is used.`,
@@ -66,11 +71,19 @@ token's own environment is used.`,
   secr run --command 'npm run migrate && npm start'
   secr run --mask -- ./ci-tests.sh           # secret values in output become [secr:NAME]
   secr run --only DATABASE_URL -- psql
+  secr run --max-age 30s -- make test        # many runs in a row: ask the server at most every 30s
   secr run --watch -- node server.js         # restart when the secrets change
   secr run --watch --mount .env.live --on-change signal:SIGHUP -- ./app
   SECR_TOKEN=secr_st_... secr run -- ./deploy.sh`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.f.bind(c)
+			if v := d.Getenv("SECR_MAX_AGE"); v != "" && !c.Flags().Changed("max-age") {
+				age, err := time.ParseDuration(v)
+				if err != nil {
+					return usageErrorf("SECR_MAX_AGE=%q is not a duration (like 30s or 5m)", v)
+				}
+				o.maxAge = age
+			}
 			return runRun(c.Context(), o, args)
 		},
 	}
@@ -87,6 +100,7 @@ token's own environment is used.`,
 	fl.BoolVar(&o.allowReserved, "allow-reserved", false, "let secrets replace PATH, HOME, SHELL, USER and LD_* (skipped with a warning otherwise)")
 	fl.BoolVar(&o.offline, "offline", false, "use only the secrets cached by the last successful run; ask no server")
 	fl.DurationVar(&o.maxStale, "max-stale", 24*time.Hour, "when the server is unreachable, use a cache up to this old, with a warning (0: never)")
+	fl.DurationVar(&o.maxAge, "max-age", 0, "use the cached copy without asking the server if the server confirmed it at most this long ago (0: always ask; default $SECR_MAX_AGE)")
 	fl.BoolVar(&o.watch, "watch", false, "follow changes (pushed by the server) and restart COMMAND with the new secrets")
 	fl.StringVar(&o.onChange, "on-change", "restart", "with --watch: restart, or signal:SIGHUP (any signal) to keep COMMAND and let it re-read --mount")
 	fl.StringVar(&o.mount, "mount", "", "also serve the secrets through a named pipe (mode 0600) at this path; removed when secr exits")
@@ -132,8 +146,8 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	s.UseCache(o.offline, o.maxStale)
-	env, err := s.Load(ctx, t)
+	s.UseCache(session.CachePolicy{Offline: o.offline, MaxStale: o.maxStale})
+	env, err := s.LoadWithin(ctx, t, o.maxAge)
 	if err == nil && env.Pending() {
 		// Someone was granted an environment whose key this user holds:
 		// wrapping it costs a request, so only when the server says so.
@@ -149,8 +163,17 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	if err := runner.CheckSize(cmd, applied); err != nil {
 		return withHint(fmt.Errorf("cannot start %s: %w", cmd.Args[0], err), "use --only to pass fewer secrets, or keep large values out of the environment")
 	}
-	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %s from %s/%s/%s (revision %d)\n",
-		plural(applied, "secret"), env.Org, env.Project, env.Name, env.Revision)
+	from := ""
+	if env.Unasked {
+		// Say that the server was not asked, and how old its word is.
+		age := env.ConfirmedAgo.Round(time.Millisecond)
+		if age >= time.Minute {
+			age = age.Round(time.Second)
+		}
+		from = fmt.Sprintf(", confirmed by the server %s ago; within --max-age %s, not asked again", age, o.maxAge)
+	}
+	fmt.Fprintf(d.IO.ErrOut, "secr: Loaded %s from %s/%s/%s (revision %d%s)\n",
+		plural(applied, "secret"), env.Org, env.Project, env.Name, env.Revision, from)
 	// As PID 1 (a container's entrypoint) secr must stay to forward
 	// signals and reap orphans: the program would otherwise become PID 1,
 	// which ignores SIGTERM unless it installs a handler.
@@ -163,6 +186,9 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 // validate checks flag combinations and returns the --on-change signal (0
 // for restart).
 func (o *runOptions) validate() (syscall.Signal, error) {
+	if o.maxAge < 0 {
+		return 0, usageErrorf("--max-age (or SECR_MAX_AGE) must not be negative")
+	}
 	if o.mountFormat != "dotenv" && o.mountFormat != "json" {
 		return 0, usageErrorf("--format must be dotenv or json, not %q", o.mountFormat)
 	}

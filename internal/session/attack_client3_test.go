@@ -259,7 +259,7 @@ func testForgedRecordFields(t *testing.T, openEarly bool) {
 	env, err := f.session().Load(ctx, f.target)
 	check("online (304)", env, err)
 	off := f.session()
-	off.UseCache(true, 0)
+	off.UseCache(CachePolicy{Offline: true})
 	env, err = off.Load(ctx, f.target)
 	check("offline", env, err)
 }

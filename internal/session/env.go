@@ -1,6 +1,8 @@
 package session
 
 import (
+	"time"
+
 	"github.com/secr-dev/secr/internal/api"
 	"github.com/secr-dev/secr/internal/crypto"
 	"github.com/secr-dev/secr/internal/envdoc"
@@ -16,6 +18,10 @@ type Env struct {
 	Revision int64
 	// CanWrite reports whether this principal may write the environment.
 	CanWrite bool
+	// Unasked reports that the server was not asked: the cached revision
+	// it confirmed as the latest ConfirmedAgo ago was used (LoadWithin).
+	Unasked      bool
+	ConfirmedAgo time.Duration
 
 	snap   api.Snapshot // as the server sent it (still encrypted)
 	key    *crypto.EnvKey

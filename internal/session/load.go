@@ -29,12 +29,22 @@ import (
 // client use what the client itself holds and verified, never anything
 // older than the rollback mark.
 func (s *Session) Load(ctx context.Context, t Target) (*Env, error) {
-	return s.load(ctx, t, true)
+	return s.load(ctx, t, true, 0)
+}
+
+// LoadWithin is Load, except that when this machine holds a copy the
+// server confirmed as the latest at most maxAge ago (a fetch, a 304, or
+// this machine's own write), it is used without asking the server: checked
+// exactly as after a 304, and marked Env.Unasked. It trades freshness (a
+// change made elsewhere shows after up to maxAge) and the server's audit
+// entry for the request's round trip, so only 'secr run --max-age' uses it.
+func (s *Session) LoadWithin(ctx context.Context, t Target, maxAge time.Duration) (*Env, error) {
+	return s.load(ctx, t, true, maxAge)
 }
 
 // load is Load; conditional false names nothing held (the fetch again
-// after a held copy did not open).
-func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, error) {
+// after a held copy did not open); maxAge > 0 is LoadWithin.
+func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge time.Duration) (*Env, error) {
 	var snap api.Snapshot
 	var err error
 	marks := s.marks()
@@ -44,7 +54,10 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 			return nil, err
 		}
 	}
-	if !s.offline {
+	// A run that may use what the server confirmed recently (maxAge) asks
+	// it only when that copy turns out too old: no connection before then.
+	fresh := maxAge > 0 && conditional && !s.policy.Offline
+	if !s.policy.Offline && !fresh {
 		// Connect while this machine reads its pinned chain and cache.
 		s.client.Preconnect()
 	}
@@ -53,7 +66,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 	if err != nil {
 		return nil, err
 	}
-	if s.offline {
+	if s.policy.Offline {
 		return s.fromCache(t, cacheKey, pinned, marks, 0)
 	}
 	// The request names what this machine already verified: the chain from
@@ -70,6 +83,12 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 				held, etag, holds = s.held(cacheKey, pinned, env, marks)
 			}
 		}
+	}
+	if fresh {
+		if age, ok := s.recent(held, holds, maxAge); ok {
+			return s.openRecent(ctx, t, held, pinned, marks, age)
+		}
+		s.client.Preconnect()
 	}
 	// Opening what is held (decrypting and parsing it) does not depend on
 	// the answer, so a large copy is opened while the request is out; a
@@ -107,15 +126,15 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 			if resolved, rerr := s.resolveEnv(ctx, t, err); rerr != nil {
 				return nil, rerr
 			} else if resolved.Env != t.Env {
-				return s.load(ctx, resolved, conditional)
+				return s.load(ctx, resolved, conditional, maxAge)
 			}
 		}
 	}
 	var unreachable *client.UnreachableError
 	switch {
 	case err == nil:
-	case errors.As(err, &unreachable) && s.fallback && s.maxStale > 0:
-		env, cerr := s.fromCache(t, cacheKey, pinned, marks, s.maxStale)
+	case errors.As(err, &unreachable) && s.fallback && s.policy.MaxStale > 0:
+		env, cerr := s.fromCache(t, cacheKey, pinned, marks, s.policy.MaxStale)
 		if cerr != nil {
 			// Say why the cache did not help, or a refused cache looks
 			// like no cache at all.
@@ -154,7 +173,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 			// revision this machine saw last; now it can, and must.
 			if env, ok := s.chainEnv(st, t); ok && marks.Get(s.api, markID(st, env.ID)).Rev > 0 {
 				if again, _ := s.pinned(chainKey); again != nil {
-					return s.load(ctx, t, conditional)
+					return s.load(ctx, t, conditional, maxAge)
 				}
 			}
 		}
@@ -174,7 +193,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 		// What this machine holds did not open (a damaged or edited
 		// cache): fetch the environment whole, once, and check that.
 		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
-		return s.load(ctx, t, false)
+		return s.load(ctx, t, false, 0)
 	}
 	if err != nil {
 		return nil, err
@@ -193,6 +212,35 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool) (*Env, e
 		// one: the record is rewritten whenever the server sends a body.)
 		s.putCache(cacheKey, env.snap, env.receipt)
 	}
+	return env, nil
+}
+
+// recent reports whether the held copy (holds: held may be named on the
+// pinned head, see held) was confirmed by the server within maxAge, and how
+// long ago. A confirmation time in the future (the clock went back, or the
+// file's time was set ahead) is not recent: it must not keep a copy fresh
+// for ever.
+func (s *Session) recent(held cached, holds bool, maxAge time.Duration) (time.Duration, bool) {
+	if !holds {
+		return 0, false
+	}
+	age := s.opts.now().Sub(held.confirmed)
+	return age, age >= 0 && age <= maxAge
+}
+
+// openRecent opens a held copy the server confirmed age ago, without asking
+// it (LoadWithin): checked exactly as after a 304 (on the pinned head, against the
+// rollback mark, the receipt standing in for the checks it records). The
+// confirmation time is left as it was: only the server moves it. A copy
+// that does not open is fetched whole instead.
+func (s *Session) openRecent(ctx context.Context, t Target, held cached, pinned *trust.State, marks config.Marks, age time.Duration) (*Env, error) {
+	env, err := s.open(t, held.snap, pinned, marks, true, held.receipt, held.opened)
+	if err != nil {
+		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
+		return s.load(ctx, t, false, 0)
+	}
+	s.recordSeen(env, marks)
+	env.Unasked, env.ConfirmedAgo = true, age
 	return env, nil
 }
 

@@ -40,7 +40,7 @@ func TestReceiptTamperedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := f.session()
-	off.UseCache(true, 0)
+	off.UseCache(CachePolicy{Offline: true})
 	_, err = off.Load(ctx, f.target)
 	mustRefuse(t, "offline load", err, "revision 2")
 

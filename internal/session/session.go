@@ -92,9 +92,8 @@ type Session struct {
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
 	cache    *config.SnapshotCache
-	fallback bool          // UseCache was called: reading the cache is allowed
-	offline  bool          // use only the cache
-	maxStale time.Duration // fall back to a cache this young when unreachable
+	fallback bool        // UseCache was called: reading the cache is allowed
+	policy   CachePolicy // how Load may use the cache (with fallback)
 	// openEarlyMin: a held copy with at least this much ciphertext is
 	// opened while the conditional request is out (openEarlyMin in load.go;
 	// tests set 0 to take that path with small environments).
@@ -200,12 +199,19 @@ func (s *Session) principalID() string {
 	return s.login.UserID
 }
 
-// UseCache lets Load read the offline cache of encrypted snapshots (for
-// secr run): offline uses only the cache; otherwise, when the server is
-// unreachable, a cache younger than maxStale (0: never) is used with a
-// warning. Every session keeps the cache up to date, whether or not it
-// reads it, so it always holds the newest revision this machine has opened
-// or written.
-func (s *Session) UseCache(offline bool, maxStale time.Duration) {
-	s.fallback, s.offline, s.maxStale = true, offline, maxStale
+// CachePolicy says how Load may use the offline cache of encrypted
+// snapshots, for secr run.
+type CachePolicy struct {
+	// Offline uses only the cache and asks no server.
+	Offline bool
+	// MaxStale: when the server is unreachable, a cache the server
+	// confirmed at most this long ago is used, with a warning (0: never).
+	MaxStale time.Duration
+}
+
+// UseCache lets Load read the offline cache as p says. Every session keeps
+// the cache up to date, whether or not it reads it, so it always holds the
+// newest revision this machine has opened or written.
+func (s *Session) UseCache(p CachePolicy) {
+	s.fallback, s.policy = true, p
 }

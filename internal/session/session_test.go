@@ -299,7 +299,7 @@ func TestOfflineCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.UseCache(offline, maxStale)
+		s.UseCache(CachePolicy{Offline: offline, MaxStale: maxStale})
 		return s.Load(ctx, target)
 	}
 
@@ -474,7 +474,7 @@ func TestCacheIsForItsTarget(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.session()
-	s.UseCache(false, time.Hour)
+	s.UseCache(CachePolicy{MaxStale: time.Hour})
 	f.set(s, "DB", "dev-db")
 	prod := f.target
 	prod.Env = "production"
@@ -497,7 +497,7 @@ func TestCacheIsForItsTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := f.session()
-	off.UseCache(true, 0)
+	off.UseCache(CachePolicy{Offline: true})
 	if env, err := off.Load(ctx, prod); !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "which the org chain binds to") {
 		t.Fatalf("a copied cache was opened for production: %v (got %v)", err, env != nil)
 	}
@@ -537,11 +537,11 @@ func TestCacheIsForItsTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := f.tokenSession(s)
-	ts.UseCache(false, time.Hour)
+	ts.UseCache(CachePolicy{MaxStale: time.Hour})
 	if _, err := ts.Load(ctx, Target{API: f.target.API}); err != nil {
 		t.Fatal(err)
 	}
-	ts.UseCache(true, 0)
+	ts.UseCache(CachePolicy{Offline: true})
 	if _, err := ts.Load(ctx, Target{API: f.target.API, Env: "production", EnvExplicit: true}); err == nil || !strings.Contains(err.Error(), `SECR_TOKEN is for environment "development"`) {
 		t.Fatalf("offline token used for another environment: %v", err)
 	}

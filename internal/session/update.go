@@ -120,7 +120,15 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		snap := env.snap
 		snap.Revision = &api.Revision{Revision: rev, KeyVersion: h.KeyVersion(), Header: h.Bytes(), Ciphertext: sealed}
 		snap.Headers = [][]byte{h.Bytes()}
-		s.putCache(s.cacheKey(t), snap, nil)
+		// This principal signed h itself, with write access on env.state,
+		// under the key the grant verified there gave it: a receipt for
+		// them is true, and lets the next run use this copy (a 304, or
+		// --max-age) instead of fetching what it just wrote.
+		var receipt []byte
+		if g, err := trust.ParseGrant(snap.Grant); err == nil {
+			receipt, _ = env.state.SealReceipt(s.identity, g, h, env.key)
+		}
+		s.putCache(s.cacheKey(t), snap, receipt)
 		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}
