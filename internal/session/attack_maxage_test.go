@@ -1,0 +1,57 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Attacker review of 'secr run --max-age' and of the receipt a write now
+// stores (commit 5943d0d). Each TestAttackMaxAge_* failed while its attack
+// worked.
+
+// TestAttackMaxAge_OwnWriteHidesFork: someone who can write the server's
+// database (or a server restored from a backup, which loses the last
+// writes) drops the revision ada just wrote, and another writer then
+// writes a different revision under the same number. ada's machine saw
+// her revision 3; the server's revision 3 is now another one: a fork, which
+// a machine with state must refuse. Before the write stored a receipt, the
+// next run fetched the revision whole and refused it ("not the one seen
+// before"). With the receipt, the run names ada's copy in a conditional
+// fetch by its revision number alone (the ETag has no header hash), the
+// honest server finds its own revision 3 under the same number and answers
+// 304, and ada's machine keeps running her dropped revision without a
+// word, every run, until someone writes revision 4.
+func TestAttackMaxAge_OwnWriteHidesFork(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ada := f.session()
+	f.set(ada, "DB_PASSWORD", "value-1")
+	f.set(ada, "DB_PASSWORD", "value-2")
+	f.set(ada, "DB_PASSWORD", "value-3-ada") // this machine's mark: revision 3
+	dev := f.envID("development")
+	f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 3`, dev)
+
+	// Another machine of the same account (no state for this org) writes
+	// its revision 3 on top of revision 2.
+	other, err := Authenticate(f.target, newFixture(t).opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Update(ctx, f.target, func(e *Editor) error { return e.Set("DB_PASSWORD", "value-3-rotated", false) }); err != nil {
+		t.Fatal(err)
+	}
+
+	for run := 1; run <= 2; run++ {
+		env, err := f.session().Load(ctx, f.target)
+		if err == nil {
+			t.Fatalf("run %d: the server's revision 3 is not the one this machine wrote and saw, yet the run used revision %d (%q) without a word",
+				run, env.Revision, env.Values()["DB_PASSWORD"])
+		}
+		mustRefuse(t, "run after the fork", err, "revision 3")
+	}
+	// A --max-age run past its window asks, and refuses the same way.
+	f.advance(2 * time.Minute)
+	_, err = f.session().LoadWithin(ctx, f.target, time.Minute)
+	mustRefuse(t, "--max-age run past its window", err, "revision 3")
+}
