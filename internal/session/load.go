@@ -90,6 +90,14 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 		}
 		s.client.Preconnect()
 	}
+	if holds && held.written {
+		// This machine wrote that copy and the server has not served it
+		// since. A conditional fetch names a revision by its number only:
+		// a server that lost the write (a dropped row, a restored backup)
+		// and then stored another revision under that number would answer
+		// 304, and the fork would never be seen. Fetch it whole once.
+		held, etag, holds = cached{}, "", false
+	}
 	// Opening what is held (decrypting and parsing it) does not depend on
 	// the answer, so a large copy is opened while the request is out; a
 	// 304 then finds it done. It is used only after that 304, and checked
