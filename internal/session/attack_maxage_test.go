@@ -55,3 +55,40 @@ func TestAttackMaxAge_OwnWriteHidesFork(t *testing.T) {
 	_, err = f.session().LoadWithin(ctx, f.target, time.Minute)
 	mustRefuse(t, "--max-age run past its window", err, "revision 3")
 }
+
+// TestAttackMaxAge_ExpiredTokenRunsUnasked: a service token's expiry is
+// in the org chain this machine verified (token.create), so after it the
+// machine knows the token's access has ended; asked, the server refuses it
+// (401) and the token's cache is deleted. A --max-age run checked only
+// the confirmation time: a CI job with SECR_MAX_AGE=24h kept running with
+// a token up to a day past the expiry its admin set, without asking.
+func TestAttackMaxAge_ExpiredTokenRunsUnasked(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.session()
+	f.set(s, "A", "1")
+	exp := f.now.Add(time.Minute)
+	tok, _, err := s.CreateToken(ctx, f.target, TokenRequest{Name: "ci", ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env["SECR_TOKEN"] = tok
+	t.Cleanup(func() { delete(f.env, "SECR_TOKEN") })
+	ts, err := Authenticate(Target{API: f.target.API}, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.LoadWithin(ctx, Target{API: f.target.API}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if env, err := ts.LoadWithin(ctx, Target{API: f.target.API}, time.Hour); err != nil || !env.Unasked {
+		t.Fatalf("before the expiry: %v", err)
+	}
+	// Past the expiry on this machine's clock (the server's clock, which
+	// decides, is still before it in this test: asked, it answers).
+	f.advance(2 * time.Minute)
+	env, err := ts.LoadWithin(ctx, Target{API: f.target.API}, time.Hour)
+	if err == nil && env.Unasked {
+		t.Fatalf("the token expired at %s (org chain); the run used the cache confirmed %s ago without asking", exp.UTC().Format(time.RFC3339), env.ConfirmedAgo)
+	}
+}
