@@ -85,7 +85,10 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 		}
 	}
 	if fresh {
-		if age, ok := s.recent(held, holds, maxAge); ok {
+		// A service token past the expiry its token.create records (on
+		// the pinned chain, which holds implies) has no access left: only
+		// the server may say otherwise, so it is asked.
+		if age, ok := s.recent(held, holds, maxAge); ok && !(s.token != nil && s.expiredToken(pinned, s.token.ID())) {
 			return s.openRecent(ctx, t, held, pinned, marks, age)
 		}
 		s.client.Preconnect()
