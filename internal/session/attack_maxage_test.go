@@ -92,3 +92,34 @@ func TestAttackMaxAge_ExpiredTokenRunsUnasked(t *testing.T) {
 		t.Fatalf("the token expired at %s (org chain); the run used the cache confirmed %s ago without asking", exp.UTC().Format(time.RFC3339), env.ConfirmedAgo)
 	}
 }
+
+// TestAttackMaxAge_AliasWriteCachedUnderAlias (robustness, not an attack):
+// 'secr secrets set --env dev' writes development (the alias resolved on
+// the verified chain), but the write cached it under "dev", a name no
+// load ever reads a cache under. So the next --max-age run of development
+// asked the server after all ("your own writes are seen at once"), and an
+// offline run of development found its older copy below the rollback mark
+// the write had raised and refused it as a replay (an integrity failure,
+// exit 6). (This predates --max-age; the write's receipt made it visible.)
+func TestAttackMaxAge_AliasWriteCachedUnderAlias(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.session()
+	f.set(s, "A", "1")
+	if _, err := s.Load(ctx, f.target); err != nil {
+		t.Fatal(err)
+	}
+	alias := f.target
+	alias.Env = "dev"
+	if _, err := s.Update(ctx, alias, func(e *Editor) error { return e.Set("A", "2", false) }); err != nil {
+		t.Fatal(err)
+	}
+	off := f.session()
+	off.UseCache(CachePolicy{Offline: true})
+	if env, err := off.Load(ctx, f.target); err != nil || env.Values()["A"] != "2" {
+		t.Errorf("offline run of development after writing it as %q: %v", alias.Env, err)
+	}
+	if env, err := f.session().LoadWithin(ctx, f.target, time.Hour); err != nil || !env.Unasked || env.Values()["A"] != "2" {
+		t.Errorf("--max-age run of development after writing it as %q: asked the server (unasked %v), %v", alias.Env, env != nil && env.Unasked, err)
+	}
+}
