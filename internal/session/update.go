@@ -129,7 +129,13 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		if g, err := trust.ParseGrant(snap.Grant); err == nil {
 			receipt, _ = env.state.SealReceipt(s.identity, g, h, env.key)
 		}
-		s.putWritten(s.cacheKey(t), snap, receipt)
+		// Under the name loads read it by: an alias ("dev") was resolved
+		// to env.Name, and only that name's cache is ever read.
+		ct := t
+		if !s.viaToken(t) {
+			ct.Env = env.Name
+		}
+		s.putWritten(s.cacheKey(ct), snap, receipt)
 		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}
