@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -121,5 +123,28 @@ func TestAttackMaxAge_AliasWriteCachedUnderAlias(t *testing.T) {
 	}
 	if env, err := f.session().LoadWithin(ctx, f.target, time.Hour); err != nil || !env.Unasked || env.Values()["A"] != "2" {
 		t.Errorf("--max-age run of development after writing it as %q: asked the server (unasked %v), %v", alias.Env, env != nil && env.Unasked, err)
+	}
+}
+
+// TestAttackMaxAge_UnaskedAfterAsking (cosmetic, not an attack): with no
+// pinned chain (deleted, as a hint suggests) but rollback marks, a run asks
+// the server, pins the chain from its answer, and loads again to ask for
+// the history since the mark. With --max-age that second load took the
+// cached copy instead, dropped the answer, and said "not asked again"
+// although the server was asked (and logged the read).
+func TestAttackMaxAge_UnaskedAfterAsking(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.session()
+	f.set(s, "A", "1")
+	if _, err := s.Load(ctx, f.target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(f.home, ".local", "state", "secr", "chains")); err != nil {
+		t.Fatal(err)
+	}
+	env, err := f.session().LoadWithin(ctx, f.target, time.Hour)
+	if err != nil || env.Unasked {
+		t.Fatalf("the server was asked, yet the run says it was not (unasked %v): %v", env != nil && env.Unasked, err)
 	}
 }
