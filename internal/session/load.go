@@ -184,7 +184,9 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 			// revision this machine saw last; now it can, and must.
 			if env, ok := s.chainEnv(st, t); ok && marks.Get(s.api, markID(st, env.ID)).Rev > 0 {
 				if again, _ := s.pinned(chainKey); again != nil {
-					return s.load(ctx, t, conditional, maxAge)
+					// The server was asked already: not a --max-age
+					// run's cached copy (maxAge 0), but its answer again.
+					return s.load(ctx, t, conditional, 0)
 				}
 			}
 		}
