@@ -85,10 +85,21 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 		}
 	}
 	if fresh {
-		if age, ok := s.recent(held, holds, maxAge); ok {
+		// A service token past the expiry its token.create records (on
+		// the pinned chain, which holds implies) has no access left: only
+		// the server may say otherwise, so it is asked.
+		if age, ok := s.recent(held, holds, maxAge); ok && !(s.token != nil && s.expiredToken(pinned, s.token.ID())) {
 			return s.openRecent(ctx, t, held, pinned, marks, age)
 		}
 		s.client.Preconnect()
+	}
+	if holds && held.written {
+		// This machine wrote that copy and the server has not served it
+		// since. A conditional fetch names a revision by its number only:
+		// a server that lost the write (a dropped row, a restored backup)
+		// and then stored another revision under that number would answer
+		// 304, and the fork would never be seen. Fetch it whole once.
+		held, etag, holds = cached{}, "", false
 	}
 	// Opening what is held (decrypting and parsing it) does not depend on
 	// the answer, so a large copy is opened while the request is out; a
@@ -173,7 +184,9 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 			// revision this machine saw last; now it can, and must.
 			if env, ok := s.chainEnv(st, t); ok && marks.Get(s.api, markID(st, env.ID)).Rev > 0 {
 				if again, _ := s.pinned(chainKey); again != nil {
-					return s.load(ctx, t, conditional, maxAge)
+					// The server was asked already: not a --max-age
+					// run's cached copy (maxAge 0), but its answer again.
+					return s.load(ctx, t, conditional, 0)
 				}
 			}
 		}

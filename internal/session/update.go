@@ -122,13 +122,20 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		snap.Headers = [][]byte{h.Bytes()}
 		// This principal signed h itself, with write access on env.state,
 		// under the key the grant verified there gave it: a receipt for
-		// them is true, and lets the next run use this copy (a 304, or
-		// --max-age) instead of fetching what it just wrote.
+		// them is true, and lets a --max-age run use this copy instead of
+		// fetching what it just wrote. It is stored as written, not served:
+		// the next conditional fetch must not name it (see load).
 		var receipt []byte
 		if g, err := trust.ParseGrant(snap.Grant); err == nil {
 			receipt, _ = env.state.SealReceipt(s.identity, g, h, env.key)
 		}
-		s.putCache(s.cacheKey(t), snap, receipt)
+		// Under the name loads read it by: an alias ("dev") was resolved
+		// to env.Name, and only that name's cache is ever read.
+		ct := t
+		if !s.viaToken(t) {
+			ct.Env = env.Name
+		}
+		s.putWritten(s.cacheKey(ct), snap, receipt)
 		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}
