@@ -1,7 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,14 +95,19 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 }
 
 // SnapshotETag names what a snapshot answer holds for a conditional fetch:
-// the environment, its key version, the revision, the org chain's head,
-// whether the principal may write and whether it has pending work. A client
-// sends it back in If-None-Match; the server answers 304 Not Modified,
-// after authorising the request, when it still matches.
+// the environment, its key version, the revision and a hash of its signed
+// header, the org chain's head, whether the principal may write and whether
+// it has pending work. A client sends it back in If-None-Match; the server
+// answers 304 Not Modified, after authorising the request, when it still
+// matches. The header's hash makes a revision that was replaced under the
+// same number (a dropped row, a restored backup, then another write) a
+// mismatch: the client gets it whole and refuses the fork.
 func SnapshotETag(s Snapshot) string {
 	var rev int64
+	var hdr [sha256.Size]byte
 	if s.Revision != nil {
 		rev = s.Revision.Revision
+		hdr = sha256.Sum256(s.Revision.Header)
 	}
 	w := "r"
 	if s.CanWrite {
@@ -110,7 +117,7 @@ func SnapshotETag(s Snapshot) string {
 		w += "p" // a client that has pending work to do must see it, not a 304
 	}
 	return `"` + s.Environment.ID + "." + strconv.Itoa(s.Environment.KeyVersion) + "." + strconv.FormatInt(rev, 10) + "." +
-		strconv.FormatUint(s.ChainHead, 10) + "." + w + `"`
+		hex.EncodeToString(hdr[:16]) + "." + strconv.FormatUint(s.ChainHead, 10) + "." + w + `"`
 }
 
 // FormatSize shows a byte count for people: "4.0 MiB (4194304 bytes)".

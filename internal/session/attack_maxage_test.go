@@ -23,7 +23,9 @@ import (
 // fetch by its revision number alone (the ETag has no header hash), the
 // honest server finds its own revision 3 under the same number and answers
 // 304, and ada's machine keeps running her dropped revision without a
-// word, every run, until someone writes revision 4.
+// word, every run, until someone writes revision 4. Fixed in the ETag
+// (api.SnapshotETag holds the header's hash), which also covers a machine
+// that only read (TestAttackMaxAge_ReaderForkHiddenBy304).
 func TestAttackMaxAge_OwnWriteHidesFork(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -147,4 +149,40 @@ func TestAttackMaxAge_UnaskedAfterAsking(t *testing.T) {
 	if err != nil || env.Unasked {
 		t.Fatalf("the server was asked, yet the run says it was not (unasked %v): %v", env != nil && env.Unasked, err)
 	}
+}
+
+// TestAttackMaxAge_ReaderForkHiddenBy304: the same fork against a machine
+// that only read (found by the review, and older than --max-age): it holds
+// revision 2 as fetched; the row is dropped and another revision 2 stored.
+// With the ETag naming the revision by number alone, the honest server
+// answered 304 and the reader kept its copy; the header's hash in the ETag
+// makes the server send its revision 2, which the reader refuses.
+func TestAttackMaxAge_ReaderForkHiddenBy304(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	writer := f.session()
+	f.set(writer, "DB_PASSWORD", "value-1")
+	f.set(writer, "DB_PASSWORD", "value-2")
+
+	g := newFixture(t)
+	reader, err := Authenticate(f.target, g.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env, err := reader.Load(ctx, f.target); err != nil || env.Revision != 2 {
+		t.Fatalf("reader's first load: %v", err)
+	}
+	f.exec(`DELETE FROM revisions WHERE env_id = ? AND revision = 2`, f.envID("development"))
+	third, err := Authenticate(f.target, newFixture(t).opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Update(ctx, f.target, func(e *Editor) error { return e.Set("DB_PASSWORD", "value-2-other", false) }); err != nil {
+		t.Fatal(err)
+	}
+	env, err := reader.Load(ctx, f.target)
+	if err == nil {
+		t.Fatalf("the server's revision 2 is not the one this machine saw, yet the run used revision %d without a word", env.Revision)
+	}
+	mustRefuse(t, "reader after the fork", err, "revision 2")
 }

@@ -93,14 +93,6 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 		}
 		s.client.Preconnect()
 	}
-	if holds && held.written {
-		// This machine wrote that copy and the server has not served it
-		// since. A conditional fetch names a revision by its number only:
-		// a server that lost the write (a dropped row, a restored backup)
-		// and then stored another revision under that number would answer
-		// 304, and the fork would never be seen. Fetch it whole once.
-		held, etag, holds = cached{}, "", false
-	}
 	// Opening what is held (decrypting and parsing it) does not depend on
 	// the answer, so a large copy is opened while the request is out; a
 	// 304 then finds it done. It is used only after that 304, and checked
@@ -279,9 +271,10 @@ func isNotMember(err error) bool {
 // one whose receipt opens on the pinned chain's head (so its grant and
 // header are the ones this machine verified there) and that is not older
 // than the rollback mark. The ETag is made of what the pinned chain says
-// (environment, key version, head, write access) and the verified header's
-// revision, never of the cache's own unsigned fields: an edited cache must
-// not make an honest server confirm what it no longer serves.
+// (environment, key version, head, write access) and the verified header
+// (its revision and hash), never of the cache's own unsigned fields: an
+// edited cache must not make an honest server confirm what it no longer
+// serves.
 func (s *Session) held(key string, pinned *trust.State, env trust.Env, marks config.Marks) (c cached, etag string, ok bool) {
 	c, err := s.readSnap(key)
 	if err != nil || c.snap.Revision == nil || len(c.receipt) == 0 {
@@ -300,7 +293,7 @@ func (s *Session) held(key string, pinned *trust.State, env trust.Env, marks con
 	}
 	etag = api.SnapshotETag(api.Snapshot{
 		Environment: api.Environment{ID: env.ID, KeyVersion: env.KeyVersion},
-		Revision:    &api.Revision{Revision: h.Revision()},
+		Revision:    &api.Revision{Revision: h.Revision(), Header: h.Bytes()},
 		ChainHead:   pinned.Seq(),
 		CanWrite:    pinned.Access(s.me(), env.ID, pinned.Seq()) == trust.Write,
 	})

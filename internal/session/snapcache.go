@@ -25,8 +25,7 @@ import (
 //	           snapshot (trust.Receipt), empty when there is none
 //	org, org ID, project, environment ID, environment name: strings
 //	key version (uvarint), latest revision (varint), chain head (uvarint)
-//	flags      bit 0 may write, bit 1 pending work, bit 2 has a revision,
-//	           bit 3 written by this machine and not served by the server since
+//	flags      bit 0 may write, bit 1 pending work, bit 2 has a revision
 //	grant      bytes
 //	headers    a uvarint count, then each as bytes
 //	revision   (with bit 2) number and key version (uvarints), header
@@ -59,9 +58,6 @@ type cached struct {
 	// opened is the receipt, opened on the pinned head (by held; nil
 	// until then).
 	opened *trust.Receipt
-	// written: this machine wrote the revision (Update) and the server has
-	// not served it since, so a conditional fetch must not name it (load).
-	written bool
 }
 
 // readSnap returns the cached snapshot for key.
@@ -76,7 +72,7 @@ func (s *Session) readSnap(key string) (cached, error) {
 	c := cached{confirmed: confirmed}
 	switch {
 	case len(data) > 0 && data[0] == cacheRecordVersion:
-		c.snap, c.receipt, c.written, err = decodeRecordOf(data[1:])
+		c.snap, c.receipt, err = decodeRecord(data[1:])
 	case len(data) > 0 && data[0] == cacheRecordReceiptV2:
 		if len(data) < 5 {
 			return cached{}, fmt.Errorf("cached snapshot is corrupt: truncated")
@@ -102,26 +98,10 @@ func (s *Session) writeSnap(key string, snap api.Snapshot, receipt []byte, confi
 	return s.cache.Put(s.api, s.principalID(), key, encodeRecord(snap, receipt), confirmed)
 }
 
-// putWritten is putCache for the revision this machine just wrote: the
-// record says so (bit 3), until the server serves it.
-func (s *Session) putWritten(key string, snap api.Snapshot, receipt []byte) {
-	if s.cache == nil {
-		return
-	}
-	if err := s.cache.Put(s.api, s.principalID(), key, encodeRecordOf(snap, receipt, true), s.opts.now()); err != nil {
-		s.opts.warnf("could not cache the secrets for offline use: %v", err)
-	}
-}
-
 // encodeRecord is a version-3 cache record of snap and receipt. The
 // snapshot's chain is not kept: the pinned chain is what a cached
 // snapshot is checked against.
 func encodeRecord(snap api.Snapshot, receipt []byte) []byte {
-	return encodeRecordOf(snap, receipt, false)
-}
-
-// encodeRecordOf is encodeRecord, with bit 3 set when written.
-func encodeRecordOf(snap api.Snapshot, receipt []byte, written bool) []byte {
 	size := 256 + len(receipt) + len(snap.Grant)
 	for _, h := range snap.Headers {
 		size += len(h) + 2
@@ -147,9 +127,6 @@ func encodeRecordOf(snap api.Snapshot, receipt []byte, written bool) []byte {
 	}
 	if snap.Revision != nil {
 		flags |= 4
-	}
-	if written {
-		flags |= 8
 	}
 	b = append(b, flags)
 	b = appendBytes(b, snap.Grant)
@@ -179,12 +156,6 @@ func appendBytes(b, v []byte) []byte {
 // decodeRecord reads what encodeRecord wrote (after the version byte).
 // Byte fields are slices of data.
 func decodeRecord(data []byte) (api.Snapshot, []byte, error) {
-	snap, receipt, _, err := decodeRecordOf(data)
-	return snap, receipt, err
-}
-
-// decodeRecordOf is decodeRecord, also reporting bit 3 (written).
-func decodeRecordOf(data []byte) (api.Snapshot, []byte, bool, error) {
 	d := recordDecoder{b: data}
 	var snap api.Snapshot
 	receipt := d.bytes()
@@ -222,11 +193,11 @@ func decodeRecordOf(data []byte) (api.Snapshot, []byte, bool, error) {
 	}
 	switch {
 	case d.err != nil:
-		return api.Snapshot{}, nil, false, d.err
+		return api.Snapshot{}, nil, d.err
 	case len(d.b) > 0:
-		return api.Snapshot{}, nil, false, fmt.Errorf("%d bytes after the snapshot", len(d.b))
+		return api.Snapshot{}, nil, fmt.Errorf("%d bytes after the snapshot", len(d.b))
 	}
-	return snap, receipt, flags&8 != 0, nil
+	return snap, receipt, nil
 }
 
 // recordDecoder reads a cache record; after the first error every read

@@ -122,9 +122,11 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		snap.Headers = [][]byte{h.Bytes()}
 		// This principal signed h itself, with write access on env.state,
 		// under the key the grant verified there gave it: a receipt for
-		// them is true, and lets a --max-age run use this copy instead of
-		// fetching what it just wrote. It is stored as written, not served:
-		// the next conditional fetch must not name it (see load).
+		// them is true, and lets the next run use this copy (a 304, or
+		// --max-age) instead of fetching what it just wrote. The ETag it is
+		// named by holds h's hash, so a server whose revision of that
+		// number is another one (the write lost, then another stored)
+		// sends its own, and the fork is refused.
 		var receipt []byte
 		if g, err := trust.ParseGrant(snap.Grant); err == nil {
 			receipt, _ = env.state.SealReceipt(s.identity, g, h, env.key)
@@ -135,7 +137,7 @@ func (s *Session) Update(ctx context.Context, t Target, edit func(*Editor) error
 		if !s.viaToken(t) {
 			ct.Env = env.Name
 		}
-		s.putWritten(s.cacheKey(ct), snap, receipt)
+		s.putCache(s.cacheKey(ct), snap, receipt)
 		env.snap, env.Revision, env.header = snap, rev, h
 		return env, nil
 	}
