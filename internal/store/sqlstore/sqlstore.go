@@ -97,7 +97,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // walAutocheckpoint is how many WAL pages the writer lets accumulate
 // before it checkpoints them into the database file after a commit
 // (SQLite's default is 1,000). A checkpoint fsyncs the WAL and the file,
-// about 4 ms on this project's machine, and the writer, with every read
+// about 4.5 ms on this project's machine, and the writer, with every read
 // waiting for its audit entry, waits for it: under load at the default
 // that was 11 checkpoints a second. The audit log's appends rewrite the
 // same few pages, so a longer WAL holds few more distinct pages and a
@@ -466,11 +466,10 @@ var (
 // environment: nothing on a read's path uses them, and every column costs
 // the driver a few calls per read.
 type resolveRow struct {
-	headSeq                               int64
-	role, pID, pName, eID, eName, rAuthor sql.NullString
-	eKeyVersion, rRev, rKeyVersion        sql.NullInt64
-	rCreated                              sql.NullInt64
-	signed, rHeader, rCT                  []byte
+	headSeq                                  int64
+	role, pID, pName, eID, eName, rAuthor    sql.NullString
+	eKeyVersion, rRev, rKeyVersion, rCreated sql.NullInt64
+	signed, rHeader, rCT                     []byte
 }
 
 // resolveEnv runs query (resolveEnvQuery's) with the principal and
