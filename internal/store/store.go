@@ -143,7 +143,8 @@ type Token struct {
 // server needs to authorise a principal on it and answer `secr run`, read
 // in one query because it sits on every run's path.
 type EnvAccess struct {
-	// Org has HeadSeq and Head, not State.
+	// Org has HeadSeq and Head, not State. Org, Project and Env have no
+	// CreatedAt (zero): nothing that resolves an environment uses it.
 	Org     Org
 	Project *Project     // nil: no such project in the org
 	Env     *Environment // nil: no such environment in the project

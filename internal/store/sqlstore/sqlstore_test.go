@@ -102,6 +102,13 @@ func TestSQLiteSynchronousFull(t *testing.T) {
 	if n := s.db.Stats().MaxOpenConnections; n != 1 {
 		t.Fatalf("writer pool allows %d connections, want 1", n)
 	}
+	var pages int
+	if err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != walAutocheckpoint {
+		t.Fatalf("writer: wal_autocheckpoint=%d, want %d", pages, walAutocheckpoint)
+	}
 }
 
 // TestSQLiteReadPool checks that readers are a kept pool of read-only
