@@ -219,10 +219,13 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	if sc.access.Latest != nil {
 		latest = sc.access.Latest.Revision
 	}
+	// The time of an event is read before it is sent: once the client has
+	// it, it may act (a test moves the injected clock), and a time read
+	// after that would be later than the event.
+	lastEvent := s.now()
 	if err := send(latest); err != nil {
 		return nil
 	}
-	lastEvent := s.now()
 	heartbeat := time.NewTicker(s.streamHeartbeat)
 	defer heartbeat.Stop()
 	full := time.NewTicker(s.streamRecheck)
@@ -239,10 +242,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 			if !ok {
 				return nil // shutting down
 			}
+			sent := s.now()
 			if send(rev) != nil {
 				return nil
 			}
-			lastEvent = s.now()
+			lastEvent = sent
 		case <-changed:
 			if err := recheck(r.Context()); err != nil {
 				return end("access ended")
