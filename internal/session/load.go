@@ -136,7 +136,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 	var unreachable *client.UnreachableError
 	switch {
 	case err == nil:
-	case errors.As(err, &unreachable) && s.fallback && s.policy.MaxStale > 0:
+	case errors.As(err, &unreachable) && s.policy.MaxStale > 0:
 		env, cerr := s.fromCache(t, cacheKey, pinned, marks, s.policy.MaxStale)
 		if cerr != nil {
 			// Say why the cache did not help, or a refused cache looks
@@ -195,10 +195,7 @@ func (s *Session) load(ctx context.Context, t Target, conditional bool, maxAge t
 		env, err = s.open(t, snap, st, marks, notModified || fetch.Since > 0, receipt, opened)
 	}
 	if err != nil && notModified {
-		// What this machine holds did not open (a damaged or edited
-		// cache): fetch the environment whole, once, and check that.
-		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
-		return s.load(ctx, t, false, 0)
+		return s.refetch(ctx, t, err)
 	}
 	if err != nil {
 		return nil, err
@@ -241,12 +238,19 @@ func (s *Session) recent(held cached, holds bool, maxAge time.Duration) (time.Du
 func (s *Session) openRecent(ctx context.Context, t Target, held cached, pinned *trust.State, marks config.Marks, age time.Duration) (*Env, error) {
 	env, err := s.open(t, held.snap, pinned, marks, true, held.receipt, held.opened)
 	if err != nil {
-		s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
-		return s.load(ctx, t, false, 0)
+		return s.refetch(ctx, t, err)
 	}
 	s.recordSeen(env, marks)
 	env.Unasked, env.ConfirmedAgo = true, age
 	return env, nil
+}
+
+// refetch is load after the held copy did not open (a damaged or edited
+// cache, err says how): the environment is fetched whole, once, naming
+// nothing held, and that is checked.
+func (s *Session) refetch(ctx context.Context, t Target, err error) (*Env, error) {
+	s.opts.warnf("the cached copy of %s/%s/%s did not verify (%v); fetching it again", t.Org, t.Project, t.Env, err)
+	return s.load(ctx, t, false, 0)
 }
 
 // openResult is what open returned, for a held copy opened early.

@@ -91,9 +91,8 @@ type Session struct {
 
 	// cache keeps the newest snapshot this machine opened or wrote, still
 	// encrypted, for offline runs (nil when there is nowhere to keep it).
-	cache    *config.SnapshotCache
-	fallback bool        // UseCache was called: reading the cache is allowed
-	policy   CachePolicy // how Load may use the cache (with fallback)
+	cache  *config.SnapshotCache
+	policy CachePolicy // how Load may read the cache beyond naming a held copy (UseCache)
 	// openEarlyMin: a held copy with at least this much ciphertext is
 	// opened while the conditional request is out (openEarlyMin in load.go;
 	// tests set 0 to take that path with small environments).
@@ -213,5 +212,5 @@ type CachePolicy struct {
 // the cache up to date, whether or not it reads it, so it always holds the
 // newest revision this machine has opened or written.
 func (s *Session) UseCache(p CachePolicy) {
-	s.fallback, s.policy = true, p
+	s.policy = p
 }
