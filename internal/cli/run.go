@@ -148,12 +148,10 @@ func runRun(ctx context.Context, o *runOptions, args []string) error {
 	}
 	s.UseCache(session.CachePolicy{Offline: o.offline, MaxStale: o.maxStale})
 	env, err := s.LoadWithin(ctx, t, o.maxAge)
-	if err == nil && env.Pending() && !env.Unasked {
+	if err == nil && env.Pending() {
 		// Someone was granted an environment whose key this user holds:
-		// wrapping it costs a request, so only when the server says so,
-		// and not on a run the user asked to make none (--max-age): its
-		// copy's flag may be older than the work it names, and the next
-		// run that asks sees it again.
+		// wrapping it costs a request, so only when the server says so
+		// (never on a --max-age run that did not ask: Env.Pending).
 		d.syncQuietly(ctx, s, env.Org)
 	}
 	if err != nil {

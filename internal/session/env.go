@@ -36,8 +36,10 @@ type Env struct {
 
 // Pending reports whether the server says the org has grants or key
 // rotations waiting for a key this principal holds (Session.Sync makes
-// them).
-func (e *Env) Pending() bool { return e.snap.Pending }
+// them). A copy used without asking (Unasked) says nothing: its flag is
+// as old as the copy, and the work it named may long be done; the next
+// load that asks sees it again.
+func (e *Env) Pending() bool { return e.snap.Pending && !e.Unasked }
 
 // Secret is one variable of an environment: Name, Value, and NotSecret
 // for plain configuration (listed with its value, never masked).
