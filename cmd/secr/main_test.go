@@ -76,9 +76,11 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PORT", fmt.Sprint(port))
 			env.Setenv("SECR_API_URL", fmt.Sprintf("http://127.0.0.1:%d", port))
 			env.Setenv("DB", filepath.Join(env.WorkDir, "data", "secr.db"))
-			port2, err := freePort()
-			if err != nil {
-				return err
+			port2 := port
+			for port2 == port { // picked before either is bound: may repeat
+				if port2, err = freePort(); err != nil {
+					return err
+				}
 			}
 			env.Setenv("PORT2", fmt.Sprint(port2))
 			env.Values[clockKey{}] = &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
