@@ -4,6 +4,7 @@ package cli
 
 import (
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/creack/pty"
@@ -19,16 +20,25 @@ func echoes(t *testing.T, fd int) bool {
 	return tio.Lflag&unix.ECHO != 0
 }
 
-// TestHiddenInput reads a line with echo off on a real pseudo-terminal and
-// puts echo back after it.
-func TestHiddenInput(t *testing.T) {
+// openTerminal opens a pseudo-terminal: the side a person types into, and
+// the descriptor of the side secr reads.
+func openTerminal(t *testing.T) (*os.File, int) {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
-	defer ptmx.Close()
-	defer tty.Close()
-	fd := int(tty.Fd())
+	t.Cleanup(func() {
+		ptmx.Close()
+		tty.Close()
+	})
+	return ptmx, int(tty.Fd())
+}
+
+// TestHiddenInput reads a line with echo off on a real pseudo-terminal and
+// puts echo back after it.
+func TestHiddenInput(t *testing.T) {
+	ptmx, fd := openTerminal(t)
 	if !echoes(t, fd) {
 		t.Fatal("a new terminal should echo")
 	}
@@ -59,13 +69,7 @@ func TestHiddenInput(t *testing.T) {
 // before the prompt turned echo off must leave echo on (Ctrl-C right after
 // "Password:" appeared used to leave the user's shell without echo).
 func TestHiddenInputEndedFirst(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	fd := int(tty.Fd())
+	_, fd := openTerminal(t)
 	h, err := newHiddenInput(fd)
 	if err != nil {
 		t.Fatal(err)
